@@ -1,0 +1,208 @@
+//! Speed of rnnlab's recurrent layers against burn-nn's built-in ones, measured in the same run.
+//!
+//! ```text
+//! cargo bench -p rnnlab-models --bench recurrent
+//! RNNLAB_BENCH_DEVICE=wgpu cargo bench -p rnnlab-models --bench recurrent   # on a GPU
+//! RNNLAB_BENCH_ROUNDS=5 RNNLAB_BENCH_FILTER=charlm cargo bench ...        # more rounds, one shape
+//! ```
+//!
+//! For every shape it times a forward pass (inference device) and a training step (forward,
+//! mean loss, backward on the autodiff device) of both implementations, interleaved round by
+//! round, and prints the median of each with the speed-up ours/burn-nn as a Markdown table.
+//! burn-nn's layers are single-layer, so two-layer stacks are built by hand from two of them.
+
+use std::time::{Duration, Instant};
+
+use burn::Tensor;
+use burn::nn::{
+    BiLstm, BiLstmConfig, Gru as NnGru, GruConfig as NnGruConfig, Lstm as NnLstm,
+    LstmConfig as NnLstmConfig,
+};
+use burn::prelude::Device;
+use burn::tensor::{DeviceKind, Distribution};
+use rnnlab_models::{CellType, Recurrent, RecurrentConfig};
+
+/// One benchmark shape.
+struct Shape {
+    name: &'static str,
+    cell: CellType,
+    d_input: usize,
+    d_hidden: usize,
+    n_layers: usize,
+    bidirectional: bool,
+    time: usize,
+    batch: usize,
+}
+
+const SHAPES: &[Shape] = &[
+    Shape {
+        name: "charlm LSTM 2x256 in64 T100 B32",
+        cell: CellType::Lstm,
+        d_input: 64,
+        d_hidden: 256,
+        n_layers: 2,
+        bidirectional: false,
+        time: 100,
+        batch: 32,
+    },
+    Shape {
+        name: "sentiment LSTM 128 in128 T200 B64",
+        cell: CellType::Lstm,
+        d_input: 128,
+        d_hidden: 128,
+        n_layers: 1,
+        bidirectional: false,
+        time: 200,
+        batch: 64,
+    },
+    Shape {
+        name: "sentiment BiLSTM 128 in128 T200 B64",
+        cell: CellType::Lstm,
+        d_input: 128,
+        d_hidden: 128,
+        n_layers: 1,
+        bidirectional: true,
+        time: 200,
+        batch: 64,
+    },
+    Shape {
+        name: "forecast GRU 64 in8 T48 B128",
+        cell: CellType::Gru,
+        d_input: 8,
+        d_hidden: 64,
+        n_layers: 1,
+        bidirectional: false,
+        time: 48,
+        batch: 128,
+    },
+    Shape {
+        name: "bigger LSTM 512 in512 T50 B64",
+        cell: CellType::Lstm,
+        d_input: 512,
+        d_hidden: 512,
+        n_layers: 1,
+        bidirectional: false,
+        time: 50,
+        batch: 64,
+    },
+];
+
+/// burn-nn's equivalent of a shape.
+enum Baseline {
+    Lstm(Vec<NnLstm>),
+    BiLstm(BiLstm),
+    Gru(Vec<NnGru>),
+}
+
+impl Baseline {
+    fn new(s: &Shape, device: &Device) -> Self {
+        let d_in = |layer: usize| if layer == 0 { s.d_input } else { s.d_hidden };
+        match (s.cell, s.bidirectional) {
+            (CellType::Lstm, true) => {
+                Baseline::BiLstm(BiLstmConfig::new(s.d_input, s.d_hidden, true).init(device))
+            }
+            (CellType::Lstm, false) => Baseline::Lstm(
+                (0..s.n_layers)
+                    .map(|l| NnLstmConfig::new(d_in(l), s.d_hidden, true).init(device))
+                    .collect(),
+            ),
+            (CellType::Gru, false) => Baseline::Gru(
+                (0..s.n_layers)
+                    .map(|l| NnGruConfig::new(d_in(l), s.d_hidden, true).init(device))
+                    .collect(),
+            ),
+            _ => unreachable!("no such benchmark shape"),
+        }
+    }
+
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        match self {
+            Baseline::Lstm(layers) => layers.iter().fold(x, |x, l| l.forward(x, None).0),
+            Baseline::BiLstm(l) => l.forward(x, None).0,
+            Baseline::Gru(layers) => layers.iter().fold(x, |x, l| l.forward(x, None)),
+        }
+    }
+}
+
+fn ours(s: &Shape, device: &Device) -> Recurrent {
+    RecurrentConfig::new(s.cell, s.d_input, s.d_hidden)
+        .with_n_layers(s.n_layers)
+        .with_bidirectional(s.bidirectional)
+        .init(device)
+}
+
+/// Wall time of `f`, after waiting for the device to finish.
+fn time(device: &Device, f: impl FnOnce()) -> Duration {
+    device.sync().unwrap();
+    let start = Instant::now();
+    f();
+    device.sync().unwrap();
+    start.elapsed()
+}
+
+fn median(mut v: Vec<Duration>) -> f64 {
+    v.sort();
+    v[v.len() / 2].as_secs_f64() * 1e3
+}
+
+fn main() {
+    let device_name = std::env::var("RNNLAB_BENCH_DEVICE").unwrap_or_else(|_| "flex".into());
+    let device = match device_name.as_str() {
+        "flex" => Device::flex(),
+        "wgpu" => Device::wgpu(DeviceKind::DefaultDevice),
+        other => panic!("RNNLAB_BENCH_DEVICE={other}: expected flex or wgpu"),
+    };
+    let rounds: usize = std::env::var("RNNLAB_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let filter = std::env::var("RNNLAB_BENCH_FILTER").unwrap_or_default();
+    let train_device = device.clone().autodiff();
+    println!("device: {device_name}, {rounds} interleaved rounds, medians in ms\n");
+    println!(
+        "| shape | ours fwd | burn-nn fwd | fwd speed-up | ours train | burn-nn train | train speed-up |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for s in SHAPES.iter().filter(|s| s.name.contains(&filter)) {
+        device.seed(0);
+        let (ours_inf, base_inf) = (ours(s, &device), Baseline::new(s, &device));
+        let (ours_ad, base_ad) = (ours(s, &train_device), Baseline::new(s, &train_device));
+        let x = Tensor::<3>::random(
+            [s.batch, s.time, s.d_input],
+            Distribution::Uniform(-1.0, 1.0),
+            &device,
+        );
+        let x_ad = x.clone().to_device(&train_device);
+        let fwd_ours = || {
+            ours_inf.forward(x.clone(), None).0.into_data();
+        };
+        let fwd_base = || {
+            base_inf.forward(x.clone()).into_data();
+        };
+        let train_ours = || {
+            let _ = ours_ad.forward(x_ad.clone(), None).0.mean().backward();
+        };
+        let train_base = || {
+            let _ = base_ad.forward(x_ad.clone()).mean().backward();
+        };
+        // Warm-up (GPU kernels compile on first use).
+        fwd_ours();
+        fwd_base();
+        train_ours();
+        train_base();
+        let mut t = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+        for _ in 0..rounds {
+            t[0].push(time(&device, fwd_ours));
+            t[1].push(time(&device, fwd_base));
+            t[2].push(time(&train_device, train_ours));
+            t[3].push(time(&train_device, train_base));
+        }
+        let [a, b, c, d] = t.map(median);
+        println!(
+            "| {} | {a:.1} | {b:.1} | {:.2}x | {c:.1} | {d:.1} | {:.2}x |",
+            s.name,
+            b / a,
+            d / c
+        );
+    }
+}

@@ -1,0 +1,47 @@
+//! # rnnlab-models
+//!
+//! Recurrent layers for [burn](https://burn.dev) that compute exactly what PyTorch computes:
+//! Elman [`Rnn`] (tanh/relu), [`Lstm`] (with `proj_size`) and [`Gru`], stacked, bidirectional,
+//! with dropout between layers, variable-length batches (PyTorch's packed-sequence semantics),
+//! a single-step API for generation, and PyTorch weight import/export.
+//!
+//! The crate depends on burn without a backend: pick one in your binary (`flex`, `wgpu`, …).
+//!
+//! ```no_run
+//! use burn::prelude::*;
+//! use rnnlab_models::{LstmConfig, PytorchWeights};
+//!
+//! let device = Device::flex();
+//! let lstm = LstmConfig::new(16, 32).with_n_layers(2).with_bidirectional(true).init(&device);
+//! // Weights of `model.encoder.rnn` saved by `torch.save(model.state_dict(), "model.pt")`.
+//! let lstm = lstm.load_pytorch("model.pt", "encoder.rnn.").expect("weights fit");
+//! let input = Tensor::<3>::zeros([4, 10, 16], &device); // [B, T, d_input]
+//! let (output, state) = lstm.forward(input, None);        // [4, 10, 64], [4, 4, 32]
+//! ```
+//!
+//! Every module is a thin wrapper around [`Recurrent`], the config-driven stack experiment
+//! files build (`cell = "lstm"`). Its time loop is one replaceable unit (`scan.rs`).
+#![warn(missing_docs)]
+
+mod cell;
+mod error;
+mod lengths;
+mod modules;
+mod params;
+mod pytorch;
+mod recurrent;
+mod scan;
+mod state;
+
+#[cfg(test)]
+mod reference;
+#[cfg(test)]
+mod tests;
+
+pub use cell::{CellType, Nonlinearity};
+pub use error::{ConfigError, KeyProblem, WeightError};
+pub use modules::{Gru, GruConfig, Lstm, LstmConfig, Rnn, RnnConfig};
+pub use params::{DirectionParams, RecurrentInit};
+pub use pytorch::{PytorchWeights, StateDict};
+pub use recurrent::{Recurrent, RecurrentConfig};
+pub use state::{LstmState, RecurrentState};

@@ -1,0 +1,110 @@
+//! [`Gru`]: PyTorch's `nn.GRU`.
+
+use burn::Tensor;
+use burn::config::Config;
+use burn::module::Module;
+use burn::prelude::Device;
+
+use crate::cell::CellType;
+use crate::error::ConfigError;
+use crate::params::RecurrentInit;
+use crate::recurrent::{Recurrent, RecurrentConfig};
+use crate::state::RecurrentState;
+
+/// Configuration of a [`Gru`], mirroring `torch.nn.GRU`.
+#[derive(Config, Debug)]
+pub struct GruConfig {
+    /// Size of each input step (`input_size`).
+    pub d_input: usize,
+    /// Hidden size `H` (`hidden_size`).
+    pub d_hidden: usize,
+    /// Number of stacked layers (`num_layers`).
+    #[config(default = 1)]
+    pub n_layers: usize,
+    /// Whether the layers have the biases `b_ih` and `b_hh`.
+    #[config(default = true)]
+    pub bias: bool,
+    /// `[B, T, ·]` input and output when true (the default here), `[T, B, ·]` when false.
+    #[config(default = true)]
+    pub batch_first: bool,
+    /// Dropout on the outputs of every layer but the last, in training only.
+    #[config(default = 0.0)]
+    pub dropout: f64,
+    /// Adds a time-reversed direction per layer.
+    #[config(default = false)]
+    pub bidirectional: bool,
+    /// Initialisation of `W_hh`.
+    #[config(default = "RecurrentInit::Uniform")]
+    pub recurrent_init: RecurrentInit,
+}
+
+impl GruConfig {
+    /// The equivalent [`RecurrentConfig`].
+    pub fn to_recurrent(&self) -> RecurrentConfig {
+        RecurrentConfig::new(CellType::Gru, self.d_input, self.d_hidden)
+            .with_n_layers(self.n_layers)
+            .with_bias(self.bias)
+            .with_batch_first(self.batch_first)
+            .with_dropout(self.dropout)
+            .with_bidirectional(self.bidirectional)
+            .with_recurrent_init(self.recurrent_init)
+    }
+
+    /// Builds the module, or says which key is invalid.
+    pub fn try_init(&self, device: &Device) -> Result<Gru, ConfigError> {
+        Ok(Gru {
+            inner: self.to_recurrent().try_init(device)?,
+        })
+    }
+
+    /// Builds the module; panics on an invalid config (see [`try_init`](Self::try_init)).
+    pub fn init(&self, device: &Device) -> Gru {
+        Gru {
+            inner: self.to_recurrent().init(device),
+        }
+    }
+}
+
+/// A (stacked, optionally bidirectional) GRU, numerically equal to PyTorch's.
+#[derive(Module, Debug)]
+pub struct Gru {
+    /// The underlying stack.
+    pub inner: Recurrent,
+}
+
+impl Gru {
+    /// Runs the whole sequence.
+    ///
+    /// - `input`: `[B, T, d_input]` (`[T, B, d_input]` when not batch-first).
+    /// - `hidden`: initial state `[L·D, B, H]`; zeros when `None`.
+    ///
+    /// Returns outputs `[B, T, D·H]` (`[T, B, ·]` when not batch-first) and the final hidden
+    /// state `[L·D, B, H]`.
+    pub fn forward(&self, input: Tensor<3>, hidden: Option<Tensor<3>>) -> (Tensor<3>, Tensor<3>) {
+        let (output, state) = self
+            .inner
+            .forward(input, hidden.map(RecurrentState::hidden));
+        (output, state.hidden)
+    }
+
+    /// [`forward`](Self::forward) for padded sequences of the given `lengths` (PyTorch's
+    /// packed-sequence semantics; see [`Recurrent::forward_with_lengths`]).
+    pub fn forward_with_lengths(
+        &self,
+        input: Tensor<3>,
+        lengths: &[usize],
+        hidden: Option<Tensor<3>>,
+    ) -> (Tensor<3>, Tensor<3>) {
+        let (output, state) =
+            self.inner
+                .forward_with_lengths(input, lengths, hidden.map(RecurrentState::hidden));
+        (output, state.hidden)
+    }
+
+    /// One timestep of a unidirectional GRU: `input` `[B, d_input]` → output `[B, H]` and the
+    /// new hidden state `[L, B, H]`.
+    pub fn step(&self, input: Tensor<2>, hidden: Option<Tensor<3>>) -> (Tensor<2>, Tensor<3>) {
+        let (output, state) = self.inner.step(input, hidden.map(RecurrentState::hidden));
+        (output, state.hidden)
+    }
+}

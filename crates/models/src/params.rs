@@ -1,0 +1,165 @@
+//! Parameters of one direction of one layer, stored gate-fused under PyTorch's layout.
+
+use burn::Tensor;
+use burn::module::{Initializer, Module, Param};
+use burn::prelude::Device;
+use burn::serde::{Deserialize, Serialize};
+use burn::tensor::Distribution;
+
+use crate::cell::{CellKind, StepWeights};
+
+/// How the recurrent weights `W_hh` are initialised. Everything else always uses PyTorch's
+/// default `U(−1/√H, 1/√H)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(crate = "burn::serde", rename_all = "lowercase")]
+pub enum RecurrentInit {
+    /// PyTorch's default: `U(−1/√H, 1/√H)` like every other parameter.
+    #[default]
+    Uniform,
+    /// Each gate's `[H, H_out]` block of `W_hh` is an independent (semi-)orthogonal matrix.
+    Orthogonal,
+}
+
+/// The parameters of one direction of one layer, under PyTorch's names and shapes.
+///
+/// `G` is the number of gates (RNN 1, GRU 3, LSTM 4), `H` the hidden size, `H_out` the size of
+/// the recurrent state (`proj_size` when an LSTM projects, else `H`).
+#[derive(Module, Debug)]
+pub struct DirectionParams {
+    /// `weight_ih_l{k}`: `[G·H, d_in]`.
+    pub weight_ih: Param<Tensor<2>>,
+    /// `weight_hh_l{k}`: `[G·H, H_out]`.
+    pub weight_hh: Param<Tensor<2>>,
+    /// `bias_ih_l{k}`: `[G·H]`, absent when `bias = false`.
+    pub bias_ih: Option<Param<Tensor<1>>>,
+    /// `bias_hh_l{k}`: `[G·H]`, absent when `bias = false`.
+    pub bias_hh: Option<Param<Tensor<1>>>,
+    /// `weight_hr_l{k}`: `[P, H]`, LSTM with `proj_size = P > 0` only.
+    pub weight_hr: Option<Param<Tensor<2>>>,
+}
+
+/// Shapes and initialisation options of one direction of one layer.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DirectionSpec {
+    pub kind: CellKind,
+    pub d_in: usize,
+    pub d_hidden: usize,
+    pub proj_size: usize,
+    pub bias: bool,
+    pub recurrent_init: RecurrentInit,
+    pub forget_bias: Option<f64>,
+}
+
+impl DirectionSpec {
+    /// Size of the recurrent state and of each step's output.
+    pub fn d_out(&self) -> usize {
+        if self.proj_size > 0 {
+            self.proj_size
+        } else {
+            self.d_hidden
+        }
+    }
+
+    pub fn init(&self, device: &Device) -> DirectionParams {
+        let gh = self.kind.gates() * self.d_hidden;
+        let k = 1.0 / (self.d_hidden as f64).sqrt();
+        let uniform2 =
+            |shape: [usize; 2]| Tensor::<2>::random(shape, Distribution::Uniform(-k, k), device);
+        let uniform1 =
+            |len: usize| Tensor::<1>::random([len], Distribution::Uniform(-k, k), device);
+
+        let weight_hh = match self.recurrent_init {
+            RecurrentInit::Uniform => uniform2([gh, self.d_out()]),
+            RecurrentInit::Orthogonal => {
+                let blocks = (0..self.kind.gates())
+                    .map(|_| {
+                        Initializer::Orthogonal { gain: 1.0 }
+                            .init::<2, _>([self.d_hidden, self.d_out()], device)
+                            .val()
+                    })
+                    .collect();
+                Tensor::cat(blocks, 0)
+            }
+        };
+        let (bias_ih, bias_hh) = if self.bias {
+            let mut b_ih = uniform1(gh);
+            let mut b_hh = uniform1(gh);
+            if let (Some(value), CellKind::Lstm) = (self.forget_bias, self.kind) {
+                // The forget gate is the second block; PyTorch adds both biases, so their sum
+                // is set to `value`.
+                let h = self.d_hidden;
+                b_ih = b_ih.slice_fill(h..2 * h, value);
+                b_hh = b_hh.slice_fill(h..2 * h, 0.0);
+            }
+            (
+                Some(Param::from_tensor(b_ih)),
+                Some(Param::from_tensor(b_hh)),
+            )
+        } else {
+            (None, None)
+        };
+        DirectionParams {
+            weight_ih: Param::from_tensor(uniform2([gh, self.d_in])),
+            weight_hh: Param::from_tensor(weight_hh),
+            bias_ih,
+            bias_hh,
+            weight_hr: (self.proj_size > 0)
+                .then(|| Param::from_tensor(uniform2([self.proj_size, self.d_hidden]))),
+        }
+    }
+}
+
+impl DirectionParams {
+    /// Hidden size `H` of these parameters.
+    pub(crate) fn d_hidden(&self, kind: CellKind) -> usize {
+        self.weight_ih.dims()[0] / kind.gates()
+    }
+
+    /// The weight and bias of the input projection that is hoisted out of the time loop:
+    /// `x W_ih^T + b` with `b = b_ih + b_hh` (GRU: `b_hh` without its `n` block).
+    pub(crate) fn input_projection(&self, kind: CellKind) -> (Tensor<2>, Option<Tensor<1>>) {
+        let w_ih_t = self.weight_ih.val().transpose();
+        let bias = match (&self.bias_ih, &self.bias_hh) {
+            (Some(b_ih), Some(b_hh)) => {
+                let b_hh = b_hh.val();
+                let b_hh = match kind {
+                    CellKind::Gru => {
+                        let h = self.d_hidden(kind);
+                        b_hh.slice_fill(2 * h..3 * h, 0.0)
+                    }
+                    _ => b_hh,
+                };
+                Some(b_ih.val() + b_hh)
+            }
+            (Some(b), None) | (None, Some(b)) => Some(b.val()),
+            (None, None) => None,
+        };
+        (w_ih_t, bias)
+    }
+
+    /// The weights the recurrent step needs, prepared once per forward.
+    pub(crate) fn step_weights(&self, kind: CellKind) -> StepWeights {
+        let d_hidden = self.d_hidden(kind);
+        let device = self.weight_ih.device();
+        let b_hn = match (kind, &self.bias_hh) {
+            (CellKind::Gru, Some(b_hh)) => Some(
+                b_hh.val()
+                    .narrow(0, 2 * d_hidden, d_hidden)
+                    .unsqueeze_dim(0),
+            ),
+            _ => None,
+        };
+        let lstm_scale = (kind == CellKind::Lstm).then(|| {
+            Tensor::<1>::ones([4 * d_hidden], &device)
+                .slice_fill(2 * d_hidden..3 * d_hidden, 2.0)
+                .unsqueeze_dim(0)
+        });
+        StepWeights {
+            w_hh_t: self.weight_hh.val().transpose(),
+            b_hn,
+            w_hr_t: self.weight_hr.as_ref().map(|w| w.val().transpose()),
+            lstm_scale,
+            d_hidden,
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! PyTorch weights: load a `state_dict` (`.pt` or `.safetensors`) into any recurrent module of
+//! this crate and export one back under PyTorch's names.
+//!
+//! Parameters are stored in PyTorch's gate-fused layout (gate order LSTM `i, f, g, o`, GRU
+//! `r, z, n`), so the mapping is by name only: `weight_ih_l{k}[_reverse]`,
+//! `weight_hh_l{k}[_reverse]`, `bias_ih_l{k}[_reverse]`, `bias_hh_l{k}[_reverse]` and, for a
+//! projected LSTM, `weight_hr_l{k}[_reverse]`.
+
+mod state_dict;
+
+use std::path::Path;
+
+use burn::Tensor;
+use burn::module::Param;
+
+pub use state_dict::StateDict;
+
+use crate::error::{KeyProblem, WeightError};
+use crate::modules::{Gru, Lstm, Rnn};
+use crate::params::DirectionParams;
+use crate::recurrent::Recurrent;
+
+/// Import and export of PyTorch `state_dict`s.
+///
+/// `prefix` is prepended to every parameter name, e.g. `"encoder.rnn."` for a module that lives
+/// at `model.encoder.rnn` in PyTorch; keys outside the prefix belong to other modules and are
+/// ignored, keys under it must match exactly.
+pub trait PytorchWeights: Sized {
+    /// Loads the parameters from `dict`. Every missing key, unexpected key under `prefix` and
+    /// shape mismatch is reported at once, naming the key and both shapes.
+    fn load_state_dict(self, dict: &StateDict, prefix: &str) -> Result<Self, WeightError>;
+
+    /// The parameters under PyTorch's names, each prefixed with `prefix`.
+    fn to_state_dict(&self, prefix: &str) -> StateDict;
+
+    /// Reads `path` (`.safetensors`, or a `torch.save` pickle) and loads it.
+    fn load_pytorch(self, path: impl AsRef<Path>, prefix: &str) -> Result<Self, WeightError> {
+        let dict = StateDict::from_file(path)?;
+        self.load_state_dict(&dict, prefix)
+    }
+
+    /// Writes the parameters to a `.safetensors` file that PyTorch's `load_state_dict` accepts
+    /// (after `safetensors.torch.load_file`).
+    fn save_safetensors(&self, path: impl AsRef<Path>, prefix: &str) -> Result<(), WeightError> {
+        self.to_state_dict(prefix).save_safetensors(path)
+    }
+}
+
+/// The PyTorch names of one direction's parameters, with their tensors.
+fn named_params(
+    params: &DirectionParams,
+    suffix: &str,
+) -> Vec<(String, Option<Tensor<2>>, Option<Tensor<1>>)> {
+    let mut out = vec![
+        (
+            format!("weight_ih_{suffix}"),
+            Some(params.weight_ih.val()),
+            None,
+        ),
+        (
+            format!("weight_hh_{suffix}"),
+            Some(params.weight_hh.val()),
+            None,
+        ),
+    ];
+    if let Some(b) = &params.bias_ih {
+        out.push((format!("bias_ih_{suffix}"), None, Some(b.val())));
+    }
+    if let Some(b) = &params.bias_hh {
+        out.push((format!("bias_hh_{suffix}"), None, Some(b.val())));
+    }
+    if let Some(w) = &params.weight_hr {
+        out.push((format!("weight_hr_{suffix}"), Some(w.val()), None));
+    }
+    out
+}
+
+impl Recurrent {
+    fn suffix(&self, index: usize) -> String {
+        let layer = index / self.meta.directions;
+        let reverse = if index % self.meta.directions == 1 {
+            "_reverse"
+        } else {
+            ""
+        };
+        format!("l{layer}{reverse}")
+    }
+}
+
+impl PytorchWeights for Recurrent {
+    fn load_state_dict(mut self, dict: &StateDict, prefix: &str) -> Result<Self, WeightError> {
+        let mut problems = Vec::new();
+        let mut expected_keys = std::collections::BTreeSet::new();
+        let mut take = |key: String, expected: Vec<usize>| -> Option<burn::tensor::TensorData> {
+            let full = format!("{prefix}{key}");
+            expected_keys.insert(full.clone());
+            match dict.get(&full) {
+                None => {
+                    problems.push(KeyProblem::Missing {
+                        key: full,
+                        expected,
+                    });
+                    None
+                }
+                Some(data) if data.shape().to_vec() != expected => {
+                    problems.push(KeyProblem::Shape {
+                        key: full,
+                        expected,
+                        found: data.shape().to_vec(),
+                    });
+                    None
+                }
+                Some(data) => Some(data.clone()),
+            }
+        };
+        let suffixes: Vec<String> = (0..self.cells.len()).map(|i| self.suffix(i)).collect();
+        let mut loaded = Vec::with_capacity(self.cells.len());
+        for (params, suffix) in self.cells.iter().zip(&suffixes) {
+            let names = named_params(params, suffix);
+            let datas: Vec<_> = names
+                .into_iter()
+                .map(|(name, w, b)| {
+                    let shape = w
+                        .map(|w| w.dims().to_vec())
+                        .or(b.map(|b| b.dims().to_vec()))
+                        .unwrap();
+                    let data = take(name.clone(), shape);
+                    (name, data)
+                })
+                .collect();
+            loaded.push(datas);
+        }
+        for key in dict.keys() {
+            if key.starts_with(prefix) && !expected_keys.contains(key) {
+                let found = dict
+                    .get(key)
+                    .map(|d| d.shape().to_vec())
+                    .unwrap_or_default();
+                problems.push(KeyProblem::Unexpected {
+                    key: key.to_string(),
+                    found,
+                });
+            }
+        }
+        if !problems.is_empty() {
+            return Err(WeightError::Mismatch {
+                source_name: dict.source().to_string(),
+                problems,
+            });
+        }
+        for (params, datas) in self.cells.iter_mut().zip(loaded) {
+            let device = params.weight_ih.device();
+            for (name, data) in datas {
+                let data = data.expect("every problem was reported above");
+                if name.starts_with("weight_ih") {
+                    params.weight_ih = Param::from_data(data, &device);
+                } else if name.starts_with("weight_hh") {
+                    params.weight_hh = Param::from_data(data, &device);
+                } else if name.starts_with("weight_hr") {
+                    params.weight_hr = Some(Param::from_data(data, &device));
+                } else if name.starts_with("bias_ih") {
+                    params.bias_ih = Some(Param::from_data(data, &device));
+                } else {
+                    params.bias_hh = Some(Param::from_data(data, &device));
+                }
+            }
+        }
+        Ok(self)
+    }
+
+    fn to_state_dict(&self, prefix: &str) -> StateDict {
+        let mut dict = StateDict::new("exported model");
+        for (index, params) in self.cells.iter().enumerate() {
+            for (name, w, b) in named_params(params, &self.suffix(index)) {
+                let data = w
+                    .map(|w| w.into_data())
+                    .or(b.map(|b| b.into_data()))
+                    .unwrap();
+                dict.insert(format!("{prefix}{name}"), data);
+            }
+        }
+        dict
+    }
+}
+
+macro_rules! delegate_to_inner {
+    ($($module:ty),*) => {$(
+        impl PytorchWeights for $module {
+            fn load_state_dict(self, dict: &StateDict, prefix: &str) -> Result<Self, WeightError> {
+                Ok(Self { inner: self.inner.load_state_dict(dict, prefix)? })
+            }
+
+            fn to_state_dict(&self, prefix: &str) -> StateDict {
+                self.inner.to_state_dict(prefix)
+            }
+        }
+    )*};
+}
+
+delegate_to_inner!(Lstm, Gru, Rnn);

@@ -1,0 +1,414 @@
+//! [`Recurrent`]: the config-driven stack (any cell, layers, directions, dropout, lengths) that
+//! [`Rnn`](crate::Rnn), [`Lstm`](crate::Lstm) and [`Gru`](crate::Gru) wrap and experiment
+//! files build directly.
+
+use burn::Tensor;
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig};
+use burn::prelude::Device;
+
+use crate::cell::{CellKind, CellType, Nonlinearity, cell_step};
+use crate::error::ConfigError;
+use crate::lengths::StepMasks;
+use crate::params::{DirectionParams, DirectionSpec, RecurrentInit};
+use crate::scan::{FusedScan, LayerScan, ScanInput};
+use crate::state::RecurrentState;
+
+/// Configuration of a [`Recurrent`] stack. Field names mirror PyTorch's `nn.RNN`/`nn.LSTM`/
+/// `nn.GRU` constructors; in TOML, `cell = "lstm"`.
+#[derive(Config, Debug)]
+pub struct RecurrentConfig {
+    /// The cell: `rnn`, `lstm` or `gru`.
+    pub cell: CellType,
+    /// Size of each input step (PyTorch's `input_size`).
+    pub d_input: usize,
+    /// Hidden size `H` (PyTorch's `hidden_size`).
+    pub d_hidden: usize,
+    /// Number of stacked layers (PyTorch's `num_layers`).
+    #[config(default = 1)]
+    pub n_layers: usize,
+    /// Whether the layers have the biases `b_ih` and `b_hh`.
+    #[config(default = true)]
+    pub bias: bool,
+    /// Input and output are `[B, T, ·]` when true, `[T, B, ·]` when false. Unlike PyTorch the
+    /// default is batch-first, as in burn.
+    #[config(default = true)]
+    pub batch_first: bool,
+    /// Dropout probability on the outputs of every layer but the last, in training only.
+    #[config(default = 0.0)]
+    pub dropout: f64,
+    /// Runs a second, time-reversed direction per layer and concatenates both outputs.
+    #[config(default = false)]
+    pub bidirectional: bool,
+    /// LSTM only: projects the hidden state to this size (`0` = no projection).
+    #[config(default = 0)]
+    pub proj_size: usize,
+    /// RNN only: `tanh` or `relu`.
+    #[config(default = "Nonlinearity::Tanh")]
+    pub nonlinearity: Nonlinearity,
+    /// Initialisation of the recurrent weights `W_hh`.
+    #[config(default = "RecurrentInit::Uniform")]
+    pub recurrent_init: RecurrentInit,
+    /// LSTM only: initial value of the forget-gate bias (`b_ih + b_hh`), e.g. `1.0`; `None`
+    /// keeps PyTorch's uniform initialisation.
+    #[config(default = "None")]
+    pub forget_bias: Option<f64>,
+}
+
+/// Shape information a [`Recurrent`] stack keeps next to its parameters.
+#[derive(Clone, Debug)]
+pub(crate) struct StackMeta {
+    pub kind: CellKind,
+    pub d_input: usize,
+    pub d_hidden: usize,
+    pub n_layers: usize,
+    pub directions: usize,
+    pub proj_size: usize,
+    pub batch_first: bool,
+}
+
+impl StackMeta {
+    /// Size of the recurrent state and of each direction's output.
+    pub fn d_out(&self) -> usize {
+        if self.proj_size > 0 {
+            self.proj_size
+        } else {
+            self.d_hidden
+        }
+    }
+}
+
+/// A stack of recurrent layers (any cell), possibly bidirectional, with dropout between layers
+/// and PyTorch's packed-sequence semantics for variable lengths.
+#[derive(Module, Debug)]
+pub struct Recurrent {
+    /// Parameters of each layer and direction, indexed `layer · D + direction` like PyTorch.
+    pub cells: Vec<DirectionParams>,
+    /// Dropout between layers.
+    pub dropout: Dropout,
+    #[module(skip)]
+    pub(crate) meta: StackMeta,
+}
+
+impl RecurrentConfig {
+    /// Checks every value; the error names the key and what was expected.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let err = |key, message: &str| {
+            Err(ConfigError {
+                key,
+                message: message.to_string(),
+            })
+        };
+        if self.d_input == 0 {
+            return err("d_input", "must be at least 1");
+        }
+        if self.d_hidden == 0 {
+            return err("d_hidden", "must be at least 1");
+        }
+        if self.n_layers == 0 {
+            return err("n_layers", "must be at least 1");
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return err(
+                "dropout",
+                &format!("must be in [0, 1), got {}", self.dropout),
+            );
+        }
+        if self.proj_size > 0 && self.cell != CellType::Lstm {
+            return err("proj_size", "is only supported by the lstm cell");
+        }
+        if self.proj_size >= self.d_hidden && self.proj_size > 0 {
+            return err(
+                "proj_size",
+                &format!("must be smaller than d_hidden ({})", self.d_hidden),
+            );
+        }
+        if self.forget_bias.is_some() && self.cell != CellType::Lstm {
+            return err("forget_bias", "is only supported by the lstm cell");
+        }
+        if self.forget_bias.is_some() && !self.bias {
+            return err("forget_bias", "needs bias = true");
+        }
+        if self.forget_bias.is_some_and(|b| !b.is_finite()) {
+            return err("forget_bias", "must be finite");
+        }
+        Ok(())
+    }
+
+    /// Builds the stack, or says which key is invalid.
+    pub fn try_init(&self, device: &Device) -> Result<Recurrent, ConfigError> {
+        self.validate()?;
+        let kind = CellKind::new(self.cell, self.nonlinearity);
+        let directions = if self.bidirectional { 2 } else { 1 };
+        let d_out = if self.proj_size > 0 {
+            self.proj_size
+        } else {
+            self.d_hidden
+        };
+        let cells = (0..self.n_layers)
+            .flat_map(|layer| {
+                let d_in = if layer == 0 {
+                    self.d_input
+                } else {
+                    directions * d_out
+                };
+                let spec = DirectionSpec {
+                    kind,
+                    d_in,
+                    d_hidden: self.d_hidden,
+                    proj_size: self.proj_size,
+                    bias: self.bias,
+                    recurrent_init: self.recurrent_init,
+                    forget_bias: self.forget_bias,
+                };
+                (0..directions).map(move |_| spec)
+            })
+            .map(|spec| spec.init(device))
+            .collect();
+        Ok(Recurrent {
+            cells,
+            dropout: DropoutConfig::new(self.dropout).init(),
+            meta: StackMeta {
+                kind,
+                d_input: self.d_input,
+                d_hidden: self.d_hidden,
+                n_layers: self.n_layers,
+                directions,
+                proj_size: self.proj_size,
+                batch_first: self.batch_first,
+            },
+        })
+    }
+
+    /// Builds the stack.
+    ///
+    /// # Panics
+    /// On an invalid config, with the message of [`validate`](Self::validate); use
+    /// [`try_init`](Self::try_init) to get it as an error.
+    pub fn init(&self, device: &Device) -> Recurrent {
+        self.try_init(device).unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
+impl Recurrent {
+    /// Runs the whole sequence.
+    ///
+    /// - `input`: `[B, T, d_input]` (`[T, B, d_input]` when not batch-first).
+    /// - `state`: initial `hidden` `[L·D, B, H_out]` (and `cell` `[L·D, B, H]` for LSTM);
+    ///   zeros when `None`.
+    ///
+    /// Returns the last layer's outputs `[B, T, D·H_out]` (`[T, B, D·H_out]` when not
+    /// batch-first) and the final state of every layer and direction, laid out like the input
+    /// state.
+    pub fn forward(
+        &self,
+        input: Tensor<3>,
+        state: Option<RecurrentState>,
+    ) -> (Tensor<3>, RecurrentState) {
+        self.run(input, None, state)
+    }
+
+    /// Like [`forward`](Self::forward) for a padded batch of sequences of different lengths,
+    /// with PyTorch's packed-sequence semantics: outputs past each length are zero, final
+    /// states are taken at each sequence's own last step and the reverse direction starts
+    /// there. `lengths` has one entry per batch row, each in `1..=T`, in any order.
+    pub fn forward_with_lengths(
+        &self,
+        input: Tensor<3>,
+        lengths: &[usize],
+        state: Option<RecurrentState>,
+    ) -> (Tensor<3>, RecurrentState) {
+        self.run(input, Some(lengths), state)
+    }
+
+    /// One timestep of a unidirectional stack, for generation.
+    ///
+    /// - `input`: `[B, d_input]`; `state` as in [`forward`](Self::forward) (zeros when `None`).
+    ///
+    /// Returns the last layer's output `[B, H_out]` and the new state. Feeding a sequence one
+    /// step at a time gives what [`forward`](Self::forward) gives for the whole sequence.
+    ///
+    /// # Panics
+    /// If the stack is bidirectional (a reverse direction needs the whole sequence).
+    pub fn step(
+        &self,
+        input: Tensor<2>,
+        state: Option<RecurrentState>,
+    ) -> (Tensor<2>, RecurrentState) {
+        let meta = &self.meta;
+        assert!(meta.directions == 1, "step() needs a unidirectional stack");
+        let [batch, d_input] = input.dims();
+        assert_eq!(
+            d_input, meta.d_input,
+            "step(): input is [B, {d_input}], expected [B, {}]",
+            meta.d_input
+        );
+        let (h0, c0) = self.initial_states(state, batch, &input.device());
+        let mut x = input;
+        let (mut hs, mut cs) = (Vec::new(), Vec::new());
+        for (layer, params) in self.cells.iter().enumerate() {
+            let (w_ih_t, bias) = params.input_projection(meta.kind);
+            let mut projected = x.matmul(w_ih_t);
+            if let Some(bias) = bias {
+                projected = projected + bias.unsqueeze_dim(0);
+            }
+            let weights = params.step_weights(meta.kind);
+            let (h, c) = cell_step(
+                meta.kind,
+                &weights,
+                projected,
+                h0[layer].clone(),
+                c0[layer].clone(),
+            );
+            x = if layer + 1 < meta.n_layers {
+                self.dropout.forward(h.clone())
+            } else {
+                h.clone()
+            };
+            hs.push(h);
+            cs.extend(c);
+        }
+        (x, self.pack_state(hs, cs))
+    }
+
+    /// The number of stacked layers.
+    pub fn n_layers(&self) -> usize {
+        self.meta.n_layers
+    }
+
+    /// Size of the output features: `D · H_out`.
+    pub fn d_output(&self) -> usize {
+        self.meta.directions * self.meta.d_out()
+    }
+
+    /// The cell type of every layer.
+    pub fn cell(&self) -> CellType {
+        match self.meta.kind {
+            CellKind::Rnn(_) => CellType::Rnn,
+            CellKind::Lstm => CellType::Lstm,
+            CellKind::Gru => CellType::Gru,
+        }
+    }
+
+    fn run(
+        &self,
+        input: Tensor<3>,
+        lengths: Option<&[usize]>,
+        state: Option<RecurrentState>,
+    ) -> (Tensor<3>, RecurrentState) {
+        let meta = &self.meta;
+        let input = if meta.batch_first {
+            input.swap_dims(0, 1)
+        } else {
+            input
+        };
+        let [time, batch, d_input] = input.dims();
+        assert_eq!(
+            d_input, meta.d_input,
+            "input has {d_input} features, expected {}",
+            meta.d_input
+        );
+        assert!(time > 0, "input has no timesteps");
+        let device = input.device();
+        let masks = lengths.and_then(|lengths| {
+            assert_eq!(
+                lengths.len(),
+                batch,
+                "{} lengths for a batch of {batch}",
+                lengths.len()
+            );
+            assert!(
+                lengths.iter().all(|&l| (1..=time).contains(&l)),
+                "every length must be in 1..={time}, got {lengths:?}"
+            );
+            StepMasks::new(lengths, time, &device)
+        });
+        let (h0, c0) = self.initial_states(state, batch, &device);
+
+        let mut layer_input = input;
+        let (mut hs, mut cs) = (Vec::new(), Vec::new());
+        for layer in 0..meta.n_layers {
+            let mut outputs = Vec::with_capacity(meta.directions);
+            for direction in 0..meta.directions {
+                let index = layer * meta.directions + direction;
+                let out = FusedScan.scan(ScanInput {
+                    kind: meta.kind,
+                    params: &self.cells[index],
+                    input: layer_input.clone(),
+                    h0: h0[index].clone(),
+                    c0: c0[index].clone(),
+                    masks: masks.as_ref(),
+                    reverse: direction == 1,
+                });
+                outputs.push(out.output);
+                hs.push(out.h_n);
+                cs.extend(out.c_n);
+            }
+            let output = if outputs.len() == 1 {
+                outputs.remove(0)
+            } else {
+                Tensor::cat(outputs, 2)
+            };
+            layer_input = if layer + 1 < meta.n_layers {
+                self.dropout.forward(output)
+            } else {
+                output
+            };
+        }
+        let output = if meta.batch_first {
+            layer_input.swap_dims(0, 1)
+        } else {
+            layer_input
+        };
+        (output, self.pack_state(hs, cs))
+    }
+
+    /// Splits a stacked state into per layer-direction `[B, ·]` tensors (zeros when `None`).
+    fn initial_states(
+        &self,
+        state: Option<RecurrentState>,
+        batch: usize,
+        device: &Device,
+    ) -> (Vec<Tensor<2>>, Vec<Option<Tensor<2>>>) {
+        let meta = &self.meta;
+        let count = meta.n_layers * meta.directions;
+        let lstm = meta.kind.has_cell_state();
+        let expect = |name: &str, t: &Tensor<3>, width: usize| {
+            assert_eq!(
+                t.dims(),
+                [count, batch, width],
+                "initial {name} state has shape {:?}, expected [{count}, {batch}, {width}]",
+                t.dims()
+            );
+        };
+        match state {
+            None => (
+                vec![Tensor::zeros([batch, meta.d_out()], device); count],
+                vec![lstm.then(|| Tensor::zeros([batch, meta.d_hidden], device)); count],
+            ),
+            Some(RecurrentState { hidden, cell }) => {
+                expect("hidden", &hidden, meta.d_out());
+                let hs = hidden.iter_dim(0).map(|h| h.squeeze_dim(0)).collect();
+                let cs = match (lstm, cell) {
+                    (true, Some(cell)) => {
+                        expect("cell", &cell, meta.d_hidden);
+                        cell.iter_dim(0).map(|c| Some(c.squeeze_dim(0))).collect()
+                    }
+                    (true, None) => {
+                        vec![Some(Tensor::zeros([batch, meta.d_hidden], device)); count]
+                    }
+                    (false, _) => vec![None; count],
+                };
+                (hs, cs)
+            }
+        }
+    }
+
+    fn pack_state(&self, hs: Vec<Tensor<2>>, cs: Vec<Tensor<2>>) -> RecurrentState {
+        RecurrentState {
+            hidden: Tensor::stack(hs, 0),
+            cell: (!cs.is_empty()).then(|| Tensor::stack(cs, 0)),
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! Parity with PyTorch: outputs, final states and every gradient of a fixed scalar loss, for
+//! each fixture written by `fixtures/generate.py` (see that file for how to regenerate them).
+//!
+//! On `flex` within 1e-5; on `wgpu` (Mesa's software Vulkan in CI) within 1e-4.
+
+use std::path::{Path, PathBuf};
+
+use burn::Tensor;
+use burn::prelude::Device;
+use burn::tensor::{DeviceKind, TensorData};
+use rnnlab_models::{
+    CellType, Nonlinearity, PytorchWeights, Recurrent, RecurrentConfig, RecurrentState, StateDict,
+};
+
+/// Tolerance on the pure-Rust CPU backend (absolute, relative above 1).
+const FLEX_TOL: f32 = 1e-5;
+/// Tolerance on wgpu: GPU reductions and transcendental functions round differently.
+const WGPU_TOL: f32 = 1e-4;
+
+const CASES: &[&str] = &[
+    "rnn_tanh_1l",
+    "rnn_relu_2l_bi",
+    "rnn_lengths_bi",
+    "lstm_1l",
+    "lstm_2l_bi_state",
+    "lstm_3l",
+    "lstm_proj_2l_bi",
+    "lstm_nobias_seqfirst",
+    "lstm_lengths_bi_proj",
+    "gru_1l",
+    "gru_2l_bi",
+    "gru_nobias_seqfirst",
+    "gru_lengths_unsorted_2l_bi",
+];
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The constructor arguments the generator stored in the file's metadata.
+fn config_of(path: &Path) -> RecurrentConfig {
+    let bytes = std::fs::read(path).unwrap();
+    let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let json = metadata.metadata().as_ref().unwrap()["config"].clone();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let cell = match v["cell"].as_str().unwrap() {
+        "rnn" => CellType::Rnn,
+        "lstm" => CellType::Lstm,
+        _ => CellType::Gru,
+    };
+    let n = |k: &str| v[k].as_u64().unwrap() as usize;
+    RecurrentConfig::new(cell, n("d_input"), n("d_hidden"))
+        .with_n_layers(n("n_layers"))
+        .with_bias(v["bias"].as_bool().unwrap())
+        .with_batch_first(v["batch_first"].as_bool().unwrap())
+        .with_bidirectional(v["bidirectional"].as_bool().unwrap())
+        .with_proj_size(n("proj_size"))
+        .with_nonlinearity(if v["nonlinearity"] == "relu" {
+            Nonlinearity::Relu
+        } else {
+            Nonlinearity::Tanh
+        })
+}
+
+fn tensor<const D: usize>(dict: &StateDict, key: &str, device: &Device) -> Tensor<D> {
+    let data = dict
+        .get(key)
+        .unwrap_or_else(|| panic!("fixture lacks {key}"))
+        .clone();
+    Tensor::from_data(data, device)
+}
+
+fn assert_close<const D: usize>(actual: Tensor<D>, expected: &TensorData, tol: f32, what: &str) {
+    assert_eq!(
+        actual.dims().to_vec(),
+        expected.shape().to_vec(),
+        "{what}: shape"
+    );
+    let a = actual
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap();
+    let e = expected.clone().try_into_vec::<f32>().unwrap();
+    let worst = a
+        .iter()
+        .zip(&e)
+        .map(|(x, y)| (x - y).abs() / y.abs().max(1.0))
+        .fold(0.0f32, f32::max);
+    assert!(worst <= tol, "{what}: worst error {worst:e} > {tol:e}");
+}
+
+/// PyTorch's name suffix of cell `index` (`l{layer}` or `l{layer}_reverse`).
+fn suffix(index: usize, directions: usize) -> String {
+    let reverse = if index % directions == 1 {
+        "_reverse"
+    } else {
+        ""
+    };
+    format!("l{}{reverse}", index / directions)
+}
+
+fn check_case(name: &str, device: &Device, tol: f32) {
+    let path = fixture(&format!("{name}.safetensors"));
+    let config = config_of(&path);
+    let dict = StateDict::from_safetensors(&path).unwrap();
+    let stack: Recurrent = config.init(device).load_state_dict(&dict, "rnn.").unwrap();
+
+    let input = tensor::<3>(&dict, "data.input", device).require_grad();
+    let h0 = dict
+        .get("data.h0")
+        .map(|_| tensor::<3>(&dict, "data.h0", device).require_grad());
+    let c0 = dict
+        .get("data.c0")
+        .map(|_| tensor::<3>(&dict, "data.c0", device).require_grad());
+    let state = h0.clone().map(|hidden| RecurrentState {
+        hidden,
+        cell: c0.clone(),
+    });
+    let lengths: Option<Vec<usize>> = dict.get("data.lengths").map(|l| {
+        l.clone()
+            .try_into_vec::<f32>()
+            .unwrap()
+            .into_iter()
+            .map(|v| v as usize)
+            .collect()
+    });
+    let (output, state) = match &lengths {
+        Some(lengths) => stack.forward_with_lengths(input.clone(), lengths, state),
+        None => stack.forward(input.clone(), state),
+    };
+
+    let what = |k: &str| format!("{name}: {k}");
+    assert_close(
+        output.clone(),
+        dict.get("out.output").unwrap(),
+        tol,
+        &what("output"),
+    );
+    assert_close(
+        state.hidden.clone(),
+        dict.get("out.h_n").unwrap(),
+        tol,
+        &what("h_n"),
+    );
+    let mut loss = (output * tensor::<3>(&dict, "loss.output", device)).sum()
+        + (state.hidden * tensor::<3>(&dict, "loss.h_n", device)).sum();
+    if let Some(c_n) = state.cell {
+        assert_close(c_n.clone(), dict.get("out.c_n").unwrap(), tol, &what("c_n"));
+        loss = loss + (c_n * tensor::<3>(&dict, "loss.c_n", device)).sum();
+    }
+    let grads = loss.backward();
+    assert_close(
+        input.grad(&grads).unwrap(),
+        dict.get("grad.input").unwrap(),
+        tol,
+        &what("grad input"),
+    );
+    if let Some(h0) = h0 {
+        assert_close(
+            h0.grad(&grads).unwrap(),
+            dict.get("grad.h0").unwrap(),
+            tol,
+            &what("grad h0"),
+        );
+    }
+    if let Some(c0) = c0 {
+        assert_close(
+            c0.grad(&grads).unwrap(),
+            dict.get("grad.c0").unwrap(),
+            tol,
+            &what("grad c0"),
+        );
+    }
+    let directions = if config.bidirectional { 2 } else { 1 };
+    let mut checked = 0;
+    for (index, p) in stack.cells.iter().enumerate() {
+        let s = suffix(index, directions);
+        let mut check2 = |key: String, t: Tensor<2>| {
+            assert_close(
+                t.grad(&grads).unwrap(),
+                dict.get(&key).unwrap(),
+                tol,
+                &what(&key),
+            );
+            checked += 1;
+        };
+        check2(format!("grad.weight_ih_{s}"), p.weight_ih.val());
+        check2(format!("grad.weight_hh_{s}"), p.weight_hh.val());
+        if let Some(w) = &p.weight_hr {
+            check2(format!("grad.weight_hr_{s}"), w.val());
+        }
+        for (key, b) in [("bias_ih", &p.bias_ih), ("bias_hh", &p.bias_hh)] {
+            if let Some(b) = b {
+                let key = format!("grad.{key}_{s}");
+                assert_close(
+                    b.val().grad(&grads).unwrap(),
+                    dict.get(&key).unwrap(),
+                    tol,
+                    &what(&key),
+                );
+                checked += 1;
+            }
+        }
+    }
+    let expected = dict
+        .keys()
+        .filter(|k| {
+            k.starts_with("grad.") && *k != "grad.input" && *k != "grad.h0" && *k != "grad.c0"
+        })
+        .count();
+    assert_eq!(
+        checked, expected,
+        "{name}: every parameter gradient in the fixture was compared"
+    );
+}
+
+#[test]
+fn parity_with_pytorch_on_flex() {
+    let device = Device::flex().autodiff();
+    for name in CASES {
+        check_case(name, &device, FLEX_TOL);
+    }
+}
+
+/// Runs the same cases on wgpu. CI installs Mesa's software Vulkan driver (lavapipe) first; on
+/// a machine without any Vulkan driver this test fails with a message saying so, unless
+/// `RNNLAB_SKIP_WGPU=1` is set.
+#[test]
+fn parity_with_pytorch_on_wgpu() {
+    if std::env::var("RNNLAB_SKIP_WGPU").is_ok_and(|v| v == "1") {
+        eprintln!("RNNLAB_SKIP_WGPU=1: wgpu parity skipped");
+        return;
+    }
+    let device = Device::wgpu(DeviceKind::DefaultDevice).autodiff();
+    let probe = std::panic::catch_unwind(|| Tensor::<1>::ones([1], &device).into_data());
+    assert!(
+        probe.is_ok(),
+        "no wgpu adapter: install a Vulkan driver (apt-get install mesa-vulkan-drivers libvulkan1) \
+         or set RNNLAB_SKIP_WGPU=1"
+    );
+    for name in CASES {
+        check_case(name, &device, WGPU_TOL);
+    }
+}
+
+#[test]
+fn loads_pytorch_pickle_under_a_prefix() {
+    let device = Device::flex();
+    for name in ["lstm_proj_2l_bi", "gru_2l_bi"] {
+        let reference =
+            StateDict::from_safetensors(fixture(&format!("{name}.safetensors"))).unwrap();
+        let config = config_of(&fixture(&format!("{name}.safetensors")));
+        // `encoder.other.weight` lies outside the prefix and is ignored.
+        let stack = config
+            .init(&device)
+            .load_pytorch(fixture(&format!("{name}.pt")), "encoder.rnn.")
+            .unwrap();
+        let (output, _) = stack.forward(tensor(&reference, "data.input", &device), None);
+        let h0 = reference.get("data.h0");
+        // The fixtures with a pickle were generated with an initial state; run with it.
+        let state = h0.map(|_| RecurrentState {
+            hidden: tensor(&reference, "data.h0", &device),
+            cell: reference
+                .get("data.c0")
+                .map(|_| tensor(&reference, "data.c0", &device)),
+        });
+        let (with_state, _) = stack.forward(tensor(&reference, "data.input", &device), state);
+        assert_close(
+            with_state,
+            reference.get("out.output").unwrap(),
+            FLEX_TOL,
+            name,
+        );
+        assert_eq!(
+            output.dims().to_vec(),
+            reference.get("out.output").unwrap().shape().to_vec()
+        );
+    }
+}
+
+#[test]
+fn export_uses_pytorch_names_and_round_trips() {
+    let device = Device::flex();
+    let path = fixture("lstm_proj_2l_bi.safetensors");
+    let dict = StateDict::from_safetensors(&path).unwrap();
+    let stack = config_of(&path)
+        .init(&device)
+        .load_state_dict(&dict, "rnn.")
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("exported.safetensors");
+    stack.save_safetensors(&out, "rnn.").unwrap();
+    let exported = StateDict::from_safetensors(&out).unwrap();
+    let theirs: Vec<&str> = dict.keys().filter(|k| k.starts_with("rnn.")).collect();
+    let ours: Vec<&str> = exported.keys().collect();
+    assert_eq!(ours, theirs, "exported names are PyTorch's");
+    for key in ours {
+        assert_eq!(
+            exported.get(key).unwrap(),
+            dict.get(key).unwrap(),
+            "{key} round trip"
+        );
+    }
+    // The temporary file was renamed away.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn mismatched_weights_name_every_key_and_both_shapes() {
+    let device = Device::flex();
+    let path = fixture("lstm_proj_2l_bi.safetensors");
+    let mut dict = StateDict::from_safetensors(&path).unwrap();
+    dict.remove("rnn.bias_hh_l1_reverse");
+    dict.insert("rnn.weight_ih_l2", TensorData::new(vec![0.0f32; 4], [2, 2]));
+    dict.insert("rnn.weight_hh_l0", TensorData::new(vec![0.0f32; 6], [2, 3]));
+    let err = config_of(&path)
+        .init(&device)
+        .load_state_dict(&dict, "rnn.")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    assert!(
+        err.contains("missing key `rnn.bias_hh_l1_reverse` (the model expects shape [28])"),
+        "{err}"
+    );
+    assert!(
+        err.contains("unexpected key `rnn.weight_ih_l2` (shape [2, 2])"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "shape mismatch for `rnn.weight_hh_l0`: the model expects [28, 3], the file has [2, 3]"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn unreadable_files_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.pt");
+    let err = StateDict::from_file(&missing).unwrap_err().to_string();
+    assert!(err.contains("nope.pt"), "{err}");
+    let garbage = dir.path().join("garbage.safetensors");
+    std::fs::write(&garbage, b"not a safetensors file").unwrap();
+    let err = StateDict::from_file(&garbage).unwrap_err().to_string();
+    assert!(err.contains("garbage.safetensors"), "{err}");
+}

@@ -1,0 +1,8 @@
+//! # rnnlab-tasks
+//!
+//! The tasks (text generation, sentiment, forecasting) and the `rnnlab` command line. The
+//! training commands are being built (see the project's issues); today the CLI inspects PyTorch
+//! weight files, the first step of importing a model.
+#![warn(missing_docs)]
+
+pub mod weights;
