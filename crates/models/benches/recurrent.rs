@@ -157,6 +157,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
     let filter = std::env::var("RNNLAB_BENCH_FILTER").unwrap_or_default();
+    let profile_only = std::env::var("RNNLAB_BENCH_PROFILE").is_ok_and(|v| v == "1");
     let train_device = device.clone().autodiff();
     println!("device: {device_name}, {rounds} interleaved rounds, medians in ms\n");
     println!(
@@ -191,6 +192,13 @@ fn main() {
         train_ours();
         train_base();
         let mut t = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+        if profile_only {
+            // RNNLAB_BENCH_PROFILE=1: only our training step, for `perf record`.
+            for _ in 0..rounds {
+                train_ours();
+            }
+            continue;
+        }
         for _ in 0..rounds {
             t[0].push(time(&device, fwd_ours));
             t[1].push(time(&device, fwd_base));

@@ -9,7 +9,7 @@
 
 use burn::Tensor;
 use burn::serde::{Deserialize, Serialize};
-use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::activation::relu;
 
 /// The non-linearity of an Elman RNN (PyTorch's `nonlinearity`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -72,77 +72,97 @@ impl CellKind {
 /// several times cheaper than the backend's `tanh` (see BENCHMARKS.md), which matters because the
 /// gate non-linearities are a first-order cost of a recurrent step.
 pub(crate) fn fast_tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    sigmoid(x.mul_scalar(2.0)).mul_scalar(2.0).sub_scalar(1.0)
+    fast_sigmoid(x.mul_scalar(2.0)).mul_scalar(2.0).sub_scalar(1.0)
+}
+
+/// `σ(x) = 1 / (1 + e^(−x))` from `exp` and cheap arithmetic: on `flex` the fused
+/// `sigmoid` op is a scalar loop that costs 2.4× an `exp` (see BENCHMARKS.md).
+pub(crate) fn fast_sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    x.neg().exp().add_scalar(1.0).recip()
 }
 
 /// The weights of one direction of one layer, prepared once per forward for the time loop.
+///
+/// The loop works in column layout: states are `[H, B]` and gates `[G·H, B]`, so every
+/// matmul of the step and of its backward runs on contiguous operands or on the transposed
+/// views the CPU kernels handle fast (see `examples/opcost.rs` and BENCHMARKS.md), and each
+/// gate is a contiguous block of rows.
 #[derive(Clone, Debug)]
 pub(crate) struct StepWeights {
-    /// `W_hh^T`: `[H_out, G·H]`.
-    pub w_hh_t: Tensor<2>,
-    /// GRU only: `b_hn` (`[1, H]`), which must stay inside `r * (W_hn h + b_hn)`.
+    /// `W_ih`: `[G·H, d_in]`.
+    pub w_ih: Tensor<2>,
+    /// `W_hh`: `[G·H, H_out]`.
+    pub w_hh: Tensor<2>,
+    /// RNN and LSTM: `[W_ih | W_hh]`, `[G·H, d_in + H_out]`, so that one matmul with the
+    /// stacked `[x; h]` gives all pre-activations (GRU keeps both apart for its `n` gate).
+    pub w_cat: Option<Tensor<2>>,
+    /// `b_ih + b_hh` as `[G·H, 1]` (GRU: without the `n` block of `b_hh`).
+    pub bias: Option<Tensor<2>>,
+    /// GRU only: `b_hn` (`[H, 1]`), which must stay inside `r * (W_hn h + b_hn)`.
     pub b_hn: Option<Tensor<2>>,
-    /// LSTM with projection: `W_hr^T`, `[H, P]`.
-    pub w_hr_t: Option<Tensor<2>>,
-    /// LSTM only: per-column scale `[1, 4H]` (2 on the `g` block, 1 elsewhere) so that one
+    /// LSTM with projection: `W_hr`, `[P, H]`.
+    pub w_hr: Option<Tensor<2>>,
+    /// LSTM only: per-row scale `[4H, 1]` (2 on the `g` block, 1 elsewhere) so that one
     /// sigmoid over the fused gates also yields `tanh(g) = 2σ(2g) − 1`.
     pub lstm_scale: Option<Tensor<2>>,
     /// Hidden size `H`.
     pub d_hidden: usize,
 }
 
-/// One recurrent step of a cell on fused gate tensors.
+/// One recurrent step of a cell on fused gate tensors, in column layout.
 ///
-/// - `x_proj`: `[B, G·H]`, the input projection `W_ih x_t` plus the biases that can be added
-///   before the recurrence (all of them, except GRU's `b_hn`).
-/// - `h`: `[B, H_out]`, `c`: `[B, H]` for LSTM.
+/// - `x`: the step's input `[d_in, B]`.
+/// - `h`: `[H_out, B]`, `c`: `[H, B]` for LSTM.
 ///
 /// Returns the new `(h, c)`; `h` is also the step's output.
 pub(crate) fn cell_step(
     kind: CellKind,
     w: &StepWeights,
-    x_proj: Tensor<2>,
+    x: Tensor<2>,
     h: Tensor<2>,
     c: Option<Tensor<2>>,
 ) -> (Tensor<2>, Option<Tensor<2>>) {
     let hidden = w.d_hidden;
-    let rec = h.clone().matmul(w.w_hh_t.clone());
+    let with_bias = |t: Tensor<2>| match &w.bias {
+        Some(b) => t + b.clone(),
+        None => t,
+    };
+    // All pre-activations in one matmul: [W_ih | W_hh] · [x; h].
+    let fused = || {
+        let w_cat = w.w_cat.clone().expect("RNN/LSTM step weights carry [W_ih | W_hh]");
+        with_bias(w_cat.matmul(Tensor::cat(vec![x.clone(), h.clone()], 0)))
+    };
     match kind {
-        CellKind::Rnn(Nonlinearity::Tanh) => (fast_tanh(x_proj + rec), None),
-        CellKind::Rnn(Nonlinearity::Relu) => (relu(x_proj + rec), None),
+        CellKind::Rnn(Nonlinearity::Tanh) => (fast_tanh(fused()), None),
+        CellKind::Rnn(Nonlinearity::Relu) => (relu(fused()), None),
         CellKind::Lstm => {
-            let scale = w
-                .lstm_scale
-                .clone()
-                .expect("LSTM step weights carry the gate scale");
-            let act = sigmoid((x_proj + rec) * scale);
-            let i = act.clone().narrow(1, 0, hidden);
-            let f = act.clone().narrow(1, hidden, hidden);
-            let g = act
-                .clone()
-                .narrow(1, 2 * hidden, hidden)
-                .mul_scalar(2.0)
-                .sub_scalar(1.0);
-            let o = act.narrow(1, 3 * hidden, hidden);
+            let scale = w.lstm_scale.clone().expect("LSTM step weights carry the gate scale");
+            let act = fast_sigmoid(fused() * scale);
+            let i = act.clone().narrow(0, 0, hidden);
+            let f = act.clone().narrow(0, hidden, hidden);
+            let g = act.clone().narrow(0, 2 * hidden, hidden).mul_scalar(2.0).sub_scalar(1.0);
+            let o = act.narrow(0, 3 * hidden, hidden);
             let c = c.expect("LSTM step needs a cell state");
             let c_new = f * c + i * g;
             let mut h_new = o * fast_tanh(c_new.clone());
-            if let Some(w_hr_t) = &w.w_hr_t {
-                h_new = h_new.matmul(w_hr_t.clone());
+            if let Some(w_hr) = &w.w_hr {
+                h_new = w_hr.clone().matmul(h_new);
             }
             (h_new, Some(c_new))
         }
         CellKind::Gru => {
-            let rz = sigmoid(
-                x_proj.clone().narrow(1, 0, 2 * hidden) + rec.clone().narrow(1, 0, 2 * hidden),
+            let x_proj = with_bias(w.w_ih.clone().matmul(x));
+            let rec = w.w_hh.clone().matmul(h.clone());
+            let rz = fast_sigmoid(
+                x_proj.clone().narrow(0, 0, 2 * hidden) + rec.clone().narrow(0, 0, 2 * hidden),
             );
-            let r = rz.clone().narrow(1, 0, hidden);
-            let z = rz.narrow(1, hidden, hidden);
-            let mut rec_n = rec.narrow(1, 2 * hidden, hidden);
+            let r = rz.clone().narrow(0, 0, hidden);
+            let z = rz.narrow(0, hidden, hidden);
+            let mut rec_n = rec.narrow(0, 2 * hidden, hidden);
             if let Some(b_hn) = &w.b_hn {
                 rec_n = rec_n + b_hn.clone();
             }
-            let n = fast_tanh(x_proj.narrow(1, 2 * hidden, hidden) + r * rec_n);
+            let n = fast_tanh(x_proj.narrow(0, 2 * hidden, hidden) + r * rec_n);
             // (1 - z) * n + z * h  ==  n + z * (h - n)
             let h_new = n.clone() + z * (h - n);
             (h_new, None)

@@ -9,7 +9,7 @@ use burn::Tensor;
 use burn::prelude::Device;
 use burn::tensor::TensorData;
 
-/// Per-step `[B, 1]` masks (1 where `t < length`), built once per forward and shared by all
+/// Per-step `[1, B]` masks (column layout, like the loop's states) (1 where `t < length`), built once per forward and shared by all
 /// layers and directions.
 #[derive(Clone, Debug)]
 pub(crate) struct StepMasks {
@@ -30,7 +30,7 @@ impl StepMasks {
                     .iter()
                     .map(|&l| if t < l { 1.0 } else { 0.0 })
                     .collect();
-                Tensor::from_data(TensorData::new(values, [batch, 1]), device)
+                Tensor::from_data(TensorData::new(values, [1, batch]), device)
             })
             .collect();
         Some(Self { masks })

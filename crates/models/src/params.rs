@@ -115,10 +115,9 @@ impl DirectionParams {
         self.weight_ih.dims()[0] / kind.gates()
     }
 
-    /// The weight and bias of the input projection that is hoisted out of the time loop:
-    /// `x W_ih^T + b` with `b = b_ih + b_hh` (GRU: `b_hh` without its `n` block).
-    pub(crate) fn input_projection(&self, kind: CellKind) -> (Tensor<2>, Option<Tensor<1>>) {
-        let w_ih_t = self.weight_ih.val().transpose();
+    /// `b_ih + b_hh` as `[G·H, 1]` for column layout (GRU: `b_hh` without its `n` block,
+    /// which the step adds inside `r * (…)`).
+    fn fused_bias(&self, kind: CellKind) -> Option<Tensor<2>> {
         let bias = match (&self.bias_ih, &self.bias_hh) {
             (Some(b_ih), Some(b_hh)) => {
                 let b_hh = b_hh.val();
@@ -134,7 +133,7 @@ impl DirectionParams {
             (Some(b), None) | (None, Some(b)) => Some(b.val()),
             (None, None) => None,
         };
-        (w_ih_t, bias)
+        bias.map(|b| b.unsqueeze_dim(1))
     }
 
     /// The weights the recurrent step needs, prepared once per forward.
@@ -145,19 +144,24 @@ impl DirectionParams {
             (CellKind::Gru, Some(b_hh)) => Some(
                 b_hh.val()
                     .narrow(0, 2 * d_hidden, d_hidden)
-                    .unsqueeze_dim(0),
+                    .unsqueeze_dim(1),
             ),
             _ => None,
         };
         let lstm_scale = (kind == CellKind::Lstm).then(|| {
             Tensor::<1>::ones([4 * d_hidden], &device)
                 .slice_fill(2 * d_hidden..3 * d_hidden, 2.0)
-                .unsqueeze_dim(0)
+                .unsqueeze_dim(1)
         });
+        let (w_ih, w_hh) = (self.weight_ih.val(), self.weight_hh.val());
+        let w_cat = (kind != CellKind::Gru).then(|| Tensor::cat(vec![w_ih.clone(), w_hh.clone()], 1));
         StepWeights {
-            w_hh_t: self.weight_hh.val().transpose(),
+            w_ih,
+            w_hh,
+            w_cat,
+            bias: self.fused_bias(kind),
             b_hn,
-            w_hr_t: self.weight_hr.as_ref().map(|w| w.val().transpose()),
+            w_hr: self.weight_hr.as_ref().map(|w| w.val()),
             lstm_scale,
             d_hidden,
         }

@@ -12,7 +12,7 @@ use crate::cell::{CellKind, CellType, Nonlinearity, cell_step};
 use crate::error::ConfigError;
 use crate::lengths::StepMasks;
 use crate::params::{DirectionParams, DirectionSpec, RecurrentInit};
-use crate::scan::{FusedScan, LayerScan, ScanInput};
+use crate::scan::{FusedScan, LayerScan, ScanInput, split_time};
 use crate::state::RecurrentState;
 
 /// Configuration of a [`Recurrent`] stack. Field names mirror PyTorch's `nn.RNN`/`nn.LSTM`/
@@ -248,19 +248,16 @@ impl Recurrent {
         let mut x = input;
         let (mut hs, mut cs) = (Vec::new(), Vec::new());
         for (layer, params) in self.cells.iter().enumerate() {
-            let (w_ih_t, bias) = params.input_projection(meta.kind);
-            let mut projected = x.matmul(w_ih_t);
-            if let Some(bias) = bias {
-                projected = projected + bias.unsqueeze_dim(0);
-            }
+            // The cell works in column layout (`[H, B]` states).
             let weights = params.step_weights(meta.kind);
             let (h, c) = cell_step(
                 meta.kind,
                 &weights,
-                projected,
-                h0[layer].clone(),
-                c0[layer].clone(),
+                x.clone().transpose(),
+                h0[layer].clone().transpose(),
+                c0[layer].clone().map(Tensor::transpose),
             );
+            let (h, c) = (h.transpose(), c.map(Tensor::transpose));
             x = if layer + 1 < meta.n_layers {
                 self.dropout.forward(h.clone())
             } else {
@@ -326,7 +323,9 @@ impl Recurrent {
         });
         let (h0, c0) = self.initial_states(state, batch, &device);
 
-        let mut layer_input = input;
+        // Per-step column-layout tensors `[features, B]` from here on (see `scan.rs`).
+        let mut steps: Vec<Tensor<2>> =
+            split_time::<3, 2>(input).into_iter().map(Tensor::transpose).collect();
         let (mut hs, mut cs) = (Vec::new(), Vec::new());
         for layer in 0..meta.n_layers {
             let mut outputs = Vec::with_capacity(meta.directions);
@@ -335,32 +334,31 @@ impl Recurrent {
                 let out = FusedScan.scan(ScanInput {
                     kind: meta.kind,
                     params: &self.cells[index],
-                    input: layer_input.clone(),
-                    h0: h0[index].clone(),
-                    c0: c0[index].clone(),
+                    inputs: &steps,
+                    h0: h0[index].clone().transpose(),
+                    c0: c0[index].clone().map(Tensor::transpose),
                     masks: masks.as_ref(),
                     reverse: direction == 1,
                 });
-                outputs.push(out.output);
-                hs.push(out.h_n);
-                cs.extend(out.c_n);
+                outputs.push(out.outputs);
+                hs.push(out.h_n.transpose());
+                cs.extend(out.c_n.map(Tensor::transpose));
             }
-            let output = if outputs.len() == 1 {
+            steps = if outputs.len() == 1 {
                 outputs.remove(0)
             } else {
-                Tensor::cat(outputs, 2)
+                let backward = outputs.pop().expect("two directions");
+                let forward = outputs.pop().expect("two directions");
+                forward.into_iter().zip(backward).map(|(f, b)| Tensor::cat(vec![f, b], 0)).collect()
             };
-            layer_input = if layer + 1 < meta.n_layers {
-                self.dropout.forward(output)
-            } else {
-                output
-            };
+            if layer + 1 < meta.n_layers {
+                steps = steps.into_iter().map(|s| self.dropout.forward(s)).collect();
+            }
         }
-        let output = if meta.batch_first {
-            layer_input.swap_dims(0, 1)
-        } else {
-            layer_input
-        };
+        // [T, D·H_out, B] → [B, T, ·] or [T, B, ·].
+        let output = Tensor::stack::<3>(steps, 0);
+        let output =
+            if meta.batch_first { output.permute([2, 0, 1]) } else { output.swap_dims(1, 2) };
         (output, self.pack_state(hs, cs))
     }
 

@@ -5,13 +5,16 @@
 //! replace it without touching the stack, the configs or the weight import.
 //!
 //! Design of [`FusedScan`] (see BENCHMARKS.md for the measurements behind it):
-//! - the input projection of the whole sequence is one matrix multiply before the loop;
-//! - each step does one recurrent matmul and the gate math on the fused `[B, G·H]` tensor;
-//! - the projected sequence is split into per-step tensors by a balanced tree of `narrow`s
-//!   ([`split_time`]). burn's backward of a slice writes a gradient as large as the sliced
-//!   tensor, so `T` slices of one `[T, B, G·H]` tensor cost O(T²) memory traffic; the tree makes
-//!   it O(T log T) with small constants;
-//! - outputs are collected in a `Vec` and joined by one `stack` (whose backward is O(T)).
+//! - layers pass their sequences as per-step tensors, so no per-step slice of a big tensor is
+//!   ever taken between layers: burn's backward of a slice writes a gradient as large as the
+//!   sliced tensor, which made a hoisted `[T, B, G·H]` input projection cost more to split
+//!   (64 ms per layer for the charlm shape, even through a tree of slices) than it saved;
+//! - each step does one matmul `[W_ih | W_hh] · [x_t; h]` (GRU: one for the input, one for
+//!   the recurrence) and the gate math on fused `[G·H, B]` tensors in column layout (each gate
+//!   a contiguous block of rows);
+//! - only the network input is split, once, by a balanced tree of `narrow`s ([`split_time`]),
+//!   which keeps its backward O(T log T) and cheap because `d_input` is small;
+//! - outputs are joined by one `stack` at the very end (whose backward is O(T)).
 
 use burn::Tensor;
 
@@ -19,17 +22,18 @@ use crate::cell::{CellKind, cell_step};
 use crate::lengths::StepMasks;
 use crate::params::DirectionParams;
 
-/// Everything one direction of one layer needs for a whole sequence.
+/// Everything one direction of one layer needs for a whole sequence, in column layout
+/// (`[features, B]` per step; see [`StepWeights`](crate::cell::StepWeights)).
 pub(crate) struct ScanInput<'a> {
     /// The cell type.
     pub kind: CellKind,
     /// The direction's parameters.
     pub params: &'a DirectionParams,
-    /// Time-major input `[T, B, d_in]`.
-    pub input: Tensor<3>,
-    /// Initial hidden state `[B, H_out]`.
+    /// Per-step inputs `[d_in, B]`, in time order.
+    pub inputs: &'a [Tensor<2>],
+    /// Initial hidden state `[H_out, B]`.
     pub h0: Tensor<2>,
-    /// Initial cell state `[B, H]` (LSTM only).
+    /// Initial cell state `[H, B]` (LSTM only).
     pub c0: Option<Tensor<2>>,
     /// Per-step validity masks for variable-length batches.
     pub masks: Option<&'a StepMasks>,
@@ -37,13 +41,13 @@ pub(crate) struct ScanInput<'a> {
     pub reverse: bool,
 }
 
-/// What a scan returns.
+/// What a scan returns, in column layout.
 pub(crate) struct ScanOutput {
-    /// Time-major outputs `[T, B, H_out]` (zero past each sequence's length).
-    pub output: Tensor<3>,
-    /// Final hidden state `[B, H_out]`, taken at each sequence's own last step.
+    /// Per-step outputs `[H_out, B]` in time order (zero past each sequence's length).
+    pub outputs: Vec<Tensor<2>>,
+    /// Final hidden state `[H_out, B]`, taken at each sequence's own last step.
     pub h_n: Tensor<2>,
-    /// Final cell state `[B, H]` (LSTM only).
+    /// Final cell state `[H, B]` (LSTM only).
     pub c_n: Option<Tensor<2>>,
 }
 
@@ -94,54 +98,25 @@ pub(crate) struct FusedScan;
 
 impl LayerScan for FusedScan {
     fn scan(&self, input: ScanInput<'_>) -> ScanOutput {
-        let ScanInput {
-            kind,
-            params,
-            input,
-            h0,
-            c0,
-            masks,
-            reverse,
-        } = input;
-        let [time, batch, d_in] = input.dims();
-
-        let (w_ih_t, bias) = params.input_projection(kind);
-        let mut projected = input.reshape([time * batch, d_in]).matmul(w_ih_t);
-        if let Some(bias) = bias {
-            projected = projected + bias.unsqueeze_dim(0);
-        }
-        let gh = projected.dims()[1];
-        let steps: Vec<Tensor<2>> = split_time(projected.reshape([time, batch, gh]));
-
+        let ScanInput { kind, params, inputs, h0, c0, masks, reverse } = input;
+        let time = inputs.len();
         let weights = params.step_weights(kind);
         let (mut h, mut c) = (h0, c0);
-        let mut outputs: Vec<Tensor<2>> = Vec::with_capacity(time);
-        let order: Box<dyn Iterator<Item = (usize, Tensor<2>)>> = if reverse {
-            Box::new(steps.into_iter().enumerate().rev())
-        } else {
-            Box::new(steps.into_iter().enumerate())
-        };
-        for (t, x_t) in order {
-            let (h_new, c_new) = cell_step(kind, &weights, x_t, h.clone(), c.clone());
-            match masks {
-                None => {
-                    outputs.push(h_new.clone());
-                    h = h_new;
-                    c = c_new;
-                }
-                Some(masks) => {
-                    let (y, h_next, c_next) = masks.apply(t, h_new, h, c_new, c);
-                    outputs.push(y);
-                    h = h_next;
-                    c = c_next;
-                }
-            }
-        }
-        if reverse {
-            outputs.reverse();
+        let mut outputs: Vec<Option<Tensor<2>>> = vec![None; time];
+        let order: Box<dyn Iterator<Item = usize>> =
+            if reverse { Box::new((0..time).rev()) } else { Box::new(0..time) };
+        for t in order {
+            let (h_new, c_new) = cell_step(kind, &weights, inputs[t].clone(), h.clone(), c.clone());
+            let (y, h_next, c_next) = match masks {
+                None => (h_new.clone(), h_new, c_new),
+                Some(masks) => masks.apply(t, h_new, h, c_new, c),
+            };
+            outputs[t] = Some(y);
+            h = h_next;
+            c = c_next;
         }
         ScanOutput {
-            output: Tensor::stack(outputs, 0),
+            outputs: outputs.into_iter().map(|y| y.expect("every step ran")).collect(),
             h_n: h,
             c_n: c,
         }
