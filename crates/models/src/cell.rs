@@ -72,7 +72,9 @@ impl CellKind {
 /// several times cheaper than the backend's `tanh` (see BENCHMARKS.md), which matters because the
 /// gate non-linearities are a first-order cost of a recurrent step.
 pub(crate) fn fast_tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    fast_sigmoid(x.mul_scalar(2.0)).mul_scalar(2.0).sub_scalar(1.0)
+    fast_sigmoid(x.mul_scalar(2.0))
+        .mul_scalar(2.0)
+        .sub_scalar(1.0)
 }
 
 /// `σ(x) = 1 / (1 + e^(−x))` from `exp` and cheap arithmetic: on `flex` the fused
@@ -93,9 +95,6 @@ pub(crate) struct StepWeights {
     pub w_ih: Tensor<2>,
     /// `W_hh`: `[G·H, H_out]`.
     pub w_hh: Tensor<2>,
-    /// RNN and LSTM: `[W_ih | W_hh]`, `[G·H, d_in + H_out]`, so that one matmul with the
-    /// stacked `[x; h]` gives all pre-activations (GRU keeps both apart for its `n` gate).
-    pub w_cat: Option<Tensor<2>>,
     /// `b_ih + b_hh` as `[G·H, 1]` (GRU: without the `n` block of `b_hh`).
     pub bias: Option<Tensor<2>>,
     /// GRU only: `b_hn` (`[H, 1]`), which must stay inside `r * (W_hn h + b_hn)`.
@@ -127,20 +126,25 @@ pub(crate) fn cell_step(
         Some(b) => t + b.clone(),
         None => t,
     };
-    // All pre-activations in one matmul: [W_ih | W_hh] · [x; h].
-    let fused = || {
-        let w_cat = w.w_cat.clone().expect("RNN/LSTM step weights carry [W_ih | W_hh]");
-        with_bias(w_cat.matmul(Tensor::cat(vec![x.clone(), h.clone()], 0)))
-    };
+    // All gate pre-activations at once. (One matmul `[W_ih | W_hh] · [x; h]` instead of two
+    // was measured slower on the sentiment shape and no faster elsewhere: BENCHMARKS.md.)
+    let fused = || with_bias(w.w_ih.clone().matmul(x.clone())) + w.w_hh.clone().matmul(h.clone());
     match kind {
         CellKind::Rnn(Nonlinearity::Tanh) => (fast_tanh(fused()), None),
         CellKind::Rnn(Nonlinearity::Relu) => (relu(fused()), None),
         CellKind::Lstm => {
-            let scale = w.lstm_scale.clone().expect("LSTM step weights carry the gate scale");
+            let scale = w
+                .lstm_scale
+                .clone()
+                .expect("LSTM step weights carry the gate scale");
             let act = fast_sigmoid(fused() * scale);
             let i = act.clone().narrow(0, 0, hidden);
             let f = act.clone().narrow(0, hidden, hidden);
-            let g = act.clone().narrow(0, 2 * hidden, hidden).mul_scalar(2.0).sub_scalar(1.0);
+            let g = act
+                .clone()
+                .narrow(0, 2 * hidden, hidden)
+                .mul_scalar(2.0)
+                .sub_scalar(1.0);
             let o = act.narrow(0, 3 * hidden, hidden);
             let c = c.expect("LSTM step needs a cell state");
             let c_new = f * c + i * g;

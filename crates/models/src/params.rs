@@ -153,12 +153,9 @@ impl DirectionParams {
                 .slice_fill(2 * d_hidden..3 * d_hidden, 2.0)
                 .unsqueeze_dim(1)
         });
-        let (w_ih, w_hh) = (self.weight_ih.val(), self.weight_hh.val());
-        let w_cat = (kind != CellKind::Gru).then(|| Tensor::cat(vec![w_ih.clone(), w_hh.clone()], 1));
         StepWeights {
-            w_ih,
-            w_hh,
-            w_cat,
+            w_ih: self.weight_ih.val(),
+            w_hh: self.weight_hh.val(),
             bias: self.fused_bias(kind),
             b_hn,
             w_hr: self.weight_hr.as_ref().map(|w| w.val()),

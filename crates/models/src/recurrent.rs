@@ -324,8 +324,10 @@ impl Recurrent {
         let (h0, c0) = self.initial_states(state, batch, &device);
 
         // Per-step column-layout tensors `[features, B]` from here on (see `scan.rs`).
-        let mut steps: Vec<Tensor<2>> =
-            split_time::<3, 2>(input).into_iter().map(Tensor::transpose).collect();
+        let mut steps: Vec<Tensor<2>> = split_time::<3, 2>(input)
+            .into_iter()
+            .map(Tensor::transpose)
+            .collect();
         let (mut hs, mut cs) = (Vec::new(), Vec::new());
         for layer in 0..meta.n_layers {
             let mut outputs = Vec::with_capacity(meta.directions);
@@ -349,7 +351,11 @@ impl Recurrent {
             } else {
                 let backward = outputs.pop().expect("two directions");
                 let forward = outputs.pop().expect("two directions");
-                forward.into_iter().zip(backward).map(|(f, b)| Tensor::cat(vec![f, b], 0)).collect()
+                forward
+                    .into_iter()
+                    .zip(backward)
+                    .map(|(f, b)| Tensor::cat(vec![f, b], 0))
+                    .collect()
             };
             if layer + 1 < meta.n_layers {
                 steps = steps.into_iter().map(|s| self.dropout.forward(s)).collect();
@@ -357,8 +363,11 @@ impl Recurrent {
         }
         // [T, D·H_out, B] → [B, T, ·] or [T, B, ·].
         let output = Tensor::stack::<3>(steps, 0);
-        let output =
-            if meta.batch_first { output.permute([2, 0, 1]) } else { output.swap_dims(1, 2) };
+        let output = if meta.batch_first {
+            output.permute([2, 0, 1])
+        } else {
+            output.swap_dims(1, 2)
+        };
         (output, self.pack_state(hs, cs))
     }
 

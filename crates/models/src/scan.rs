@@ -9,9 +9,8 @@
 //!   ever taken between layers: burn's backward of a slice writes a gradient as large as the
 //!   sliced tensor, which made a hoisted `[T, B, G·H]` input projection cost more to split
 //!   (64 ms per layer for the charlm shape, even through a tree of slices) than it saved;
-//! - each step does one matmul `[W_ih | W_hh] · [x_t; h]` (GRU: one for the input, one for
-//!   the recurrence) and the gate math on fused `[G·H, B]` tensors in column layout (each gate
-//!   a contiguous block of rows);
+//! - each step does one input matmul, one recurrent matmul and the gate math on fused
+//!   `[G·H, B]` tensors in column layout (each gate a contiguous block of rows);
 //! - only the network input is split, once, by a balanced tree of `narrow`s ([`split_time`]),
 //!   which keeps its backward O(T log T) and cheap because `d_input` is small;
 //! - outputs are joined by one `stack` at the very end (whose backward is O(T)).
@@ -98,13 +97,24 @@ pub(crate) struct FusedScan;
 
 impl LayerScan for FusedScan {
     fn scan(&self, input: ScanInput<'_>) -> ScanOutput {
-        let ScanInput { kind, params, inputs, h0, c0, masks, reverse } = input;
+        let ScanInput {
+            kind,
+            params,
+            inputs,
+            h0,
+            c0,
+            masks,
+            reverse,
+        } = input;
         let time = inputs.len();
         let weights = params.step_weights(kind);
         let (mut h, mut c) = (h0, c0);
         let mut outputs: Vec<Option<Tensor<2>>> = vec![None; time];
-        let order: Box<dyn Iterator<Item = usize>> =
-            if reverse { Box::new((0..time).rev()) } else { Box::new(0..time) };
+        let order: Box<dyn Iterator<Item = usize>> = if reverse {
+            Box::new((0..time).rev())
+        } else {
+            Box::new(0..time)
+        };
         for t in order {
             let (h_new, c_new) = cell_step(kind, &weights, inputs[t].clone(), h.clone(), c.clone());
             let (y, h_next, c_next) = match masks {
@@ -116,7 +126,10 @@ impl LayerScan for FusedScan {
             c = c_next;
         }
         ScanOutput {
-            outputs: outputs.into_iter().map(|y| y.expect("every step ran")).collect(),
+            outputs: outputs
+                .into_iter()
+                .map(|y| y.expect("every step ran"))
+                .collect(),
             h_n: h,
             c_n: c,
         }
