@@ -79,9 +79,20 @@ pub(crate) fn fast_tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 
 /// `σ(x) = 1 / (1 + e^(−x))` from `exp` and cheap arithmetic: on `flex` the fused
 /// `sigmoid` op is a scalar loop that costs 2.4× an `exp` (see BENCHMARKS.md).
+///
+/// The input is clamped to ±[`SIGMOID_CLAMP`]: beyond it `e^(−x)` would overflow to infinity
+/// and the backward would multiply 0 by ∞ (NaN), while the true σ and σ' there are within
+/// f32 rounding of the clamped ones.
 pub(crate) fn fast_sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    x.neg().exp().add_scalar(1.0).recip()
+    x.clamp(-SIGMOID_CLAMP, SIGMOID_CLAMP)
+        .neg()
+        .exp()
+        .add_scalar(1.0)
+        .recip()
 }
+
+/// Where [`fast_sigmoid`] saturates: σ(−80) ≈ 1.8e−35, and e^80 is still finite in f32.
+const SIGMOID_CLAMP: f64 = 80.0;
 
 /// The weights of one direction of one layer, prepared once per forward for the time loop.
 ///

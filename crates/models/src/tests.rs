@@ -206,6 +206,27 @@ fn fast_path_matches_reference_forward_and_gradients() {
 }
 
 #[test]
+fn saturated_gates_keep_finite_gradients() {
+    let device = Device::flex().autodiff();
+    for cell in [CellType::Rnn, CellType::Lstm, CellType::Gru] {
+        let stack = RecurrentConfig::new(cell, 3, 4).init(&device);
+        // Pre-activations in the thousands: e^(−x) would overflow without the clamp.
+        let input = (random([2, 5, 3], &device) * 5000.0).require_grad();
+        let (out, state) = stack.forward(input.clone(), None);
+        let grads = (out.sum() + state.hidden.sum()).backward();
+        let g = values(input.grad(&grads).unwrap());
+        assert!(g.iter().all(|v| v.is_finite()), "{cell:?}: {g:?}");
+        for p in &stack.cells {
+            assert!(
+                values(p.weight_hh.val().grad(&grads).unwrap())
+                    .iter()
+                    .all(|v| v.is_finite())
+            );
+        }
+    }
+}
+
+#[test]
 fn step_reproduces_forward() {
     let device = Device::flex();
     device.seed(3);
