@@ -1,6 +1,5 @@
 //! [`Gru`]: PyTorch's `nn.GRU`.
 
-use burn::Tensor;
 use burn::config::Config;
 use burn::module::Module;
 use burn::prelude::Device;
@@ -9,7 +8,6 @@ use crate::cell::CellType;
 use crate::error::ConfigError;
 use crate::params::RecurrentInit;
 use crate::recurrent::{Recurrent, RecurrentConfig};
-use crate::state::RecurrentState;
 
 /// Configuration of a [`Gru`], mirroring `torch.nn.GRU`.
 #[derive(Config, Debug)]
@@ -72,39 +70,4 @@ pub struct Gru {
     pub inner: Recurrent,
 }
 
-impl Gru {
-    /// Runs the whole sequence.
-    ///
-    /// - `input`: `[B, T, d_input]` (`[T, B, d_input]` when not batch-first).
-    /// - `hidden`: initial state `[L·D, B, H]`; zeros when `None`.
-    ///
-    /// Returns outputs `[B, T, D·H]` (`[T, B, ·]` when not batch-first) and the final hidden
-    /// state `[L·D, B, H]`.
-    pub fn forward(&self, input: Tensor<3>, hidden: Option<Tensor<3>>) -> (Tensor<3>, Tensor<3>) {
-        let (output, state) = self
-            .inner
-            .forward(input, hidden.map(RecurrentState::hidden));
-        (output, state.hidden)
-    }
-
-    /// [`forward`](Self::forward) for padded sequences of the given `lengths` (PyTorch's
-    /// packed-sequence semantics; see [`Recurrent::forward_with_lengths`]).
-    pub fn forward_with_lengths(
-        &self,
-        input: Tensor<3>,
-        lengths: &[usize],
-        hidden: Option<Tensor<3>>,
-    ) -> (Tensor<3>, Tensor<3>) {
-        let (output, state) =
-            self.inner
-                .forward_with_lengths(input, lengths, hidden.map(RecurrentState::hidden));
-        (output, state.hidden)
-    }
-
-    /// One timestep of a unidirectional GRU: `input` `[B, d_input]` → output `[B, H]` and the
-    /// new hidden state `[L, B, H]`.
-    pub fn step(&self, input: Tensor<2>, hidden: Option<Tensor<3>>) -> (Tensor<2>, Tensor<3>) {
-        let (output, state) = self.inner.step(input, hidden.map(RecurrentState::hidden));
-        (output, state.hidden)
-    }
-}
+super::hidden_state_api!(Gru);
