@@ -1,0 +1,278 @@
+//! [`Series`]: a CSV of dated rows with numeric columns.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{DataError, read_text};
+
+/// A table of dated rows: one date column kept as text (only the order matters), every other
+/// column parsed as numbers.
+#[derive(Clone, Debug)]
+pub struct Series {
+    path: PathBuf,
+    dates: Vec<String>,
+    names: Vec<String>,
+    /// Row-major `[rows, columns]`.
+    values: Vec<f32>,
+}
+
+impl Series {
+    /// Reads `path`. Handles CRLF or LF line endings, a missing final newline and quoted
+    /// headers/fields. Errors name the file, the line and the column: a missing date column, a
+    /// row with a missing or non-numeric value, an empty file, invalid UTF-8.
+    pub fn from_csv(path: &Path, date_column: &str) -> Result<Self, DataError> {
+        let text = read_text(path)?;
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        let headers = reader
+            .headers()
+            .map_err(|e| DataError::in_file(path, format!("unreadable header: {e}")).at_line(1))?
+            .clone();
+        let date_index = headers
+            .iter()
+            .position(|h| h == date_column)
+            .ok_or_else(|| {
+                DataError::in_file(
+                    path,
+                    format!(
+                        "no date column `{date_column}`; the header has {}",
+                        quoted(headers.iter())
+                    ),
+                )
+                .at_line(1)
+            })?;
+        let names: Vec<String> = headers
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != date_index)
+            .map(|(_, h)| h.to_string())
+            .collect();
+        if names.is_empty() {
+            return Err(DataError::in_file(path, "no numeric column besides the date").at_line(1));
+        }
+        let mut dates = Vec::new();
+        let mut values = Vec::new();
+        for record in reader.records() {
+            let record = record.map_err(|e| {
+                let line = e.position().map_or(0, |p| line_of(&text, p.byte() as usize));
+                DataError::in_file(path, format!("malformed CSV: {e}")).at_line(line)
+            })?;
+            // csv's own line counter is off by one on CRLF files.
+            let line = record.position().map_or(0, |p| line_of(&text, p.byte() as usize));
+            if record.len() != headers.len() {
+                return Err(DataError::in_file(
+                    path,
+                    format!(
+                        "{} fields, expected {} like the header",
+                        record.len(),
+                        headers.len()
+                    ),
+                )
+                .at_line(line));
+            }
+            dates.push(record[date_index].to_string());
+            for (i, field) in record.iter().enumerate().filter(|(i, _)| *i != date_index) {
+                let column = &headers[i];
+                let field = field.trim();
+                if field.is_empty() {
+                    return Err(DataError::in_file(path, "missing value; expected a number")
+                        .at_line(line)
+                        .at_column(format!("`{column}`")));
+                }
+                let value: f32 = field.parse().map_err(|_| {
+                    DataError::in_file(path, format!("`{field}` is not a number"))
+                        .at_line(line)
+                        .at_column(format!("`{column}`"))
+                })?;
+                values.push(value);
+            }
+        }
+        if dates.is_empty() {
+            return Err(DataError::in_file(path, "a header but no data rows"));
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            dates,
+            names,
+            values,
+        })
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.dates.len()
+    }
+
+    /// Whether there are no rows (never, once loaded).
+    pub fn is_empty(&self) -> bool {
+        self.dates.is_empty()
+    }
+
+    /// The dates, as written in the file.
+    pub fn dates(&self) -> &[String] {
+        &self.dates
+    }
+
+    /// The numeric column names, in file order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The file the series came from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Index of column `name`, or an error listing the columns there are.
+    pub fn column_index(&self, name: &str) -> Result<usize, DataError> {
+        self.names.iter().position(|n| n == name).ok_or_else(|| {
+            DataError::in_file(
+                &self.path,
+                format!(
+                    "no column `{name}`; the numeric columns are {}",
+                    quoted(self.names.iter().map(String::as_str))
+                ),
+            )
+        })
+    }
+
+    /// The values of column `name`.
+    pub fn column(&self, name: &str) -> Result<Vec<f32>, DataError> {
+        let c = self.column_index(name)?;
+        Ok(self
+            .values
+            .iter()
+            .skip(c)
+            .step_by(self.names.len())
+            .copied()
+            .collect())
+    }
+
+    /// Row-major values `[rows, columns]`.
+    pub fn values(&self) -> &[f32] {
+        &self.values
+    }
+}
+
+/// 1-based line of the record that csv says starts at `byte` (with CRLF, csv's record start
+/// can point at the `\n` that ends the previous line, so leading line breaks are skipped).
+fn line_of(text: &str, byte: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut start = byte.min(bytes.len());
+    while start < bytes.len() && (bytes[start] == b'\n' || bytes[start] == b'\r') {
+        start += 1;
+    }
+    bytes[..start].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+fn quoted<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shipped_datasets_dir;
+
+    fn ts(name: &str) -> PathBuf {
+        shipped_datasets_dir().join("timeseries").join(name)
+    }
+
+    #[test]
+    fn shipped_series_and_their_quirks() {
+        let etth1 = Series::from_csv(&ts("ETTh1.csv"), "date").unwrap();
+        assert_eq!(etth1.len(), 17_420);
+        assert_eq!(
+            etth1.names(),
+            ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
+        );
+        assert_eq!(etth1.dates()[0], "2016-07-01 00:00:00");
+        // CRLF line endings, M/D/YYYY dates, no final newline.
+        let temps = Series::from_csv(&ts("melbourne_daily_min_temp.csv"), "Date").unwrap();
+        assert_eq!(temps.len(), 3_650);
+        assert_eq!(
+            (temps.dates()[0].as_str(), temps.dates()[3_649].as_str()),
+            ("1/1/1981", "12/31/1990")
+        );
+        let t = temps.column("Daily minimum temperatures").unwrap();
+        assert_eq!((t[0], t[3_649]), (20.7, 13.0));
+        // Quoted header and quoted month strings, no final newline.
+        let sun = Series::from_csv(&ts("monthly_sunspots.csv"), "Month").unwrap();
+        assert_eq!((sun.len(), sun.dates()[0].as_str()), (2_820, "1749-01"));
+        assert_eq!(sun.column("Sunspots").unwrap()[0], 58.0);
+        let air = Series::from_csv(&ts("airline_passengers.csv"), "Month").unwrap();
+        let p = air.column("#Passengers").unwrap();
+        assert_eq!((p.len(), p[0], p[143]), (144, 112.0, 432.0));
+    }
+
+    #[test]
+    fn bad_csv_errors_name_file_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, body: &[u8]| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, body).unwrap();
+            p
+        };
+        let missing = write("missing.csv", b"date,a,b\n2020,1,2\n2021,,3\n");
+        assert_eq!(
+            Series::from_csv(&missing, "date").unwrap_err().to_string(),
+            format!(
+                "{}:3, column `a`: missing value; expected a number",
+                missing.display()
+            )
+        );
+        let text = write("text.csv", b"date,a,b\r\n2020,1,2\r\n2021,4,x7\r\n");
+        assert_eq!(
+            Series::from_csv(&text, "date").unwrap_err().to_string(),
+            format!("{}:3, column `b`: `x7` is not a number", text.display())
+        );
+        let err = Series::from_csv(&text, "Date").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{}:1: no date column `Date`; the header has `date`, `a`, `b`",
+                text.display()
+            )
+        );
+        let series = Series::from_csv(&write("ok.csv", b"date,a\n1,2\n"), "date").unwrap();
+        assert!(
+            series
+                .column("A")
+                .unwrap_err()
+                .to_string()
+                .ends_with("no column `A`; the numeric columns are `a`")
+        );
+        let short = write("short.csv", b"date,a,b\n2020,1\n");
+        assert!(
+            Series::from_csv(&short, "date")
+                .unwrap_err()
+                .to_string()
+                .contains(":2: 2 fields, expected 3")
+        );
+        let header_only = write("header.csv", b"date,a\n");
+        assert!(
+            Series::from_csv(&header_only, "date")
+                .unwrap_err()
+                .to_string()
+                .ends_with("a header but no data rows")
+        );
+        let empty = write("empty.csv", b"");
+        assert!(
+            Series::from_csv(&empty, "date")
+                .unwrap_err()
+                .to_string()
+                .ends_with("the file is empty")
+        );
+        let bad = write("bad.csv", b"date,a\n2020,\xff\n");
+        assert!(
+            Series::from_csv(&bad, "date")
+                .unwrap_err()
+                .to_string()
+                .contains("bad.csv:2: invalid UTF-8")
+        );
+    }
+}
