@@ -1,11 +1,11 @@
 //! # rnnlab-data
 //!
-//! Turns the raw files a researcher has into burn batches: tokenizers, language-model streams
-//! and time-series windows; padded classification batches are being built (see the project's
-//! issues). Nothing here knows about a specific model. Every error on user data
+//! Turns the raw files a researcher has into burn batches: tokenizers, language-model streams,
+//! padded classification batches and time-series windows. Nothing here knows about a specific model. Every error on user data
 //! names the file, the line (and column) and what was expected.
 #![warn(missing_docs)]
 
+pub mod classification;
 pub mod error;
 pub mod lm;
 pub mod timeseries;

@@ -55,11 +55,15 @@ impl Series {
         let mut values = Vec::new();
         for record in reader.records() {
             let record = record.map_err(|e| {
-                let line = e.position().map_or(0, |p| line_of(&text, p.byte() as usize));
+                let line = e
+                    .position()
+                    .map_or(0, |p| line_of(&text, p.byte() as usize));
                 DataError::in_file(path, format!("malformed CSV: {e}")).at_line(line)
             })?;
             // csv's own line counter is off by one on CRLF files.
-            let line = record.position().map_or(0, |p| line_of(&text, p.byte() as usize));
+            let line = record
+                .position()
+                .map_or(0, |p| line_of(&text, p.byte() as usize));
             if record.len() != headers.len() {
                 return Err(DataError::in_file(
                     path,

@@ -1,0 +1,504 @@
+//! Labelled sentences: loaders (MR, `text<TAB>label`, CSV), seeded stratified splits and
+//! k-fold indices, and padded batches with lengths and a mask (optionally bucketed by length).
+
+use std::path::Path;
+
+use burn::Tensor;
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataset::{Dataset, DatasetError};
+use burn::prelude::Device;
+use burn::tensor::{Bool, Int, TensorData};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+use crate::error::{DataError, read_text};
+use crate::tokenizer::Tokenizer;
+
+/// A sentence and its class index.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Labelled {
+    /// The text, trimmed.
+    pub text: String,
+    /// Index into the declared label set.
+    pub label: usize,
+}
+
+/// MR (sentence polarity v1.0): `rt-polarity.neg` (label 0) then `rt-polarity.pos` (label 1)
+/// from `dir`, one snippet per line, the trailing space before each newline removed.
+pub fn load_mr(dir: &Path) -> Result<Vec<Labelled>, DataError> {
+    let mut out = Vec::new();
+    for (file, label) in [("rt-polarity.neg", 0), ("rt-polarity.pos", 1)] {
+        let path = dir.join(file);
+        for (i, line) in read_text(&path)?.lines().enumerate() {
+            let text = line.trim();
+            if text.is_empty() {
+                return Err(
+                    DataError::in_file(&path, "empty line; expected one snippet per line")
+                        .at_line(i + 1),
+                );
+            }
+            out.push(Labelled {
+                text: text.to_string(),
+                label,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// `text<TAB>label` lines; every label must be one of `labels` (its index is the class).
+pub fn load_tsv(path: &Path, labels: &[&str]) -> Result<Vec<Labelled>, DataError> {
+    read_text(path)?
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, line)| {
+            let (text, label) = line.rsplit_once('\t').ok_or_else(|| {
+                DataError::in_file(path, "no tab; expected `text<TAB>label`").at_line(i + 1)
+            })?;
+            Ok(Labelled {
+                text: text.trim().to_string(),
+                label: label_index(path, i + 1, label.trim(), labels)?,
+            })
+        })
+        .collect()
+}
+
+/// A CSV with a header, taking `text_column` and `label_column`.
+pub fn load_csv(
+    path: &Path,
+    text_column: &str,
+    label_column: &str,
+    labels: &[&str],
+) -> Result<Vec<Labelled>, DataError> {
+    let text = read_text(path)?;
+    let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| DataError::in_file(path, format!("unreadable header: {e}")).at_line(1))?
+        .clone();
+    let find = |name: &str| {
+        headers.iter().position(|h| h == name).ok_or_else(|| {
+            DataError::in_file(
+                path,
+                format!(
+                    "no column `{name}`; the header has {}",
+                    headers
+                        .iter()
+                        .map(|h| format!("`{h}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+            .at_line(1)
+        })
+    };
+    let (t, l) = (find(text_column)?, find(label_column)?);
+    reader
+        .records()
+        .enumerate()
+        .map(|(i, record)| {
+            let line = i + 2;
+            let record = record.map_err(|e| {
+                DataError::in_file(path, format!("malformed CSV: {e}")).at_line(line)
+            })?;
+            let field = |j: usize, name: &str| {
+                record.get(j).ok_or_else(|| {
+                    DataError::in_file(path, "missing field")
+                        .at_line(line)
+                        .at_column(format!("`{name}`"))
+                })
+            };
+            let label = label_index(path, line, field(l, label_column)?.trim(), labels)?;
+            Ok(Labelled {
+                text: field(t, text_column)?.trim().to_string(),
+                label,
+            })
+        })
+        .collect()
+}
+
+fn label_index(path: &Path, line: usize, label: &str, labels: &[&str]) -> Result<usize, DataError> {
+    labels.iter().position(|l| *l == label).ok_or_else(|| {
+        DataError::in_file(path, format!("label `{label}` is not one of {labels:?}")).at_line(line)
+    })
+}
+
+/// Indices of a seeded stratified train/validation/test split.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Split {
+    /// Training indices.
+    pub train: Vec<usize>,
+    /// Validation indices.
+    pub valid: Vec<usize>,
+    /// Test indices.
+    pub test: Vec<usize>,
+}
+
+/// Splits each class on its own (shuffled with `seed`): `round(valid · n_c)` of class `c` go to
+/// validation, `round(test · n_c)` to test, the rest to training, so every split keeps the class
+/// balance. Deterministic for a given seed.
+pub fn stratified_split(
+    labels: &[usize],
+    valid: f64,
+    test: f64,
+    seed: u64,
+) -> Result<Split, DataError> {
+    if !(valid >= 0.0 && test > 0.0 && valid + test < 1.0) {
+        return Err(DataError::invalid(format!(
+            "split fractions valid={valid} test={test}: need valid >= 0, test > 0, valid + test < 1"
+        )));
+    }
+    let mut split = Split {
+        train: Vec::new(),
+        valid: Vec::new(),
+        test: Vec::new(),
+    };
+    for class in shuffled_classes(labels, seed) {
+        let n = class.len() as f64;
+        let (n_test, n_valid) = ((test * n).round() as usize, (valid * n).round() as usize);
+        split.test.extend(&class[..n_test]);
+        split.valid.extend(&class[n_test..n_test + n_valid]);
+        split.train.extend(&class[n_test + n_valid..]);
+    }
+    for part in [&mut split.train, &mut split.valid, &mut split.test] {
+        part.sort_unstable();
+    }
+    Ok(split)
+}
+
+/// Stratified k-fold: `k` pairs of (train, test) indices; every index is in exactly one test
+/// fold, and each class is spread evenly over the folds.
+pub fn k_fold(
+    labels: &[usize],
+    k: usize,
+    seed: u64,
+) -> Result<Vec<(Vec<usize>, Vec<usize>)>, DataError> {
+    if k < 2 || k > labels.len() {
+        return Err(DataError::invalid(format!(
+            "k-fold needs 2 <= k <= {} items, got k = {k}",
+            labels.len()
+        )));
+    }
+    let mut folds = vec![Vec::new(); k];
+    let mut next = 0;
+    for class in shuffled_classes(labels, seed) {
+        for index in class {
+            folds[next % k].push(index);
+            next += 1;
+        }
+    }
+    Ok((0..k)
+        .map(|f| {
+            let mut test = folds[f].clone();
+            test.sort_unstable();
+            let mut train: Vec<usize> = folds
+                .iter()
+                .enumerate()
+                .filter(|(g, _)| *g != f)
+                .flat_map(|(_, v)| v.iter().copied())
+                .collect();
+            train.sort_unstable();
+            (train, test)
+        })
+        .collect())
+}
+
+fn shuffled_classes(labels: &[usize], seed: u64) -> Vec<Vec<usize>> {
+    let n_classes = labels.iter().max().map_or(0, |m| m + 1);
+    let mut classes = vec![Vec::new(); n_classes];
+    for (i, &l) in labels.iter().enumerate() {
+        classes[l].push(i);
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    for class in &mut classes {
+        class.shuffle(&mut rng);
+    }
+    classes
+}
+
+/// A tokenised sentence.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassItem {
+    /// Token ids (at least one).
+    pub ids: Vec<u32>,
+    /// Class index.
+    pub label: usize,
+}
+
+/// Tokenised sentences, optionally reordered so that consecutive items have similar lengths.
+#[derive(Clone, Debug)]
+pub struct ClassDataset {
+    items: Vec<ClassItem>,
+}
+
+impl ClassDataset {
+    /// Tokenises `examples[indices]`; an empty encoding becomes one `pad_id` token (length 1).
+    pub fn new(
+        examples: &[Labelled],
+        indices: &[usize],
+        tokenizer: &dyn Tokenizer,
+        pad_id: u32,
+    ) -> Result<Self, DataError> {
+        let items = indices
+            .iter()
+            .map(|&i| {
+                let mut ids = tokenizer.encode(&examples[i].text)?;
+                if ids.is_empty() {
+                    ids.push(pad_id);
+                }
+                Ok(ClassItem {
+                    ids,
+                    label: examples[i].label,
+                })
+            })
+            .collect::<Result<_, DataError>>()?;
+        Ok(Self { items })
+    }
+
+    /// Length bucketing: shuffles with `seed`, sorts by length inside chunks of
+    /// `50 · batch_size` items, then shuffles the order of the resulting batches. Iterate it
+    /// without the loader's own shuffle so batches keep their low padding.
+    pub fn bucket_by_length(mut self, batch_size: usize, seed: u64) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed);
+        self.items.shuffle(&mut rng);
+        for chunk in self.items.chunks_mut(50 * batch_size.max(1)) {
+            chunk.sort_by_key(|item| item.ids.len());
+        }
+        let mut batches: Vec<Vec<ClassItem>> = self
+            .items
+            .chunks(batch_size.max(1))
+            .map(<[ClassItem]>::to_vec)
+            .collect();
+        // A short last batch stays last, or it would shift every later batch boundary.
+        let full = batches.len()
+            - usize::from(batches.last().is_some_and(|b| b.len() < batch_size.max(1)));
+        batches[..full].shuffle(&mut rng);
+        self.items = batches.into_iter().flatten().collect();
+        self
+    }
+
+    /// Total padding (`Σ (max length − length)`) over consecutive batches of `batch_size`.
+    pub fn padding(&self, batch_size: usize) -> usize {
+        self.items
+            .chunks(batch_size.max(1))
+            .map(|b| {
+                let max = b.iter().map(|i| i.ids.len()).max().unwrap_or(0);
+                b.iter().map(|i| max - i.ids.len()).sum::<usize>()
+            })
+            .sum()
+    }
+}
+
+impl Dataset<ClassItem> for ClassDataset {
+    fn get(&self, index: usize) -> Result<ClassItem, DatasetError> {
+        self.items.get(index).cloned().ok_or_else(|| {
+            DatasetError::new(DataError::invalid(format!(
+                "item {index} out of range: there are {}",
+                self.items.len()
+            )))
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+}
+
+/// A padded batch of sentences.
+#[derive(Clone, Debug)]
+pub struct ClassBatch {
+    /// Token ids `[B, T_max]`, padded with the pad id.
+    pub tokens: Tensor<2, Int>,
+    /// Each sentence's length (for `forward_with_lengths`).
+    pub lengths: Vec<usize>,
+    /// `[B, T_max]`, true on real tokens.
+    pub mask: Tensor<2, Bool>,
+    /// Class indices `[B]`.
+    pub labels: Tensor<1, Int>,
+}
+
+/// Pads [`ClassItem`]s to the longest in the batch.
+#[derive(Clone, Debug)]
+pub struct ClassBatcher {
+    /// The id used for padding.
+    pub pad_id: u32,
+}
+
+impl Batcher<ClassItem, ClassBatch> for ClassBatcher {
+    fn batch(&self, items: Vec<ClassItem>, device: &Device) -> ClassBatch {
+        let b = items.len();
+        let t = items.iter().map(|i| i.ids.len()).max().unwrap_or(0);
+        let mut tokens = vec![self.pad_id as i64; b * t];
+        let mut mask = vec![false; b * t];
+        for (row, item) in items.iter().enumerate() {
+            for (col, &id) in item.ids.iter().enumerate() {
+                tokens[row * t + col] = id as i64;
+                mask[row * t + col] = true;
+            }
+        }
+        let labels: Vec<i64> = items.iter().map(|i| i.label as i64).collect();
+        ClassBatch {
+            tokens: Tensor::from_data(TensorData::new(tokens, [b, t]), device),
+            lengths: items.iter().map(|i| i.ids.len()).collect(),
+            mask: Tensor::from_data(TensorData::new(mask, [b, t]), device),
+            labels: Tensor::from_data(TensorData::new(labels, [b]), device),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::data::dataloader::DataLoaderBuilder;
+
+    use super::*;
+    use crate::shipped_datasets_dir;
+    use crate::tokenizer::{WordConfig, WordTokenizer};
+
+    fn mr() -> Vec<Labelled> {
+        load_mr(&shipped_datasets_dir().join("sentiment/mr")).unwrap()
+    }
+
+    #[test]
+    fn mr_loads_balanced_without_trailing_spaces() {
+        let data = mr();
+        assert_eq!(data.len(), 10_662);
+        assert_eq!(data.iter().filter(|e| e.label == 1).count(), 5_331);
+        assert!(
+            data.iter()
+                .all(|e| !e.text.ends_with(' ') && !e.text.is_empty())
+        );
+    }
+
+    #[test]
+    fn stratified_split_keeps_balance_and_is_seeded() {
+        let labels: Vec<usize> = mr().iter().map(|e| e.label).collect();
+        let split = stratified_split(&labels, 0.1, 0.1, 42).unwrap();
+        assert_eq!(
+            (split.train.len(), split.valid.len(), split.test.len()),
+            (8_530, 1_066, 1_066)
+        );
+        assert_eq!(split.test.iter().filter(|&&i| labels[i] == 1).count(), 533);
+        assert_eq!(stratified_split(&labels, 0.1, 0.1, 42).unwrap(), split);
+        assert_ne!(
+            stratified_split(&labels, 0.1, 0.1, 7).unwrap().test,
+            split.test
+        );
+        let mut all: Vec<usize> = split
+            .train
+            .iter()
+            .chain(&split.valid)
+            .chain(&split.test)
+            .copied()
+            .collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..labels.len()).collect::<Vec<_>>());
+        let folds = k_fold(&labels, 10, 1).unwrap();
+        let mut tested: Vec<usize> = folds.iter().flat_map(|(_, t)| t.iter().copied()).collect();
+        tested.sort_unstable();
+        assert_eq!(tested, (0..labels.len()).collect::<Vec<_>>());
+        assert!(
+            folds
+                .iter()
+                .all(|(train, test)| train.len() + test.len() == labels.len())
+        );
+        assert!(k_fold(&labels, 1, 1).is_err());
+    }
+
+    #[test]
+    fn padded_batches_with_lengths_mask_and_bucketing() {
+        let data = mr();
+        let tok = WordTokenizer::fit(data.iter().map(|e| e.text.as_str()), &WordConfig::default());
+        let split = stratified_split(
+            &data.iter().map(|e| e.label).collect::<Vec<_>>(),
+            0.1,
+            0.1,
+            42,
+        )
+        .unwrap();
+        let train = ClassDataset::new(&data, &split.train, &tok, 0).unwrap();
+        let bucketed = train.clone().bucket_by_length(64, 3);
+        assert_eq!(bucketed.len(), train.len());
+        let (before, after) = (train.padding(64), bucketed.padding(64));
+        assert!(
+            after * 5 < before,
+            "bucketing cuts padding by 5x or more: {before} -> {after}"
+        );
+        let loader = DataLoaderBuilder::new(ClassBatcher { pad_id: 0 })
+            .batch_size(64)
+            .build(bucketed);
+        let batch = loader.iter().next().unwrap().unwrap();
+        let [b, t] = batch.tokens.dims();
+        assert_eq!((b, t), (64, *batch.lengths.iter().max().unwrap()));
+        let mask: Vec<bool> = batch
+            .mask
+            .into_data()
+            .convert::<bool>()
+            .try_to_vec()
+            .unwrap();
+        for (row, &len) in batch.lengths.iter().enumerate() {
+            assert_eq!(
+                mask[row * t..(row + 1) * t].iter().filter(|&&m| m).count(),
+                len
+            );
+        }
+    }
+
+    #[test]
+    fn loader_errors_name_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let tsv = dir.path().join("data.tsv");
+        std::fs::write(&tsv, "good film\tpos\nbad film\tneg\nodd film\tmaybe\n").unwrap();
+        let err = load_tsv(&tsv, &["neg", "pos"]).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{}:3: label `maybe` is not one of [\"neg\", \"pos\"]",
+                tsv.display()
+            )
+        );
+        std::fs::write(&tsv, "good film\tpos\nno tab here\n").unwrap();
+        assert_eq!(
+            load_tsv(&tsv, &["neg", "pos"]).unwrap_err().to_string(),
+            format!("{}:2: no tab; expected `text<TAB>label`", tsv.display())
+        );
+        std::fs::write(&tsv, "good film\t1\nbad film\t0\n").unwrap();
+        assert_eq!(
+            load_tsv(&tsv, &["0", "1"]).unwrap()[1],
+            Labelled {
+                text: "bad film".into(),
+                label: 0
+            }
+        );
+        let csv = dir.path().join("data.csv");
+        std::fs::write(&csv, "sentence,label\n\"a, quoted one\",1\nplain,2\n").unwrap();
+        let err = load_csv(&csv, "sentence", "label", &["0", "1"])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{}:3: label `2` is not one of [\"0\", \"1\"]",
+                csv.display()
+            )
+        );
+        let err = load_csv(&csv, "text", "label", &["0", "1"])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{}:1: no column `text`; the header has `sentence`, `label`",
+                csv.display()
+            )
+        );
+        let missing = dir.path().join("nope");
+        assert!(
+            load_mr(&missing)
+                .unwrap_err()
+                .to_string()
+                .contains("rt-polarity.neg: cannot read")
+        );
+    }
+}
