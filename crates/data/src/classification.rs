@@ -426,6 +426,7 @@ mod tests {
             "bucketing cuts padding by 5x or more: {before} -> {after}"
         );
         let loader = DataLoaderBuilder::new(ClassBatcher { pad_id: 0 })
+            .set_device(Device::flex())
             .batch_size(64)
             .build(bucketed);
         let batch = loader.iter().next().unwrap().unwrap();

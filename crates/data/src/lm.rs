@@ -257,6 +257,7 @@ mod tests {
         assert_eq!(item.input[1..], item.target[..63]);
         let run = || {
             let loader = DataLoaderBuilder::new(LmBatcher)
+                .set_device(Device::flex())
                 .batch_size(8)
                 .shuffle(7)
                 .build(WindowDataset::new(ids.clone(), 64).unwrap());

@@ -420,6 +420,7 @@ mod tests {
             lookback: 96,
             horizon: 24,
         })
+        .set_device(Device::flex())
         .batch_size(32)
         .shuffle(1)
         .num_workers(2)
