@@ -2,7 +2,8 @@
 //!
 //! The tasks (text generation, sentiment, forecasting) and the `rnnlab` command line. The
 //! training commands are being built (see the project's issues); today the CLI inspects PyTorch
-//! weight files, the first step of importing a model.
+//! weight files, and [`config`] resolves layered experiment configurations.
 #![warn(missing_docs)]
 
+pub mod config;
 pub mod weights;
