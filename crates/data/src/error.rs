@@ -97,6 +97,23 @@ pub fn read_text(path: &Path) -> Result<String, DataError> {
     })
 }
 
+/// Writes `contents` to `path` atomically: a temporary file beside it, then a rename, so an
+/// existing file is never left half-written.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), DataError> {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".tmp");
+    let tmp = path.with_file_name(name);
+    std::fs::write(&tmp, contents)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            DataError::in_file(path, format!("cannot write: {e}"))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{DataError, read_text};
+use crate::error::{DataError, read_text, write_atomic};
 
 /// How columns are scaled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -87,13 +87,7 @@ impl Scaler {
     /// Writes the scaler as JSON (temporary file, then rename).
     pub fn save(&self, path: &Path) -> Result<(), DataError> {
         let json = serde_json::to_string_pretty(self).expect("a scaler serialises");
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, json)
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|e| {
-                let _ = std::fs::remove_file(&tmp);
-                DataError::in_file(path, format!("cannot write: {e}"))
-            })
+        write_atomic(path, json.as_bytes())
     }
 
     /// Reads a scaler written by [`save`](Self::save).

@@ -13,7 +13,7 @@ pub use bpe::{BpeConfig, BpeTokenizer};
 pub use char::CharTokenizer;
 pub use word::{WordConfig, WordTokenizer};
 
-use crate::error::{DataError, read_text};
+use crate::error::{DataError, read_text, write_atomic};
 
 /// What to do with a symbol that is not in the vocabulary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -62,13 +62,7 @@ impl AnyTokenizer {
         let json = serde_json::to_string(self).map_err(|e| {
             DataError::in_file(path, format!("cannot serialise the tokenizer: {e}"))
         })?;
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, json)
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|e| {
-                let _ = std::fs::remove_file(&tmp);
-                DataError::in_file(path, format!("cannot write: {e}"))
-            })
+        write_atomic(path, json.as_bytes())
     }
 
     /// Reads a tokenizer written by [`save`](Self::save).
