@@ -5,5 +5,6 @@
 //! weight files, and [`config`] resolves layered experiment configurations.
 #![warn(missing_docs)]
 
+pub mod charlm;
 pub mod config;
 pub mod weights;
