@@ -7,4 +7,5 @@
 
 pub mod charlm;
 pub mod config;
+pub mod metrics;
 pub mod weights;
