@@ -7,5 +7,6 @@
 
 pub mod charlm;
 pub mod config;
+pub mod grad_clip;
 pub mod metrics;
 pub mod weights;
