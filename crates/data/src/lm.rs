@@ -50,11 +50,12 @@ pub struct LmItem {
     pub target: Vec<u32>,
 }
 
-/// Every window of a token sequence (`N − seq_len` of them).
+/// The windows of a token sequence: every one (`N − seq_len`), or every `stride`-th.
 #[derive(Clone, Debug)]
 pub struct WindowDataset {
     tokens: Arc<Vec<u32>>,
     seq_len: usize,
+    stride: usize,
 }
 
 impl WindowDataset {
@@ -69,7 +70,15 @@ impl WindowDataset {
         Ok(Self {
             tokens: Arc::new(tokens),
             seq_len,
+            stride: 1,
         })
+    }
+
+    /// Only the windows starting at multiples of `stride` (an epoch of `≈ N / stride` windows;
+    /// shuffled, they still cover the text evenly).
+    pub fn with_stride(mut self, stride: usize) -> Self {
+        self.stride = stride.max(1);
+        self
     }
 }
 
@@ -81,14 +90,15 @@ impl Dataset<LmItem> for WindowDataset {
                 self.len()
             ))));
         }
+        let start = index * self.stride;
         Ok(LmItem {
-            input: self.tokens[index..index + self.seq_len].to_vec(),
-            target: self.tokens[index + 1..index + self.seq_len + 1].to_vec(),
+            input: self.tokens[start..start + self.seq_len].to_vec(),
+            target: self.tokens[start + 1..start + self.seq_len + 1].to_vec(),
         })
     }
 
     fn len(&self) -> usize {
-        self.tokens.len() - self.seq_len
+        (self.tokens.len() - self.seq_len - 1) / self.stride + 1
     }
 }
 
@@ -275,5 +285,10 @@ mod tests {
         assert_eq!(a, b, "the same seed gives the same batches");
         assert!(WindowDataset::new(vec![1, 2, 3], 3).is_err());
         assert!(data.get(data.len()).is_err());
+        let strided = WindowDataset::new((0..100).collect(), 10)
+            .unwrap()
+            .with_stride(30);
+        assert_eq!(strided.len(), 3); // starts 0, 30, 60 (90 would need token 100)
+        assert_eq!(strided.get(2).unwrap().target[9], 70);
     }
 }

@@ -9,4 +9,5 @@ pub mod charlm;
 pub mod config;
 pub mod grad_clip;
 pub mod metrics;
+pub mod render;
 pub mod weights;

@@ -1,6 +1,7 @@
 //! Text generation: a character (or word/BPE) language model on the models crate's recurrent
 //! stack, its burn-train steps, and sampling through the single-step API.
 
+pub mod experiment;
 mod model;
 mod sample;
 
