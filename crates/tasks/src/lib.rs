@@ -7,6 +7,7 @@
 
 pub mod charlm;
 pub mod config;
+pub mod device;
 pub mod grad_clip;
 pub mod metrics;
 pub mod render;

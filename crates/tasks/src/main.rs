@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use burn::prelude::Device;
 use clap::{Parser, Subcommand};
 use rnnlab_data::tokenizer::Tokenizer;
 use rnnlab_tasks::charlm::experiment::{CharLmExperiment, load_run, train};
@@ -32,6 +31,10 @@ enum Command {
         /// Where runs go: `<runs>/<name>/<run-id>/`.
         #[arg(long, default_value = "runs")]
         runs: PathBuf,
+        /// `flex` (CPU) or `wgpu` (GPU; `cuda`, `ndarray` with those cargo features); default
+        /// `BURN_DEVICE`, else flex.
+        #[arg(long)]
+        device: Option<String>,
     },
     /// Sample text from a trained run directory.
     Generate {
@@ -55,6 +58,9 @@ enum Command {
         /// Seed of the draws.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// As for `train`.
+        #[arg(long)]
+        device: Option<String>,
     },
     /// List the tensors (names and shapes) of a PyTorch `.pt`/`.pth` or `.safetensors` file.
     Weights {
@@ -70,7 +76,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             overrides,
             print_config,
             runs,
+            device,
         } => {
+            let device = rnnlab_tasks::device::choose(device.as_deref())?;
             let (experiment, table): (CharLmExperiment, _) =
                 rnnlab_tasks::config::resolve(Some(&file), &overrides)?;
             let resolved = toml::to_string(&table).context("cannot print the config")?;
@@ -90,7 +98,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     dir.display()
                 );
             }
-            let summary = train(&experiment, &resolved, &dir, &Device::flex())?;
+            let summary = train(&experiment, &resolved, &dir, &device)?;
             println!("run: {}", summary.dir.display());
             println!(
                 "valid loss {:.4} nats/char ({:.4} bits/char, perplexity {:.2})",
@@ -98,7 +106,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 summary.valid_loss / std::f64::consts::LN_2,
                 summary.valid_loss.exp()
             );
-            let loaded = load_run(&dir, &Device::flex())?;
+            let loaded = load_run(&dir, &device)?;
             let prompt = loaded.tokenizer.encode("\n")?;
             let sampler = Sampler::new(SamplingConfig {
                 temperature: 0.8,
@@ -106,7 +114,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 top_p: 1.0,
                 seed: 0,
             });
-            let sample = sampler.generate(&loaded.model, &prompt, 200, &Device::flex());
+            let sample = sampler.generate(&loaded.model, &prompt, 200, &device);
             println!("sample:\n{}", loaded.tokenizer.decode(&sample));
             Ok(())
         }
@@ -118,8 +126,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             top_k,
             top_p,
             seed,
+            device,
         } => {
-            let device = Device::flex();
+            let device = rnnlab_tasks::device::choose(device.as_deref())?;
             let loaded = load_run(&run, &device)?;
             let ids = loaded.tokenizer.encode(&prompt)?;
             anyhow::ensure!(!ids.is_empty(), "--prompt must not be empty");

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use burn::data::dataloader::DataLoaderBuilder;
+use burn::module::Module;
 use burn::optim::AdamConfig;
 use burn::prelude::Device;
 use burn::train::metric::LossMetric;
@@ -156,8 +157,12 @@ pub fn train(
     let train_text: String = text.chars().take(cut).collect();
     let tokenizer = CharTokenizer::fit(&train_text, UnknownPolicy::Unk);
     let config = experiment.model_config(tokenizer.vocab_size())?;
-    config
-        .try_init(&Device::flex())
+    // Initialised on the CPU from the seed, then moved: the same seed gives the same initial
+    // weights on every device, so runs on flex and wgpu can be compared.
+    let cpu = Device::flex();
+    cpu.seed(experiment.train.seed);
+    let model: CharLm = config
+        .try_init(&cpu)
         .map_err(|e| anyhow::anyhow!("model.{e}"))?;
     let split = LmSplit::by_fraction(tokenizer.encode(&text)?, experiment.data.train_fraction)?;
 
@@ -182,10 +187,7 @@ pub fn train(
         };
         builder.build(data)
     };
-    train_device.seed(experiment.train.seed);
-    let model: CharLm = config
-        .try_init(&train_device)
-        .map_err(|e| anyhow::anyhow!("model.{e}"))?;
+    let model = model.train().fork(&train_device);
     let learner = Learner::new(model, AdamConfig::new().init(), experiment.train.lr);
     let result = SupervisedTraining::new(
         dir.join("checkpoints"),
@@ -311,6 +313,29 @@ mod tests {
                 .tokenizer
                 .decode(&sampler.generate(&loaded.model, &prompt, 5, &Device::flex()));
         assert_eq!(text.chars().count(), 5);
+    }
+
+    /// The CI smoke run on wgpu (Mesa's software Vulkan there): the same tiny run as on flex
+    /// gives the same losses. Skipped only with `RNNLAB_SKIP_WGPU=1`.
+    #[test]
+    fn wgpu_run_matches_flex() {
+        if std::env::var("RNNLAB_SKIP_WGPU").is_ok_and(|v| v == "1") {
+            eprintln!("RNNLAB_SKIP_WGPU=1: wgpu smoke run skipped");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let (experiment, resolved) = tiny(tmp.path());
+        let wgpu = crate::device::parse("wgpu").unwrap();
+        let on_gpu = train(&experiment, &resolved, &tmp.path().join("wgpu"), &wgpu).unwrap();
+        let on_cpu = train(
+            &experiment,
+            &resolved,
+            &tmp.path().join("flex"),
+            &Device::flex(),
+        )
+        .unwrap();
+        let (a, b) = (on_gpu.valid_loss, on_cpu.valid_loss);
+        assert!((a - b).abs() <= 1e-3 * b.max(1.0), "wgpu {a} vs flex {b}");
     }
 
     #[test]
