@@ -1,14 +1,23 @@
 //! # rnnlab-tasks
 //!
-//! The tasks (text generation, sentiment, forecasting) and the `rnnlab` command line. The
-//! training commands are being built (see the project's issues); today the CLI inspects PyTorch
-//! weight files, and [`config`] resolves layered experiment configurations.
+//! The three tasks of rnnlab on burn-train's `Learner` and the `rnnlab` command line:
+//! - [`charlm`]: character (or word/BPE) language modelling and text generation;
+//! - [`sentiment`]: sentence classification with masked pooling;
+//! - [`forecast`]: uni- and multivariate time-series forecasting with baselines and backtests.
+//!
+//! [`training`] holds what they share (schedules, global-norm clipping, checkpoints, `fit`),
+//! [`config`] the layered experiment configs, [`run`] the run directories.
 #![warn(missing_docs)]
 
 pub mod charlm;
+pub mod commands;
 pub mod config;
 pub mod device;
-pub mod grad_clip;
+pub mod forecast;
 pub mod metrics;
+pub mod plot;
 pub mod render;
+pub mod run;
+pub mod sentiment;
+pub mod training;
 pub mod weights;

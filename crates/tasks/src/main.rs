@@ -3,11 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
-use rnnlab_data::tokenizer::Tokenizer;
-use rnnlab_tasks::charlm::experiment::{CharLmExperiment, load_run, train};
-use rnnlab_tasks::charlm::{Sampler, SamplingConfig};
+use rnnlab_tasks::charlm::SamplingConfig;
+use rnnlab_tasks::run::TaskKind;
+use rnnlab_tasks::{commands, device, forecast, run, sentiment};
 
 /// rnnlab: recurrent networks on burn.
 #[derive(Parser)]
@@ -19,7 +18,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a character language model from an experiment file (`key=value` overrides win).
+    /// Train from an experiment file (`task = "charlm" | "sentiment" | "forecast"`);
+    /// `key=value` overrides win over the file.
     Train {
         /// The experiment file (TOML; only what differs from the defaults).
         file: PathBuf,
@@ -36,20 +36,41 @@ enum Command {
         #[arg(long)]
         device: Option<String>,
     },
-    /// Sample text from a trained run directory.
+    /// Continue a run from its last complete checkpoint.
+    Resume {
+        /// The run directory.
+        run: PathBuf,
+        /// As for `train`.
+        #[arg(long)]
+        device: Option<String>,
+    },
+    /// Train every combination of comma-separated override values, then compare the runs.
+    Sweep {
+        /// The experiment file.
+        file: PathBuf,
+        /// Overrides; `key=a,b,c` tries each value.
+        overrides: Vec<String>,
+        /// Where runs go.
+        #[arg(long, default_value = "runs")]
+        runs: PathBuf,
+        /// As for `train`.
+        #[arg(long)]
+        device: Option<String>,
+    },
+    /// Sample text from a trained char-LM run.
     Generate {
         /// The run directory (`runs/<name>/<run-id>`).
         run: PathBuf,
         /// Text to start from.
         #[arg(long, default_value = "\n")]
         prompt: String,
-        /// Characters to generate.
+        /// Tokens to generate.
         #[arg(long, default_value_t = 500)]
         length: usize,
         /// Sampling temperature (0 = greedy).
         #[arg(long, default_value_t = 0.8)]
         temperature: f64,
-        /// Keep the k most likely characters (0 = all).
+        /// Keep the k most likely tokens (0 = all).
         #[arg(long, default_value_t = 0)]
         top_k: usize,
         /// Nucleus sampling threshold (1 = off).
@@ -62,11 +83,132 @@ enum Command {
         #[arg(long)]
         device: Option<String>,
     },
+    /// Metrics of a run's saved model on its evaluation split (test for sentiment and
+    /// forecasting, validation for language models).
+    Eval {
+        /// The run directory.
+        run: PathBuf,
+        /// As for `train`.
+        #[arg(long)]
+        device: Option<String>,
+    },
+    /// Classify sentences with a sentiment run.
+    Predict {
+        /// The run directory.
+        run: PathBuf,
+        /// The sentences.
+        #[arg(required = true)]
+        texts: Vec<String>,
+        /// Show the tokens that weighed most (attention weights, or occlusion).
+        #[arg(long)]
+        explain: bool,
+        /// As for `train`.
+        #[arg(long)]
+        device: Option<String>,
+    },
+    /// Forecast the test split of a forecasting run; show one origin and optionally plot it.
+    Forecast {
+        /// The run directory.
+        run: PathBuf,
+        /// Write the forecast of the shown origin as SVG.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+        /// Which test origin to show (0 = first; default the last).
+        #[arg(long)]
+        origin: Option<usize>,
+        /// As for `train`.
+        #[arg(long)]
+        device: Option<String>,
+    },
+    /// Rolling-origin backtest of a forecasting run over its validation and test rows.
+    Backtest {
+        /// The run directory.
+        run: PathBuf,
+        /// Steps forecast from each origin (default the model's horizon).
+        #[arg(long)]
+        horizon: Option<usize>,
+        /// Rows between origins (default the horizon).
+        #[arg(long)]
+        step: Option<usize>,
+        /// As for `train`.
+        #[arg(long)]
+        device: Option<String>,
+    },
+    /// One table of the final metrics of runs (run directories or folders of them).
+    Compare {
+        /// Runs or folders (`runs/*`).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
     /// List the tensors (names and shapes) of a PyTorch `.pt`/`.pth` or `.safetensors` file.
     Weights {
         /// The weight file.
         file: PathBuf,
     },
+}
+
+fn print_results(results: &run::Results) {
+    for (k, v) in results {
+        println!("  {k:<22} {v:.4}");
+    }
+}
+
+fn after_training(
+    trained: &commands::Trained,
+    device: &burn::prelude::Device,
+) -> anyhow::Result<()> {
+    println!("run: {}", trained.dir.display());
+    let _ = rnnlab_tasks::plot::loss_curves(
+        &rnnlab_tasks::training::history::History::read(&trained.dir.join("metrics.csv"))?,
+        &trained.dir.join("loss.svg"),
+    );
+    match trained.task {
+        TaskKind::Charlm => {
+            let r = &trained.results;
+            println!(
+                "valid loss {:.4} nats/token, {:.4} nats/char ({:.4} bits/char, perplexity {:.2})",
+                r["valid_loss"],
+                r["valid_nats_per_char"],
+                r["valid_bits_per_char"],
+                r["valid_perplexity"]
+            );
+            let sampling = SamplingConfig {
+                temperature: 0.8,
+                top_k: 0,
+                top_p: 1.0,
+                seed: 0,
+            };
+            println!(
+                "sample:\n{}",
+                commands::generate(&trained.dir, "\n", 200, sampling, device)?
+            );
+        }
+        TaskKind::Sentiment => print!("{}", sentiment::experiment::evaluate(&trained.dir, device)?),
+        TaskKind::Forecast => print!("{}", forecast::experiment::evaluate(&trained.dir, device)?),
+    }
+    Ok(())
+}
+
+/// `key=a,b` → every combination of overrides.
+fn grid(overrides: &[String]) -> Vec<Vec<String>> {
+    let mut combos: Vec<Vec<String>> = vec![Vec::new()];
+    for item in overrides {
+        let (key, values) = item.split_once('=').unwrap_or((item, ""));
+        let values: Vec<&str> = if values.starts_with('[') || values.starts_with('"') {
+            vec![values]
+        } else {
+            values.split(',').collect()
+        };
+        combos = combos
+            .into_iter()
+            .flat_map(|c| {
+                values
+                    .iter()
+                    .map(move |v| [c.clone(), vec![format!("{key}={v}")]].concat())
+            })
+            .collect();
+    }
+    combos
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -78,44 +220,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             runs,
             device,
         } => {
-            let device = rnnlab_tasks::device::choose(device.as_deref())?;
-            let (experiment, table): (CharLmExperiment, _) =
-                rnnlab_tasks::config::resolve(Some(&file), &overrides)?;
-            let resolved = toml::to_string(&table).context("cannot print the config")?;
             if print_config {
-                print!("{resolved}");
+                print!("{}", commands::print_config(&file, &overrides)?);
                 return Ok(());
             }
-            let stamp = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)?
-                .as_secs();
-            let dir = runs
-                .join(&experiment.name)
-                .join(format!("{stamp}-seed{}", experiment.train.seed));
-            if dir.exists() {
-                anyhow::bail!(
-                    "{} exists already; refusing to overwrite a run",
-                    dir.display()
-                );
+            let device = device::choose(device.as_deref())?;
+            let trained = commands::train(&file, &overrides, &runs, &device)?;
+            after_training(&trained, &device)
+        }
+        Command::Resume { run, device } => {
+            let device = device::choose(device.as_deref())?;
+            let trained = commands::resume(&run, &device)?;
+            after_training(&trained, &device)
+        }
+        Command::Sweep {
+            file,
+            overrides,
+            runs,
+            device,
+        } => {
+            let device = device::choose(device.as_deref())?;
+            let combos = grid(&overrides);
+            // Validate every combination before training any.
+            for combo in &combos {
+                commands::print_config(&file, combo)?;
             }
-            let summary = train(&experiment, &resolved, &dir, &device)?;
-            println!("run: {}", summary.dir.display());
-            println!(
-                "valid loss {:.4} nats/char ({:.4} bits/char, perplexity {:.2})",
-                summary.valid_loss,
-                summary.valid_loss / std::f64::consts::LN_2,
-                summary.valid_loss.exp()
-            );
-            let loaded = load_run(&dir, &device)?;
-            let prompt = loaded.tokenizer.encode("\n")?;
-            let sampler = Sampler::new(SamplingConfig {
-                temperature: 0.8,
-                top_k: 0,
-                top_p: 1.0,
-                seed: 0,
-            });
-            let sample = sampler.generate(&loaded.model, &prompt, 200, &device);
-            println!("sample:\n{}", loaded.tokenizer.decode(&sample));
+            let mut dirs = Vec::new();
+            for (i, combo) in combos.iter().enumerate() {
+                println!("sweep {}/{}: {}", i + 1, combos.len(), combo.join(" "));
+                let trained = commands::train(&file, combo, &runs, &device)?;
+                println!("run: {}", trained.dir.display());
+                dirs.push(trained.dir);
+            }
+            print!("{}", run::compare_table(&dirs));
             Ok(())
         }
         Command::Generate {
@@ -128,18 +265,127 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             seed,
             device,
         } => {
-            let device = rnnlab_tasks::device::choose(device.as_deref())?;
-            let loaded = load_run(&run, &device)?;
-            let ids = loaded.tokenizer.encode(&prompt)?;
-            anyhow::ensure!(!ids.is_empty(), "--prompt must not be empty");
-            let sampler = Sampler::new(SamplingConfig {
+            let device = device::choose(device.as_deref())?;
+            let sampling = SamplingConfig {
                 temperature,
                 top_k,
                 top_p,
                 seed,
-            });
-            let out = sampler.generate(&loaded.model, &ids, length, &device);
-            println!("{prompt}{}", loaded.tokenizer.decode(&out));
+            };
+            println!(
+                "{}",
+                commands::generate(&run, &prompt, length, sampling, &device)?
+            );
+            Ok(())
+        }
+        Command::Eval { run, device } => {
+            let device = device::choose(device.as_deref())?;
+            match run::task_of_run(&run)? {
+                TaskKind::Sentiment => {
+                    print!("{}", sentiment::experiment::evaluate(&run, &device)?)
+                }
+                TaskKind::Forecast => print!("{}", forecast::experiment::evaluate(&run, &device)?),
+                TaskKind::Charlm => print_results(&commands::eval(&run, &device)?),
+            }
+            Ok(())
+        }
+        Command::Predict {
+            run,
+            texts,
+            explain,
+            device,
+        } => {
+            commands::require(&run, TaskKind::Sentiment, "predict")?;
+            let device = device::choose(device.as_deref())?;
+            let loaded = sentiment::experiment::load_run(&run, &device)?;
+            for text in texts {
+                let e = sentiment::experiment::predict(&loaded, &text, &device)?;
+                let labels = &loaded.experiment.data.labels;
+                println!(
+                    "{} ({:.3})  {text}",
+                    labels[e.label], e.probabilities[e.label]
+                );
+                if explain {
+                    let top: Vec<String> = e
+                        .top(5)
+                        .iter()
+                        .map(|(w, v)| format!("{w} {v:.3}"))
+                        .collect();
+                    println!("  top tokens by {}: {}", e.method, top.join(", "));
+                }
+            }
+            Ok(())
+        }
+        Command::Forecast {
+            run,
+            plot,
+            origin,
+            device,
+        } => {
+            commands::require(&run, TaskKind::Forecast, "forecast")?;
+            let device = device::choose(device.as_deref())?;
+            let report = forecast::experiment::evaluate(&run, &device)?;
+            let n = report.forecasts.len();
+            let index = origin.unwrap_or(n - 1);
+            anyhow::ensure!(
+                index < n,
+                "--origin {index}: there are {n} test origins (0..{})",
+                n - 1
+            );
+            let shown = &report.forecasts[index];
+            print!("{report}");
+            let column = report.columns.len() - 1;
+            println!(
+                "origin {index} (row {}), column {}:",
+                shown.origin, report.columns[column]
+            );
+            print!("{}", forecast::plot::terminal_summary(shown, column));
+            if let Some(path) = plot {
+                forecast::plot::forecast_svg(&report, shown, column, &path)?;
+                println!("plot: {}", path.display());
+            }
+            Ok(())
+        }
+        Command::Backtest {
+            run,
+            horizon,
+            step,
+            device,
+        } => {
+            commands::require(&run, TaskKind::Forecast, "backtest")?;
+            let device = device::choose(device.as_deref())?;
+            let report = forecast::experiment::backtest(&run, horizon, step, &device)?;
+            let column = report.columns.len() - 1;
+            println!(
+                "{:>8}  {:>10}  {:>10}  {:>10}   (MAE per origin, column {})",
+                "row", "model", "naive", "seasonal", report.columns[column]
+            );
+            for f in &report.forecasts {
+                let mae = |v: &[f32]| {
+                    v.iter()
+                        .zip(&f.actual[column])
+                        .map(|(p, a)| (p - a).abs() as f64)
+                        .sum::<f64>()
+                        / v.len() as f64
+                };
+                println!(
+                    "{:>8}  {:>10.4}  {:>10.4}  {:>10.4}",
+                    f.origin,
+                    mae(&f.model[column]),
+                    mae(&f.naive[column]),
+                    mae(&f.seasonal[column])
+                );
+            }
+            print!("{report}");
+            Ok(())
+        }
+        Command::Compare { paths } => {
+            let runs = run::find_runs(&paths);
+            anyhow::ensure!(
+                !runs.is_empty(),
+                "no run directories (with config.toml) under {paths:?}"
+            );
+            print!("{}", run::compare_table(&runs));
             Ok(())
         }
         Command::Weights { file } => {
@@ -153,7 +399,10 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // One line, whatever the sources' formatting (toml's messages span lines).
+            let message = format!("{e:#}");
+            let words: Vec<&str> = message.split_whitespace().collect();
+            eprintln!("error: {}", words.join(" "));
             ExitCode::FAILURE
         }
     }

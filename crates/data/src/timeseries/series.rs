@@ -103,6 +103,25 @@ impl Series {
         })
     }
 
+    /// The same rows and columns with other values (row-major `[rows, columns]`), e.g. after a
+    /// log transform; the path is kept for messages.
+    pub fn with_values(&self, values: Vec<f32>) -> Result<Self, DataError> {
+        if values.len() != self.values.len() {
+            return Err(DataError::in_file(
+                &self.path,
+                format!(
+                    "expected {} values, got {}",
+                    self.values.len(),
+                    values.len()
+                ),
+            ));
+        }
+        Ok(Self {
+            values,
+            ..self.clone()
+        })
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         self.dates.len()

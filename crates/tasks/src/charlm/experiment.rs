@@ -1,28 +1,33 @@
 //! The char-LM experiment: config, training on burn-train's Learner, and the run directory
 //! that generation needs (`config.toml`, `tokenizer.json`, `model.bpk`, `metrics.csv`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, bail};
 use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataset::{Dataset, DatasetError};
 use burn::module::Module;
-use burn::optim::AdamConfig;
 use burn::prelude::Device;
-use burn::train::metric::LossMetric;
-use burn::train::{Learner, SupervisedTraining};
-use burn_store::{BurnpackStore, ModuleSnapshot};
-use rnnlab_data::lm::{LmBatcher, LmSplit, WindowDataset};
-use rnnlab_data::tokenizer::{AnyTokenizer, CharTokenizer, Tokenizer, UnknownPolicy};
+use rnnlab_data::lm::{ContiguousBatches, LmBatcher, LmItem, WindowDataset};
+use rnnlab_data::tokenizer::{
+    AnyTokenizer, BpeConfig, BpeTokenizer, CharTokenizer, Tokenizer, UnknownPolicy, WordConfig,
+    WordTokenizer,
+};
 use rnnlab_models::{CellType, RecurrentConfig};
 use serde::{Deserialize, Serialize};
 
+use super::model::{Carry, TrainingOptions};
 use super::{CharLm, CharLmConfig};
-use crate::render::LineRenderer;
+use crate::run::{Results, save_results};
+use crate::training::fit::MODEL_FILE;
+use crate::training::{Loaders, TrainSection, fit, load_model};
 
 /// Everything a char-LM run is built from (see `experiments/*.toml`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CharLmExperiment {
+    /// Always `charlm`.
+    pub task: String,
     /// Run name: runs go to `runs/<name>/<run-id>/`.
     pub name: String,
     /// The text corpus.
@@ -41,14 +46,22 @@ pub struct DataSection {
     pub path: String,
     /// First fraction for training, the rest for validation (nanoGPT: 0.9).
     pub train_fraction: f64,
-    /// Characters per training window.
+    /// `char`, `word` or `bpe` (byte-level BPE learnt on the training text).
+    pub tokenizer: String,
+    /// Vocabulary size of the `bpe` tokenizer.
+    pub bpe_vocab_size: usize,
+    /// Tokens per training window.
     pub seq_len: usize,
     /// Windows per batch.
     pub batch_size: usize,
-    /// Training windows start every `window_stride` characters (1 = every window per epoch).
+    /// Training windows start every `window_stride` tokens (1 = every window per epoch).
     pub window_stride: usize,
-    /// Validation windows start every `valid_stride` characters.
+    /// Validation windows (during training) start every `valid_stride` tokens; the final
+    /// evaluation always scores the whole validation split.
     pub valid_stride: usize,
+    /// Truncated BPTT with carried state: `batch_size` contiguous streams read in order, each
+    /// batch starting from the previous batch's final state (`window_stride` is then unused).
+    pub tbptt: bool,
 }
 
 /// `[model]`.
@@ -67,29 +80,21 @@ pub struct ModelSection {
     pub dropout: f64,
 }
 
-/// `[train]`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrainSection {
-    /// Passes over the training windows.
-    pub epochs: usize,
-    /// Adam learning rate.
-    pub lr: f64,
-    /// Seed of initialisation and shuffling.
-    pub seed: u64,
-}
-
 impl Default for CharLmExperiment {
     fn default() -> Self {
         Self {
+            task: "charlm".into(),
             name: "charlm".into(),
             data: DataSection {
                 path: "datasets/text/tinyshakespeare.txt".into(),
                 train_fraction: 0.9,
+                tokenizer: "char".into(),
+                bpe_vocab_size: 1000,
                 seq_len: 100,
                 batch_size: 32,
                 window_stride: 50,
                 valid_stride: 500,
+                tbptt: false,
             },
             model: ModelSection {
                 cell: "lstm".into(),
@@ -98,127 +103,277 @@ impl Default for CharLmExperiment {
                 n_layers: 2,
                 dropout: 0.0,
             },
-            train: TrainSection {
-                epochs: 1,
-                lr: 2e-3,
-                seed: 0,
-            },
+            train: TrainSection::new(1, 2e-3),
         }
     }
 }
 
+/// `model.cell` as a [`CellType`].
+pub fn parse_cell(cell: &str) -> anyhow::Result<CellType> {
+    Ok(match cell {
+        "rnn" => CellType::Rnn,
+        "lstm" => CellType::Lstm,
+        "gru" => CellType::Gru,
+        other => bail!("model.cell = {other:?}: expected \"rnn\", \"lstm\" or \"gru\""),
+    })
+}
+
 impl CharLmExperiment {
-    fn model_config(&self, vocab_size: usize) -> anyhow::Result<CharLmConfig> {
-        let cell = match self.model.cell.as_str() {
-            "rnn" => CellType::Rnn,
-            "lstm" => CellType::Lstm,
-            "gru" => CellType::Gru,
-            other => bail!("model.cell = {other:?}: expected \"rnn\", \"lstm\" or \"gru\""),
-        };
-        if self.train.lr <= 0.0 || !self.train.lr.is_finite() {
-            bail!("train.lr = {}: must be a positive number", self.train.lr);
+    /// Rejects impossible values, naming the key.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.task != "charlm" {
+            bail!("task = {:?}: this is a charlm experiment", self.task);
+        }
+        parse_cell(&self.model.cell)?;
+        self.train.validate()?;
+        if !matches!(self.data.tokenizer.as_str(), "char" | "word" | "bpe") {
+            bail!(
+                "data.tokenizer = {:?}: expected \"char\", \"word\" or \"bpe\"",
+                self.data.tokenizer
+            );
+        }
+        if !(self.data.train_fraction > 0.0 && self.data.train_fraction < 1.0) {
+            bail!(
+                "data.train_fraction = {}: must be between 0 and 1 (exclusive)",
+                self.data.train_fraction
+            );
         }
         for (key, value) in [
             ("data.seq_len", self.data.seq_len),
             ("data.batch_size", self.data.batch_size),
             ("data.window_stride", self.data.window_stride),
             ("data.valid_stride", self.data.valid_stride),
-            ("train.epochs", self.train.epochs),
         ] {
             if value == 0 {
                 bail!("{key} = 0: must be at least 1");
             }
         }
-        let rnn = RecurrentConfig::new(cell, self.model.d_embed, self.model.d_hidden)
-            .with_n_layers(self.model.n_layers)
-            .with_dropout(self.model.dropout);
+        if !(0.0..1.0).contains(&self.model.dropout) {
+            bail!("model.dropout = {}: must be in [0, 1)", self.model.dropout);
+        }
+        Ok(())
+    }
+
+    fn model_config(&self, vocab_size: usize) -> anyhow::Result<CharLmConfig> {
+        self.validate()?;
+        let rnn = RecurrentConfig::new(
+            parse_cell(&self.model.cell)?,
+            self.model.d_embed,
+            self.model.d_hidden,
+        )
+        .with_n_layers(self.model.n_layers)
+        .with_dropout(self.model.dropout);
         Ok(CharLmConfig::new(vocab_size, rnn))
+    }
+
+    fn fit_tokenizer(&self, train_text: &str) -> anyhow::Result<AnyTokenizer> {
+        Ok(match self.data.tokenizer.as_str() {
+            "word" => AnyTokenizer::Word(WordTokenizer::fit([train_text], &WordConfig::default())),
+            "bpe" => {
+                let tmp =
+                    tempfile::NamedTempFile::new().context("cannot create a temporary file")?;
+                std::fs::write(tmp.path(), train_text).context("cannot write a temporary file")?;
+                let config = BpeConfig {
+                    vocab_size: self.data.bpe_vocab_size,
+                    ..BpeConfig::default()
+                };
+                AnyTokenizer::Bpe(
+                    BpeTokenizer::train(&[tmp.path()], &config)
+                        .map_err(|e| anyhow::anyhow!("data.bpe_vocab_size: {e}"))?,
+                )
+            }
+            _ => AnyTokenizer::Char(CharTokenizer::fit(train_text, UnknownPolicy::Unk)),
+        })
     }
 }
 
-/// What a finished run left behind.
-#[derive(Debug)]
-pub struct RunSummary {
-    /// The run directory.
-    pub dir: PathBuf,
-    /// Mean validation loss (nats per character) of the trained model.
-    pub valid_loss: f64,
+/// The train/validation text of an experiment.
+struct Corpus {
+    train: String,
+    valid: String,
 }
 
-/// Trains the experiment into `dir` (created; must not exist yet) on `device`.
+fn corpus(experiment: &CharLmExperiment) -> anyhow::Result<Corpus> {
+    let text = rnnlab_data::error::read_text(Path::new(&experiment.data.path))?;
+    let n = text.chars().count();
+    let cut = (experiment.data.train_fraction * n as f64) as usize;
+    let byte = text.char_indices().nth(cut).map_or(text.len(), |(i, _)| i);
+    Ok(Corpus {
+        train: text[..byte].to_string(),
+        valid: text[byte..].to_string(),
+    })
+}
+
+/// Training windows of a TBPTT run: item `i` is row `i % B` of contiguous batch `i / B`, so an
+/// unshuffled loader with batch size `B` yields [`ContiguousBatches`] in order.
+#[derive(Clone)]
+struct Streams {
+    batches: ContiguousBatches,
+    batch_size: usize,
+}
+
+impl Dataset<LmItem> for Streams {
+    fn get(&self, index: usize) -> Result<LmItem, DatasetError> {
+        let (k, row) = (index / self.batch_size, index % self.batch_size);
+        if k >= self.batches.len() {
+            return Err(DatasetError::new(rnnlab_data::error::DataError::invalid(
+                format!("stream item {index} out of range: there are {}", self.len()),
+            )));
+        }
+        Ok(self.batches.items(k).swap_remove(row))
+    }
+
+    fn len(&self) -> usize {
+        self.batches.len() * self.batch_size
+    }
+}
+
+/// Trains the experiment into `dir` on `device`; `resume` continues a run from that epoch's
+/// checkpoint (the directory must be that run's). Returns the final metrics, also saved as
+/// `results.json`.
 pub fn train(
     experiment: &CharLmExperiment,
     resolved_toml: &str,
     dir: &Path,
     device: &Device,
-) -> anyhow::Result<RunSummary> {
-    let text = rnnlab_data::error::read_text(Path::new(&experiment.data.path))?;
-    let cut = (experiment.data.train_fraction * text.chars().count() as f64) as usize;
-    let train_text: String = text.chars().take(cut).collect();
-    let tokenizer = CharTokenizer::fit(&train_text, UnknownPolicy::Unk);
+    resume: Option<usize>,
+) -> anyhow::Result<Results> {
+    experiment.validate()?;
+    let corpus = corpus(experiment)?;
+    let tokenizer = match resume {
+        Some(_) => AnyTokenizer::load(&dir.join("tokenizer.json"))?,
+        None => experiment.fit_tokenizer(&corpus.train)?,
+    };
     let config = experiment.model_config(tokenizer.vocab_size())?;
     // Initialised on the CPU from the seed, then moved: the same seed gives the same initial
     // weights on every device, so runs on flex and wgpu can be compared.
     let cpu = Device::flex();
     cpu.seed(experiment.train.seed);
-    let model: CharLm = config
+    let mut model: CharLm = config
         .try_init(&cpu)
         .map_err(|e| anyhow::anyhow!("model.{e}"))?;
-    let split = LmSplit::by_fraction(tokenizer.encode(&text)?, experiment.data.train_fraction)?;
-
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the run directory {}", dir.display()))?;
-    std::fs::write(dir.join("config.toml"), resolved_toml).context("cannot write config.toml")?;
-    AnyTokenizer::Char(tokenizer).save(&dir.join("tokenizer.json"))?;
-
-    let train_data = WindowDataset::new(split.train, experiment.data.seq_len)?
-        .with_stride(experiment.data.window_stride);
-    let valid_data = WindowDataset::new(split.valid, experiment.data.seq_len)?
-        .with_stride(experiment.data.valid_stride);
-    let train_device = device.clone().autodiff();
-    let loader = |shuffle: bool, data: WindowDataset| {
-        let builder = DataLoaderBuilder::new(LmBatcher)
-            .set_device(train_device.clone())
-            .batch_size(experiment.data.batch_size);
-        let builder = if shuffle {
-            builder.shuffle(experiment.train.seed)
-        } else {
-            builder
-        };
-        builder.build(data)
-    };
-    let model = model.train().fork(&train_device);
-    let learner = Learner::new(model, AdamConfig::new().init(), experiment.train.lr);
-    let result = SupervisedTraining::new(
-        dir.join("checkpoints"),
-        loader(true, train_data),
-        loader(false, valid_data.clone()),
-    )
-    .metric_train_numeric(LossMetric::new())
-    .metric_valid_numeric(LossMetric::new())
-    .num_epochs(experiment.train.epochs)
-    .renderer(Box::new(LineRenderer::new(dir.join("metrics.csv"))))
-    .launch(learner);
-    let model = result.model;
-    let mut store = BurnpackStore::from_file(dir.join("model.bpk"));
-    model
-        .save_into(&mut store)
-        .map_err(|e| anyhow::anyhow!("cannot save the model: {e:?}"))?;
-
-    let valid = DataLoaderBuilder::new(LmBatcher)
-        .set_device(device.clone())
-        .batch_size(experiment.data.batch_size)
-        .build(valid_data);
-    let (mut sum, mut count) = (0.0, 0usize);
-    for batch in valid.iter() {
-        let loss: f32 = model.forward_loss(batch?).loss.into_scalar();
-        sum += loss as f64;
-        count += 1;
+    let train_ids = tokenizer.encode(&corpus.train)?;
+    let valid_ids = tokenizer.encode(&corpus.valid)?;
+    if let Some(epoch) = resume {
+        crate::training::checkpoint::check_fits(&model, dir, epoch)?;
     }
-    Ok(RunSummary {
-        dir: dir.to_path_buf(),
-        valid_loss: sum / count.max(1) as f64,
-    })
+    let d = &experiment.data;
+    let valid_data = WindowDataset::new(valid_ids.clone(), d.seq_len)?.with_stride(d.valid_stride);
+    let train_device = device.clone().autodiff();
+    train_device.seed(experiment.train.seed);
+    let (train_loader, steps) = if d.tbptt {
+        let streams = Streams {
+            batches: ContiguousBatches::new(train_ids, d.batch_size, d.seq_len)?,
+            batch_size: d.batch_size,
+        };
+        let steps = streams.batches.len();
+        let loader = DataLoaderBuilder::new(LmBatcher)
+            .set_device(train_device.clone())
+            .batch_size(d.batch_size)
+            .build(streams);
+        model.training.carry = Some(Carry::default());
+        (loader, steps)
+    } else {
+        let windows = WindowDataset::new(train_ids, d.seq_len)?.with_stride(d.window_stride);
+        let steps = windows.len().div_ceil(d.batch_size);
+        let loader = DataLoaderBuilder::new(LmBatcher)
+            .set_device(train_device.clone())
+            .batch_size(d.batch_size)
+            .shuffle(experiment.train.seed)
+            .build(windows);
+        (loader, steps)
+    };
+    model.training.grad_clip = experiment.train.grad_clip;
+    let valid_loader = DataLoaderBuilder::new(LmBatcher)
+        .set_device(train_device.clone())
+        .batch_size(d.batch_size)
+        .build(valid_data);
+
+    if resume.is_none() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the run directory {}", dir.display()))?;
+        rnnlab_data::error::write_atomic(&dir.join("config.toml"), resolved_toml.as_bytes())?;
+        tokenizer.save(&dir.join("tokenizer.json"))?;
+    }
+    let started = std::time::Instant::now();
+    let fitted = fit(
+        model.train().fork(&train_device),
+        Loaders {
+            train: train_loader,
+            valid: valid_loader,
+            steps_per_epoch: steps,
+        },
+        |t| t,
+        &experiment.train,
+        dir,
+        resume,
+    )?;
+    let seconds = started.elapsed().as_secs_f64();
+    let mut model = fitted.model;
+    model.training = TrainingOptions::default();
+    if let Some(reason) = fitted.stopped {
+        bail!("training stopped: {reason}");
+    }
+    let mut results = evaluate_split(&model, &valid_ids, corpus.valid.chars().count(), d, device)?;
+    results.insert("epochs".into(), fitted.epochs_run as f64);
+    results.insert("kept_epoch".into(), fitted.epoch as f64);
+    results.insert("train_seconds".into(), seconds);
+    save_results(dir, &results)?;
+    Ok(results)
+}
+
+/// Scores every token of the validation split once (non-overlapping windows of `seq_len`):
+/// `valid_loss` in nats per token, `valid_nats_per_char`, `valid_bits_per_char` and
+/// `valid_perplexity` (per token).
+fn evaluate_split(
+    model: &CharLm,
+    ids: &[u32],
+    n_chars: usize,
+    d: &DataSection,
+    device: &Device,
+) -> anyhow::Result<Results> {
+    let data = WindowDataset::new(ids.to_vec(), d.seq_len)?.with_stride(d.seq_len);
+    let loader = DataLoaderBuilder::new(LmBatcher)
+        .set_device(device.clone())
+        .batch_size(d.batch_size)
+        .build(data);
+    let (mut nats, mut tokens) = (0.0f64, 0usize);
+    for batch in loader.iter() {
+        let batch = batch?;
+        let [b, t] = batch.target.dims();
+        let loss: f64 = model.forward_loss(batch).loss.into_scalar::<f64>();
+        nats += loss * (b * t) as f64;
+        tokens += b * t;
+    }
+    let per_token = nats / tokens.max(1) as f64;
+    // Tokens scored cover the split but for the last partial window; scale nats/char by the
+    // characters those tokens span (approximately the split's chars × scored/total tokens).
+    let chars_scored = n_chars as f64 * tokens as f64 / ids.len().max(1) as f64;
+    let nats_per_char = nats / chars_scored.max(1.0);
+    Ok(Results::from([
+        ("valid_loss".into(), per_token),
+        ("valid_perplexity".into(), per_token.exp()),
+        ("valid_nats_per_char".into(), nats_per_char),
+        (
+            "valid_bits_per_char".into(),
+            nats_per_char / std::f64::consts::LN_2,
+        ),
+        ("valid_tokens".into(), tokens as f64),
+    ]))
+}
+
+/// Scores the run's whole validation split again (`rnnlab eval` on a char-LM run).
+pub fn evaluate(dir: &Path, device: &Device) -> anyhow::Result<Results> {
+    let run = load_run(dir, device)?;
+    let corpus = corpus(&run.experiment)?;
+    let ids = run.tokenizer.encode(&corpus.valid)?;
+    evaluate_split(
+        &run.model,
+        &ids,
+        corpus.valid.chars().count(),
+        &run.experiment.data,
+        device,
+    )
 }
 
 /// A trained run, loaded back for generation.
@@ -227,30 +382,32 @@ pub struct LoadedRun {
     pub model: CharLm,
     /// The tokenizer it was trained with.
     pub tokenizer: AnyTokenizer,
+    /// The resolved experiment.
+    pub experiment: CharLmExperiment,
 }
 
 /// Loads `dir` (written by [`train`]); every missing file is an error naming it.
 pub fn load_run(dir: &Path, device: &Device) -> anyhow::Result<LoadedRun> {
     let config_path = dir.join("config.toml");
-    let (experiment, _): (CharLmExperiment, _) = crate::config::resolve(Some(&config_path), &[])?;
-    let tokenizer = AnyTokenizer::load(&dir.join("tokenizer.json"))?;
-    let model_path = dir.join("model.bpk");
-    if !model_path.is_file() {
+    if !config_path.is_file() {
         bail!(
-            "{}: missing; is {} a finished run directory?",
-            model_path.display(),
+            "{}: missing; is {} a run directory?",
+            config_path.display(),
             dir.display()
         );
     }
+    let (experiment, _): (CharLmExperiment, _) = crate::config::resolve(Some(&config_path), &[])?;
+    let tokenizer = AnyTokenizer::load(&dir.join("tokenizer.json"))?;
     let mut model = experiment
         .model_config(tokenizer.vocab_size())?
         .try_init(device)
         .map_err(|e| anyhow::anyhow!("model.{e}"))?;
-    let mut store = BurnpackStore::from_file(&model_path);
-    model
-        .load_from(&mut store)
-        .map_err(|e| anyhow::anyhow!("{}: does not fit the config: {e:?}", model_path.display()))?;
-    Ok(LoadedRun { model, tokenizer })
+    load_model(&mut model, &dir.join(MODEL_FILE))?;
+    Ok(LoadedRun {
+        model,
+        tokenizer,
+        experiment,
+    })
 }
 
 #[cfg(test)]
@@ -286,7 +443,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let (experiment, resolved) = tiny(tmp.path());
         let run = tmp.path().join("runs/tiny/1");
-        let summary = train(&experiment, &resolved, &run, &Device::flex()).unwrap();
+        let summary = train(&experiment, &resolved, &run, &Device::flex(), None).unwrap();
         for file in ["config.toml", "tokenizer.json", "model.bpk", "metrics.csv"] {
             assert!(run.join(file).is_file(), "{file} written");
         }
@@ -296,9 +453,9 @@ mod tests {
             "{csv}"
         );
         assert!(
-            summary.valid_loss < 2.0,
+            summary["valid_loss"] < 2.0,
             "learnt something: {}",
-            summary.valid_loss
+            summary["valid_loss"]
         );
         let loaded = load_run(&run, &Device::flex()).unwrap();
         let prompt = loaded.tokenizer.encode("to be or").unwrap();
@@ -326,15 +483,23 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let (experiment, resolved) = tiny(tmp.path());
         let wgpu = crate::device::parse("wgpu").unwrap();
-        let on_gpu = train(&experiment, &resolved, &tmp.path().join("wgpu"), &wgpu).unwrap();
+        let on_gpu = train(
+            &experiment,
+            &resolved,
+            &tmp.path().join("wgpu"),
+            &wgpu,
+            None,
+        )
+        .unwrap();
         let on_cpu = train(
             &experiment,
             &resolved,
             &tmp.path().join("flex"),
             &Device::flex(),
+            None,
         )
         .unwrap();
-        let (a, b) = (on_gpu.valid_loss, on_cpu.valid_loss);
+        let (a, b) = (on_gpu["valid_loss"], on_cpu["valid_loss"]);
         assert!((a - b).abs() <= 1e-3 * b.max(1.0), "wgpu {a} vs flex {b}");
     }
 
@@ -348,6 +513,7 @@ mod tests {
             &resolved,
             &tmp.path().join("r1"),
             &Device::flex(),
+            None,
         )
         .unwrap_err()
         .to_string();
@@ -364,7 +530,8 @@ mod tests {
                 &experiment,
                 &resolved,
                 &tmp.path().join("r2"),
-                &Device::flex()
+                &Device::flex(),
+                None
             )
             .unwrap_err()
         );
@@ -376,6 +543,7 @@ mod tests {
             &resolved,
             &tmp.path().join("r3"),
             &Device::flex(),
+            None,
         )
         .unwrap_err()
         .to_string();

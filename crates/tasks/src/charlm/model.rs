@@ -1,5 +1,7 @@
 //! [`CharLm`]: embedding → recurrent stack → linear head over the vocabulary.
 
+use std::sync::{Arc, Mutex};
+
 use burn::Tensor;
 use burn::config::Config;
 use burn::module::Module;
@@ -10,6 +12,8 @@ use burn::tensor::Int;
 use burn::train::{InferenceStep, SequenceOutput, TrainOutput, TrainStep};
 use rnnlab_data::lm::LmBatch;
 use rnnlab_models::{ConfigError, Recurrent, RecurrentConfig, RecurrentState};
+
+use crate::training::grad_clip::gradients;
 
 /// Configuration of a [`CharLm`].
 #[derive(Config, Debug)]
@@ -42,6 +46,7 @@ impl CharLmConfig {
             embedding: EmbeddingConfig::new(self.vocab_size, self.rnn.d_input).init(device),
             head: LinearConfig::new(rnn.d_output(), self.vocab_size).init(device),
             rnn,
+            training: TrainingOptions::default(),
         })
     }
 }
@@ -55,7 +60,25 @@ pub struct CharLm {
     pub rnn: Recurrent,
     /// Output projection to the vocabulary.
     pub head: Linear,
+    /// How training steps behave (not weights).
+    #[module(skip)]
+    pub training: TrainingOptions,
 }
+
+/// Training-time behaviour of a [`CharLm`]: gradient clipping and truncated BPTT.
+#[derive(Clone, Debug, Default)]
+pub struct TrainingOptions {
+    /// Global-norm gradient clipping (0 = off).
+    pub grad_clip: f64,
+    /// Truncated BPTT: each training batch starts from the previous batch's final state
+    /// (detached). Needs batches whose rows continue the previous batch's rows
+    /// ([`rnnlab_data::lm::ContiguousBatches`]). A validation step clears the carried state, so
+    /// every epoch starts from zeros.
+    pub carry: Option<Carry>,
+}
+
+/// The state carried from one training batch to the next.
+pub type Carry = Arc<Mutex<Option<RecurrentState>>>;
 
 impl CharLm {
     /// `tokens` `[B, T]` → logits `[B, T, V]` and the final state (carry it for truncated BPTT,
@@ -86,7 +109,16 @@ impl CharLm {
 
     /// Mean cross-entropy (nats per token) of next-token prediction on `batch`.
     pub fn forward_loss(&self, batch: LmBatch) -> SequenceOutput {
-        let (logits, _) = self.forward(batch.input, None);
+        self.forward_loss_from(batch, None).0
+    }
+
+    /// [`forward_loss`](Self::forward_loss) from `state`; also returns the final state.
+    pub fn forward_loss_from(
+        &self,
+        batch: LmBatch,
+        state: Option<RecurrentState>,
+    ) -> (SequenceOutput, RecurrentState) {
+        let (logits, state) = self.forward(batch.input, state);
         let [b, t, v] = logits.dims();
         let loss = CrossEntropyLossConfig::new()
             .init(&logits.device())
@@ -94,12 +126,13 @@ impl CharLm {
                 logits.clone().reshape([b * t, v]),
                 batch.target.clone().reshape([b * t]),
             );
-        SequenceOutput {
+        let output = SequenceOutput {
             loss,
             logits,
             predictions: None,
             targets: batch.target,
-        }
+        };
+        (output, state)
     }
 }
 
@@ -108,9 +141,24 @@ impl TrainStep for CharLm {
     type Output = SequenceOutput;
 
     fn step(&self, batch: LmBatch) -> TrainOutput<SequenceOutput> {
-        let output = self.forward_loss(batch);
-        let grads = output.loss.backward();
-        TrainOutput::new(self, grads, output)
+        let output = match &self.training.carry {
+            None => self.forward_loss(batch),
+            Some(carry) => {
+                let mut carried = carry.lock().expect("carried state poisoned");
+                let rows = batch.input.dims()[0];
+                let previous = carried
+                    .take()
+                    .filter(|s: &RecurrentState| s.hidden.dims()[1] == rows);
+                let (output, state) = self.forward_loss_from(batch, previous);
+                *carried = Some(state.detach());
+                output
+            }
+        };
+        let grads = gradients(self, &output.loss, self.training.grad_clip);
+        TrainOutput {
+            grads,
+            item: output,
+        }
     }
 }
 
@@ -119,6 +167,9 @@ impl InferenceStep for CharLm {
     type Output = SequenceOutput;
 
     fn step(&self, batch: LmBatch) -> SequenceOutput {
+        if let Some(carry) = &self.training.carry {
+            *carry.lock().expect("carried state poisoned") = None;
+        }
         self.forward_loss(batch)
     }
 }

@@ -1,6 +1,6 @@
 //! Gradient clipping by global norm (PyTorch's `clip_grad_norm_`): burn's `GradientClipping`
 //! clips each tensor on its own, which changes the direction of the update; recurrent networks
-//! need the global form.
+//! need the global form. [`gradients`] is the backward half of every task's `TrainStep`.
 
 use burn::Tensor;
 use burn::module::{Module, ModuleVisitor, Param};
@@ -13,12 +13,7 @@ pub fn clip_global_norm<M: Module>(
     mut grads: GradientsParams,
     max_norm: f64,
 ) -> (GradientsParams, f64) {
-    let mut sum = SquaredSum {
-        grads: &grads,
-        total: 0.0,
-    };
-    module.visit(&mut sum);
-    let norm = sum.total.sqrt();
+    let norm = global_norm(module, &grads);
     let coef = max_norm / (norm + 1e-6);
     if coef < 1.0 {
         module.visit(&mut Scale {
@@ -29,15 +24,48 @@ pub fn clip_global_norm<M: Module>(
     (grads, norm)
 }
 
+/// The L2 norm of all of `module`'s gradients together (one device sync).
+pub fn global_norm<M: Module>(module: &M, grads: &GradientsParams) -> f64 {
+    let mut sum = SquaredSum { grads, total: None };
+    module.visit(&mut sum);
+    sum.total.map_or(0.0, |t| t.into_scalar::<f64>()).sqrt()
+}
+
+/// The backward pass of a training step: the gradients of `loss` for `module`, clipped to the
+/// global norm `max_norm` (0 = no clipping). A non-finite loss or gradient norm gives empty
+/// gradients, so the optimiser step leaves the weights as they were; the run's renderer sees
+/// the non-finite loss and stops training, and the last good weights are what is kept.
+pub fn gradients<M: Module>(module: &M, loss: &Tensor<1>, max_norm: f64) -> GradientsParams {
+    let value = loss.clone().into_scalar::<f64>();
+    if !value.is_finite() {
+        return GradientsParams::new();
+    }
+    let grads = GradientsParams::from_grads(loss.backward(), module);
+    if max_norm > 0.0 {
+        let (grads, norm) = clip_global_norm(module, grads, max_norm);
+        if norm.is_finite() {
+            grads
+        } else {
+            GradientsParams::new()
+        }
+    } else {
+        grads
+    }
+}
+
 struct SquaredSum<'a> {
     grads: &'a GradientsParams,
-    total: f64,
+    total: Option<Tensor<1>>,
 }
 
 impl ModuleVisitor for SquaredSum<'_> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         if let Some(g) = self.grads.get::<D>(param.id) {
-            self.total += g.square().sum().into_scalar::<f64>();
+            let s = g.square().sum();
+            self.total = Some(match self.total.take() {
+                Some(t) => t + s,
+                None => s,
+            });
         }
     }
 }
@@ -64,9 +92,7 @@ mod tests {
     use super::*;
 
     fn norm<M: Module>(module: &M, grads: &GradientsParams) -> f64 {
-        let mut sum = SquaredSum { grads, total: 0.0 };
-        module.visit(&mut sum);
-        sum.total.sqrt()
+        global_norm(module, grads)
     }
 
     #[test]
@@ -93,5 +119,24 @@ mod tests {
         // Under the limit nothing changes.
         let (same, _) = clip_global_norm(&layer, clipped, 10.0);
         assert!((norm(&layer, &same) - 1.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn a_non_finite_loss_gives_no_gradients() {
+        let device = Device::flex().autodiff();
+        let layer = LinearConfig::new(2, 1).init(&device);
+        let x = Tensor::<2>::ones([1, 2], &device);
+        let finite = layer.forward(x.clone()).sum();
+        assert!(
+            gradients(&layer, &finite, 0.0)
+                .get::<2>(layer.weight.id)
+                .is_some()
+        );
+        let nan = layer.forward(x).sum() * f32::NAN;
+        assert!(
+            gradients(&layer, &nan, 1.0)
+                .get::<2>(layer.weight.id)
+                .is_none()
+        );
     }
 }

@@ -1,0 +1,215 @@
+//! [`ForecastModel`]: recurrent encoder → last output → linear head to `horizon × n_out`,
+//! added to a base forecast (nothing, the last value, or the value one season earlier).
+
+use burn::Tensor;
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::loss::{MseLoss, Reduction};
+use burn::nn::{Linear, LinearConfig};
+use burn::prelude::Device;
+use burn::train::{InferenceStep, RegressionOutput, TrainOutput, TrainStep};
+use rnnlab_data::timeseries::TsBatch;
+use rnnlab_models::{ConfigError, Recurrent, RecurrentConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::training::grad_clip::gradients;
+
+/// What the network's output is added to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Residual {
+    /// Nothing: the head predicts the values.
+    None,
+    /// The last input step (the naive forecast): the head predicts changes.
+    Last,
+    /// The input one season before each predicted step (the seasonal-naive forecast).
+    Seasonal,
+}
+
+/// Configuration of a [`ForecastModel`].
+#[derive(Config, Debug)]
+pub struct ForecastConfig {
+    /// The encoder; `d_input` is the number of input columns.
+    pub rnn: RecurrentConfig,
+    /// Input steps.
+    pub lookback: usize,
+    /// Predicted steps.
+    pub horizon: usize,
+    /// Predicted columns: their indices among the input columns.
+    pub outputs: Vec<usize>,
+    /// The base forecast.
+    pub residual: Residual,
+    /// Season length (for `Residual::Seasonal`).
+    #[config(default = 1)]
+    pub season: usize,
+}
+
+impl ForecastConfig {
+    /// Builds the model, or names the invalid key.
+    pub fn try_init(&self, device: &Device) -> Result<ForecastModel, ConfigError> {
+        if self.horizon == 0 || self.lookback == 0 {
+            return Err(ConfigError {
+                key: "horizon",
+                message: "lookback and horizon must be at least 1".into(),
+            });
+        }
+        if self.residual == Residual::Seasonal && (self.season == 0 || self.season > self.lookback)
+        {
+            return Err(ConfigError {
+                key: "season",
+                message: format!(
+                    "{}: a seasonal base needs 1 <= season <= lookback ({})",
+                    self.season, self.lookback
+                ),
+            });
+        }
+        let rnn = self.rnn.try_init(device)?;
+        Ok(ForecastModel {
+            head: LinearConfig::new(rnn.d_output(), self.horizon * self.outputs.len()).init(device),
+            rnn,
+            horizon: self.horizon,
+            outputs: self.outputs.clone(),
+            residual: self.residual,
+            season: self.season,
+            grad_clip: 0.0,
+        })
+    }
+}
+
+/// A direct multi-step recurrent forecaster.
+#[derive(Module, Debug)]
+pub struct ForecastModel {
+    /// The encoder (batch-first).
+    pub rnn: Recurrent,
+    /// Last output → every predicted value.
+    pub head: Linear,
+    /// Predicted steps.
+    #[module(skip)]
+    pub horizon: usize,
+    /// Predicted columns among the inputs.
+    #[module(skip)]
+    pub outputs: Vec<usize>,
+    /// The base forecast.
+    #[module(skip)]
+    pub residual: Residual,
+    /// Season length.
+    #[module(skip)]
+    pub season: usize,
+    /// Global-norm gradient clipping in training steps (0 = off).
+    #[module(skip)]
+    pub grad_clip: f64,
+}
+
+impl ForecastModel {
+    /// `input` `[B, lookback, n_in]` → forecast `[B, horizon, n_out]`.
+    pub fn forward(&self, input: Tensor<3>) -> Tensor<3> {
+        let [b, l, _] = input.dims();
+        let (h, n_out) = (self.horizon, self.outputs.len());
+        let (out, _) = self.rnn.forward(input.clone(), None);
+        let d = out.dims()[2];
+        let last = out.narrow(1, l - 1, 1).reshape([b, d]);
+        let delta = self.head.forward(last).reshape([b, h, n_out]);
+        let pick = |x: Tensor<3>| {
+            let cols: Vec<Tensor<3>> = self
+                .outputs
+                .iter()
+                .map(|&c| x.clone().narrow(2, c, 1))
+                .collect();
+            Tensor::cat(cols, 2)
+        };
+        match self.residual {
+            Residual::None => delta,
+            Residual::Last => delta + pick(input.narrow(1, l - 1, 1)).expand([b, h, n_out]),
+            Residual::Seasonal => {
+                let s = self.season;
+                let season = pick(input.narrow(1, l - s, s));
+                let reps = h.div_ceil(s);
+                let base = Tensor::cat(vec![season; reps], 1).narrow(1, 0, h);
+                delta + base
+            }
+        }
+    }
+
+    /// Mean squared error on a batch.
+    pub fn forward_regression(&self, batch: TsBatch) -> RegressionOutput {
+        let pred = self.forward(batch.input);
+        let [b, h, c] = pred.dims();
+        let (pred, target) = (pred.reshape([b, h * c]), batch.target.reshape([b, h * c]));
+        let loss = MseLoss::new().forward(pred.clone(), target.clone(), Reduction::Mean);
+        RegressionOutput::new(loss, pred, target)
+    }
+}
+
+impl TrainStep for ForecastModel {
+    type Input = TsBatch;
+    type Output = RegressionOutput;
+
+    fn step(&self, batch: TsBatch) -> TrainOutput<RegressionOutput> {
+        let output = self.forward_regression(batch);
+        let grads = gradients(self, &output.loss, self.grad_clip);
+        TrainOutput {
+            grads,
+            item: output,
+        }
+    }
+}
+
+impl InferenceStep for ForecastModel {
+    type Input = TsBatch;
+    type Output = RegressionOutput;
+
+    fn step(&self, batch: TsBatch) -> RegressionOutput {
+        self.forward_regression(batch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::TensorData;
+    use rnnlab_models::CellType;
+
+    use super::*;
+
+    fn model(residual: Residual, season: usize) -> ForecastModel {
+        let device = Device::flex();
+        let rnn = RecurrentConfig::new(CellType::Gru, 2, 4);
+        let mut m = ForecastConfig::new(rnn, 6, 5, vec![1], residual)
+            .with_season(season)
+            .try_init(&device)
+            .unwrap();
+        // A zero head: the forecast is the base alone.
+        m.head.weight = m.head.weight.map(|w| w.zeros_like());
+        m.head.bias = m.head.bias.map(|b| b.map(|t| t.zeros_like()));
+        m
+    }
+
+    #[test]
+    fn residual_bases_are_the_naive_forecasts() {
+        let device = Device::flex();
+        // Column 1 holds 10, 11, ..., 15.
+        let values: Vec<f32> = (0..6).flat_map(|i| [0.0, 10.0 + i as f32]).collect();
+        let input = Tensor::<3>::from_data(TensorData::new(values, [1, 6, 2]), &device);
+        let run = |m: ForecastModel| -> Vec<f32> {
+            m.forward(input.clone())
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap()
+        };
+        assert_eq!(run(model(Residual::Last, 1)), vec![15.0; 5]);
+        assert_eq!(
+            run(model(Residual::Seasonal, 3)),
+            vec![13.0, 14.0, 15.0, 13.0, 14.0]
+        );
+        assert_eq!(run(model(Residual::None, 1)), vec![0.0; 5]);
+        let bad = ForecastConfig::new(
+            RecurrentConfig::new(CellType::Gru, 2, 4),
+            6,
+            5,
+            vec![1],
+            Residual::Seasonal,
+        )
+        .with_season(7)
+        .try_init(&device);
+        assert_eq!(bad.unwrap_err().key, "season");
+    }
+}

@@ -1,0 +1,271 @@
+//! Run directories: `runs/<experiment>/<run-id>/` with the resolved `config.toml`, the
+//! tokenizer or scaler, `model.bpk`, `checkpoint/`, `metrics.csv`, `experiment.log` and
+//! `results.json` (the final metrics that `compare` tabulates).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+/// Which task an experiment file or run directory belongs to (its `task` key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskKind {
+    /// Language modelling and text generation.
+    Charlm,
+    /// Sentence classification.
+    Sentiment,
+    /// Time-series forecasting.
+    Forecast,
+}
+
+impl TaskKind {
+    /// The `task` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Charlm => "charlm",
+            Self::Sentiment => "sentiment",
+            Self::Forecast => "forecast",
+        }
+    }
+}
+
+/// Reads the `task` key of an experiment file (or a run's `config.toml`).
+pub fn task_of(path: &Path) -> anyhow::Result<TaskKind> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
+    match table.get("task").and_then(|v| v.as_str()) {
+        Some("charlm") => Ok(TaskKind::Charlm),
+        Some("sentiment") => Ok(TaskKind::Sentiment),
+        Some("forecast") => Ok(TaskKind::Forecast),
+        Some(other) => bail!(
+            "{}: task = {other:?}: expected \"charlm\", \"sentiment\" or \"forecast\"",
+            path.display()
+        ),
+        None => bail!(
+            "{}: missing key `task`: expected task = \"charlm\", \"sentiment\" or \"forecast\"",
+            path.display()
+        ),
+    }
+}
+
+/// The task of a run directory, from its `config.toml`.
+pub fn task_of_run(dir: &Path) -> anyhow::Result<TaskKind> {
+    let config = dir.join("config.toml");
+    if !config.is_file() {
+        bail!(
+            "{}: missing; is {} a run directory?",
+            config.display(),
+            dir.display()
+        );
+    }
+    task_of(&config)
+}
+
+/// A fresh run directory `<runs>/<name>/<UTC time>-seed<seed>` (a suffix keeps it unique);
+/// not created yet.
+pub fn new_run_dir(runs: &Path, name: &str, seed: u64) -> PathBuf {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let base = format!("{}-seed{seed}", utc_stamp(secs));
+    let parent = runs.join(name);
+    let mut dir = parent.join(&base);
+    let mut n = 2;
+    while dir.exists() {
+        dir = parent.join(format!("{base}-{n}"));
+        n += 1;
+    }
+    dir
+}
+
+/// `YYYYMMDD-HHMMSS` of a Unix time (UTC).
+fn utc_stamp(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Final metrics of a run (`results.json`): name → value.
+pub type Results = BTreeMap<String, f64>;
+
+/// Writes `results.json` atomically.
+pub fn save_results(dir: &Path, results: &Results) -> anyhow::Result<()> {
+    let json = serde_json::to_string_pretty(results)?;
+    rnnlab_data::error::write_atomic(&dir.join("results.json"), json.as_bytes())?;
+    Ok(())
+}
+
+/// Reads `results.json`.
+pub fn load_results(dir: &Path) -> anyhow::Result<Results> {
+    let path = dir.join("results.json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("{}: cannot read; did the run finish?", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not a results file", path.display()))
+}
+
+/// The run directories under `paths`: each path is a run directory (it has `config.toml`) or a
+/// folder of them (`runs/<experiment>`, `runs`), searched two levels deep.
+pub fn find_runs(paths: &[PathBuf]) -> Vec<PathBuf> {
+    fn walk(path: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+        if path.join("config.toml").is_file() {
+            out.push(path.to_path_buf());
+        } else if depth > 0
+            && let Ok(entries) = std::fs::read_dir(path)
+        {
+            let mut children: Vec<PathBuf> =
+                entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            children.sort();
+            for child in children.iter().filter(|c| c.is_dir()) {
+                walk(child, depth - 1, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for path in paths {
+        walk(path, 2, &mut out);
+    }
+    out
+}
+
+/// One table of the final metrics of `runs` (missing values shown as `-`); runs without
+/// `results.json` are listed as unfinished.
+pub fn compare_table(runs: &[PathBuf]) -> String {
+    let mut rows: Vec<(String, String, Results)> = Vec::new();
+    let mut columns: Vec<String> = Vec::new();
+    for dir in runs {
+        let task = task_of_run(dir).map_or("?", |t| t.name()).to_string();
+        let results = load_results(dir).unwrap_or_default();
+        for key in results.keys() {
+            if !columns.contains(key) {
+                columns.push(key.clone());
+            }
+        }
+        rows.push((dir.display().to_string(), task, results));
+    }
+    columns.sort();
+    let mut header = vec!["run".to_string(), "task".to_string()];
+    header.extend(columns.iter().cloned());
+    let mut table: Vec<Vec<String>> = vec![header];
+    for (run, task, results) in rows {
+        let mut line = vec![run, task];
+        if results.is_empty() {
+            line.push("(unfinished: no results.json)".into());
+        }
+        for c in &columns {
+            if results.is_empty() {
+                break;
+            }
+            line.push(results.get(c).map_or("-".into(), |v| format_value(*v)));
+        }
+        table.push(line);
+    }
+    let n = table.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..n)
+        .map(|i| {
+            table
+                .iter()
+                .filter_map(|r| r.get(i))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    table
+        .iter()
+        .map(|r| {
+            r.iter()
+                .enumerate()
+                .map(|(i, s)| format!("{s:<w$}", w = widths[i]))
+                .collect::<Vec<_>>()
+                .join("  ")
+                .trim_end()
+                .to_string()
+                + "\n"
+        })
+        .collect()
+}
+
+fn format_value(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e9 {
+        format!("{v}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_are_utc_calendar_times() {
+        assert_eq!(utc_stamp(0), "19700101-000000");
+        assert_eq!(utc_stamp(1_795_811_045), "20261127-202405");
+        assert_eq!(utc_stamp(951_782_400), "20000229-000000");
+    }
+
+    #[test]
+    fn task_key_is_required_and_checked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("x.toml");
+        std::fs::write(&p, "name = \"x\"\n").unwrap();
+        assert!(
+            task_of(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("missing key `task`")
+        );
+        std::fs::write(&p, "task = \"vision\"\n").unwrap();
+        assert!(
+            task_of(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("task = \"vision\"")
+        );
+        std::fs::write(&p, "task = \"forecast\"\n").unwrap();
+        assert_eq!(task_of(&p).unwrap(), TaskKind::Forecast);
+    }
+
+    #[test]
+    fn compare_tabulates_finished_and_unfinished_runs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = tmp.path().join("exp/a");
+        let b = tmp.path().join("exp/b");
+        for d in [&a, &b] {
+            std::fs::create_dir_all(d).unwrap();
+            std::fs::write(d.join("config.toml"), "task = \"sentiment\"\n").unwrap();
+        }
+        save_results(
+            &a,
+            &Results::from([("test_accuracy".into(), 0.7712), ("epochs".into(), 5.0)]),
+        )
+        .unwrap();
+        let runs = find_runs(&[tmp.path().to_path_buf()]);
+        assert_eq!(runs, vec![a.clone(), b.clone()]);
+        let table = compare_table(&runs);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(
+            lines[0].starts_with("run") && lines[0].ends_with("epochs  test_accuracy"),
+            "{table}"
+        );
+        assert!(lines[1].ends_with("sentiment  5       0.7712"), "{table}");
+        assert!(lines[2].contains("unfinished"), "{table}");
+    }
+}

@@ -1,0 +1,95 @@
+//! Which tokens a prediction rests on: the attention weights with attention pooling, otherwise
+//! occlusion (how much the predicted class's probability drops when the token is left out).
+
+use burn::Tensor;
+use burn::data::dataloader::batcher::Batcher;
+use burn::prelude::Device;
+use burn::tensor::activation::softmax;
+use rnnlab_data::classification::{ClassBatcher, ClassItem};
+
+use super::SentimentClassifier;
+
+/// A prediction for one sentence and the weight of each of its tokens.
+#[derive(Clone, Debug)]
+pub struct Explanation {
+    /// Predicted class.
+    pub label: usize,
+    /// Probability of each class.
+    pub probabilities: Vec<f32>,
+    /// Each token with its weight, in sentence order.
+    pub tokens: Vec<(String, f32)>,
+    /// `attention` or `occlusion`.
+    pub method: &'static str,
+}
+
+impl Explanation {
+    /// The `k` tokens that weighed most, heaviest first.
+    pub fn top(&self, k: usize) -> Vec<(String, f32)> {
+        let mut sorted = self.tokens.clone();
+        sorted.sort_by(|a, b| b.1.total_cmp(&a.1));
+        sorted.truncate(k);
+        sorted
+    }
+}
+
+fn probabilities(logits: Tensor<2>) -> Vec<Vec<f32>> {
+    let [b, c] = logits.dims();
+    let p: Vec<f32> = softmax(logits, 1)
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .unwrap_or_default();
+    (0..b).map(|i| p[i * c..(i + 1) * c].to_vec()).collect()
+}
+
+/// Classifies `ids` (one sentence; `words` names each id) and weighs its tokens.
+pub fn explain(
+    model: &SentimentClassifier,
+    ids: &[u32],
+    words: &[String],
+    pad_id: u32,
+    device: &Device,
+) -> Explanation {
+    let batcher = ClassBatcher { pad_id };
+    let one = |ids: Vec<u32>| ClassItem { ids, label: 0 };
+    let batch = batcher.batch(vec![one(ids.to_vec())], device);
+    let out = model.forward(batch.tokens, &batch.lengths, batch.mask);
+    let probs = probabilities(out.logits).remove(0);
+    let label = (0..probs.len())
+        .max_by(|&a, &b| probs[a].total_cmp(&probs[b]))
+        .unwrap_or(0);
+    let (weights, method) = match out.weights {
+        Some(w) => (
+            w.into_data()
+                .convert::<f32>()
+                .try_to_vec::<f32>()
+                .unwrap_or_default(),
+            "attention",
+        ),
+        None if ids.len() > 1 => {
+            let without: Vec<ClassItem> = (0..ids.len())
+                .map(|i| {
+                    one(ids
+                        .iter()
+                        .enumerate()
+                        .filter(|(j, _)| *j != i)
+                        .map(|(_, &t)| t)
+                        .collect())
+                })
+                .collect();
+            let b = batcher.batch(without, device);
+            let occluded = probabilities(model.forward(b.tokens, &b.lengths, b.mask).logits);
+            (
+                occluded.iter().map(|p| probs[label] - p[label]).collect(),
+                "occlusion",
+            )
+        }
+        None => (vec![1.0], "occlusion"),
+    };
+    Explanation {
+        label,
+        probabilities: probs,
+        tokens: words.iter().cloned().zip(weights).collect(),
+        method,
+    }
+}

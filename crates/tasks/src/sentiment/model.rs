@@ -1,0 +1,290 @@
+//! [`SentimentClassifier`]: embedding → recurrent stack (optionally bidirectional) over the
+//! padded batch with its true lengths → masked pooling → linear head.
+
+use burn::Tensor;
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig};
+use burn::prelude::Device;
+use burn::tensor::activation::softmax;
+use burn::tensor::{Bool, Int};
+use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
+use rnnlab_data::classification::ClassBatch;
+use rnnlab_models::{ConfigError, Recurrent, RecurrentConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::training::grad_clip::gradients;
+
+/// How the per-token outputs become one sentence vector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooling {
+    /// The final hidden state of the last layer (each direction's own last step).
+    Last,
+    /// The mean of the outputs over the real tokens.
+    Mean,
+    /// Additive attention over the real tokens (`vᵀ tanh(W h_t)`); its weights are exposed.
+    Attention,
+}
+
+/// Configuration of a [`SentimentClassifier`].
+#[derive(Config, Debug)]
+pub struct SentimentConfig {
+    /// Number of token ids.
+    pub vocab_size: usize,
+    /// Number of classes.
+    pub n_classes: usize,
+    /// The recurrent stack; its `d_input` is the embedding size.
+    pub rnn: RecurrentConfig,
+    /// Pooling over time.
+    pub pooling: Pooling,
+    /// Dropout on the embeddings and on the pooled vector (training only).
+    #[config(default = 0.0)]
+    pub dropout: f64,
+}
+
+impl SentimentConfig {
+    /// Builds the model, or names the invalid key.
+    pub fn try_init(&self, device: &Device) -> Result<SentimentClassifier, ConfigError> {
+        if self.vocab_size == 0 || self.n_classes < 2 {
+            return Err(ConfigError {
+                key: "n_classes",
+                message: "need a vocabulary and at least 2 classes".into(),
+            });
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(ConfigError {
+                key: "dropout",
+                message: format!("{}: must be in [0, 1)", self.dropout),
+            });
+        }
+        let rnn = self.rnn.try_init(device)?;
+        let d = rnn.d_output();
+        let attention = (self.pooling == Pooling::Attention).then(|| Attention {
+            proj: LinearConfig::new(d, d).init(device),
+            score: LinearConfig::new(d, 1).with_bias(false).init(device),
+        });
+        Ok(SentimentClassifier {
+            embedding: EmbeddingConfig::new(self.vocab_size, self.rnn.d_input).init(device),
+            rnn,
+            attention,
+            dropout: DropoutConfig::new(self.dropout).init(),
+            head: LinearConfig::new(d, self.n_classes).init(device),
+            pooling: self.pooling,
+            grad_clip: 0.0,
+        })
+    }
+}
+
+/// Additive attention scores.
+#[derive(Module, Debug)]
+pub struct Attention {
+    /// `W`.
+    pub proj: Linear,
+    /// `v`.
+    pub score: Linear,
+}
+
+/// A recurrent sentence classifier.
+#[derive(Module, Debug)]
+pub struct SentimentClassifier {
+    /// Token embedding.
+    pub embedding: Embedding,
+    /// The recurrent stack (batch-first).
+    pub rnn: Recurrent,
+    /// Attention pooling parameters (with `Pooling::Attention`).
+    pub attention: Option<Attention>,
+    /// Dropout on embeddings and the pooled vector.
+    pub dropout: Dropout,
+    /// Classifier head.
+    pub head: Linear,
+    /// Pooling over time.
+    #[module(skip)]
+    pub pooling: Pooling,
+    /// Global-norm gradient clipping in training steps (0 = off).
+    #[module(skip)]
+    pub grad_clip: f64,
+}
+
+/// Logits and, with attention pooling, the per-token weights.
+pub struct Classified {
+    /// `[B, n_classes]`.
+    pub logits: Tensor<2>,
+    /// `[B, T]`, zero on padding, each row summing to 1 (attention pooling only).
+    pub weights: Option<Tensor<2>>,
+}
+
+impl SentimentClassifier {
+    /// `tokens` `[B, T]` (padded), each row's length, `mask` `[B, T]` (true on real tokens) →
+    /// logits `[B, n_classes]` and the attention weights `[B, T]` when pooling by attention.
+    pub fn forward(
+        &self,
+        tokens: Tensor<2, Int>,
+        lengths: &[usize],
+        mask: Tensor<2, Bool>,
+    ) -> Classified {
+        let x = self.dropout.forward(self.embedding.forward(tokens));
+        let (out, state) = self.rnn.forward_with_lengths(x, lengths, None);
+        let [b, t, d] = out.dims();
+        let maskf = mask.clone().float().reshape([b, t, 1]);
+        let (pooled, weights) = match (&self.pooling, &self.attention) {
+            (Pooling::Attention, Some(att)) => {
+                let scores = att
+                    .score
+                    .forward(att.proj.forward(out.clone()).tanh())
+                    .reshape([b, t])
+                    .mask_fill(mask.bool_not(), -1.0e9);
+                let w = softmax(scores, 1);
+                let pooled = (out * w.clone().reshape([b, t, 1]))
+                    .sum_dim(1)
+                    .reshape([b, d]);
+                (pooled, Some(w))
+            }
+            (Pooling::Mean, _) => {
+                let lens: Vec<f32> = lengths.iter().map(|&l| l as f32).collect();
+                let lens = Tensor::<1>::from_floats(lens.as_slice(), &out.device()).reshape([b, 1]);
+                ((out * maskf).sum_dim(1).reshape([b, d]) / lens, None)
+            }
+            _ => {
+                // hidden: [L·D, B, H]; the last layer's directions, concatenated.
+                let [ld, _, h] = state.hidden.dims();
+                let dirs = d / h;
+                let last = state.hidden.narrow(0, ld - dirs, dirs);
+                let pooled = last.swap_dims(0, 1).reshape([b, d]);
+                (pooled, None)
+            }
+        };
+        Classified {
+            logits: self.head.forward(self.dropout.forward(pooled)),
+            weights,
+        }
+    }
+
+    /// Cross-entropy on a batch.
+    pub fn forward_classification(&self, batch: ClassBatch) -> ClassificationOutput {
+        let out = self.forward(batch.tokens, &batch.lengths, batch.mask);
+        let loss = CrossEntropyLossConfig::new()
+            .init(&out.logits.device())
+            .forward(out.logits.clone(), batch.labels.clone());
+        ClassificationOutput::new(loss, out.logits, batch.labels)
+    }
+}
+
+impl TrainStep for SentimentClassifier {
+    type Input = ClassBatch;
+    type Output = ClassificationOutput;
+
+    fn step(&self, batch: ClassBatch) -> TrainOutput<ClassificationOutput> {
+        let output = self.forward_classification(batch);
+        let grads = gradients(self, &output.loss, self.grad_clip);
+        TrainOutput {
+            grads,
+            item: output,
+        }
+    }
+}
+
+impl InferenceStep for SentimentClassifier {
+    type Input = ClassBatch;
+    type Output = ClassificationOutput;
+
+    fn step(&self, batch: ClassBatch) -> ClassificationOutput {
+        self.forward_classification(batch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::data::dataloader::batcher::Batcher;
+    use burn::optim::AdamConfig;
+    use rnnlab_data::classification::{ClassBatcher, ClassItem};
+    use rnnlab_models::CellType;
+
+    use super::*;
+
+    /// Class 1 iff token 3 occurs anywhere; padding must not change anything.
+    fn items() -> Vec<ClassItem> {
+        (0..32)
+            .map(|i| {
+                let len = 2 + i % 5;
+                let mut ids: Vec<u32> =
+                    (0..len).map(|j| 4 + ((i * 7 + j * 3) % 5) as u32).collect();
+                let label = i % 2;
+                if label == 1 {
+                    ids[(i / 2) % len] = 3;
+                }
+                ClassItem { ids, label }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_pooling_learns_a_keyword_task_and_ignores_padding() {
+        for (pooling, bi) in [
+            (Pooling::Last, true),
+            (Pooling::Mean, false),
+            (Pooling::Attention, true),
+        ] {
+            let device = Device::flex().autodiff();
+            device.seed(1);
+            let rnn = RecurrentConfig::new(CellType::Gru, 8, 12).with_bidirectional(bi);
+            let mut model = SentimentConfig::new(10, 2, rnn, pooling)
+                .try_init(&device)
+                .unwrap();
+            let batch = ClassBatcher { pad_id: 0 }.batch(items(), &device);
+            let mut optim = AdamConfig::new().init();
+            for _ in 0..80 {
+                let out = TrainStep::step(&model, batch.clone());
+                model = model.optimize(&mut optim, 0.03.into(), out.grads);
+            }
+            let valid = model.valid();
+            let out = valid
+                .forward_classification(ClassBatcher { pad_id: 0 }.batch(items(), &Device::flex()));
+            let predicted: Vec<i64> = out
+                .output
+                .argmax(1)
+                .reshape([32])
+                .into_data()
+                .convert::<i64>()
+                .try_to_vec::<i64>()
+                .unwrap();
+            let correct = predicted
+                .iter()
+                .enumerate()
+                .filter(|(i, p)| **p == (*i % 2) as i64)
+                .count();
+            assert!(correct >= 30, "{pooling:?}: {correct}/32");
+            // One sentence alone gives the same logits as inside the padded batch.
+            let one = ClassBatcher { pad_id: 0 }.batch(vec![items()[2].clone()], &Device::flex());
+            let alone = valid.forward(one.tokens, &one.lengths, one.mask);
+            let full = ClassBatcher { pad_id: 0 }.batch(items(), &Device::flex());
+            let batched = valid.forward(full.tokens, &full.lengths, full.mask);
+            let a: Vec<f32> = alone.logits.into_data().try_to_vec::<f32>().unwrap();
+            let b: Vec<f32> = batched
+                .logits
+                .narrow(0, 2, 1)
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
+            for (x, y) in a.iter().zip(&b) {
+                assert!(
+                    (x - y).abs() < 1e-4,
+                    "{pooling:?}: padding changed the logits"
+                );
+            }
+            if pooling == Pooling::Attention {
+                let w: Vec<f32> = batched
+                    .weights
+                    .unwrap()
+                    .narrow(0, 2, 1)
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .unwrap();
+                let len = items()[2].ids.len();
+                assert!((w[..len].iter().sum::<f32>() - 1.0).abs() < 1e-5);
+                assert!(w[len..].iter().all(|&v| v == 0.0), "no weight on padding");
+            }
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! [`fit`]: one task-independent training loop on burn-train's `SupervisedTraining`/`Learner`,
+//! with our schedule, atomic checkpoints, resume, early stopping, best-epoch weights, the
+//! non-finite-loss stop and the run renderer.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use burn::data::dataloader::DataLoader;
+use burn::module::Module;
+use burn::optim::{AdamConfig, AdamWConfig};
+use burn::store::ModuleRecord;
+use burn::train::metric::store::{Aggregate, Direction, Split};
+use burn::train::metric::{Adaptor, LossInput, LossMetric};
+use burn::train::renderer::tui::TuiMetricsRendererWrapper;
+use burn::train::{
+    InferenceStep, Learner, LearnerModel, MetricEarlyStoppingStrategy, StoppingCondition,
+    SupervisedTraining, TrainStep,
+};
+use burn_store::{BurnpackStore, ModuleSnapshot};
+
+use super::checkpoint::{self, AtomicCheckpointer};
+use super::history::History;
+use super::schedule::LrSchedule;
+use super::section::TrainSection;
+use crate::render::RunRenderer;
+
+/// Training loaders of a model `M`.
+pub struct Loaders<M: LearnerModel> {
+    /// Training batches (shuffled by the caller with the run's seed).
+    pub train: Arc<dyn DataLoader<<M as TrainStep>::Input>>,
+    /// Validation batches.
+    pub valid: Arc<dyn DataLoader<<M as InferenceStep>::Input>>,
+    /// Optimiser steps per epoch (for the cosine schedule).
+    pub steps_per_epoch: usize,
+}
+
+/// The outcome of [`fit`].
+pub struct Fitted<M> {
+    /// The kept weights (best or last epoch; see `train.keep_best`), in validation mode.
+    pub model: M,
+    /// The epoch those weights come from.
+    pub epoch: usize,
+    /// Epochs run in total (early stopping may end a run before `train.epochs`).
+    pub epochs_run: usize,
+    /// Set when a non-finite loss stopped training: why.
+    pub stopped: Option<String>,
+}
+
+/// Where `fit` saves the final weights.
+pub const MODEL_FILE: &str = "model.bpk";
+
+/// Trains `model` (already on the training device, in train mode) into the run directory `dir`.
+/// `resume` continues from that epoch's checkpoint. `metrics` registers the task's metrics
+/// besides the loss. The kept weights are saved atomically as `dir/model.bpk`.
+pub fn fit<M>(
+    model: M,
+    loaders: Loaders<M>,
+    metrics: impl FnOnce(SupervisedTraining<M>) -> SupervisedTraining<M>,
+    train: &TrainSection,
+    dir: &Path,
+    resume: Option<usize>,
+) -> anyhow::Result<Fitted<M>>
+where
+    M: LearnerModel,
+    <M as TrainStep>::Output: Adaptor<LossInput>,
+    <M as InferenceStep>::Output: Adaptor<LossInput>,
+{
+    let checkpoints = dir.join("checkpoint");
+    let ck = |name| {
+        AtomicCheckpointer::new(&checkpoints, name)
+            .with_context(|| format!("cannot create {}", checkpoints.display()))
+    };
+    let schedule = LrSchedule::new(train, train.epochs * loaders.steps_per_epoch.max(1));
+    let plateau = schedule.plateau();
+    let optimizer = if train.weight_decay > 0.0 {
+        AdamWConfig::new()
+            .with_weight_decay(train.weight_decay as f32)
+            .init()
+    } else {
+        AdamConfig::new().init()
+    };
+    let csv = dir.join("metrics.csv");
+    if let Some(epoch) = resume {
+        History::truncate(&csv, epoch)?;
+    }
+    let mut training = SupervisedTraining::new(dir, loaders.train, loaders.valid)
+        .metric_train_numeric(LossMetric::new())
+        .metric_valid_numeric(LossMetric::new())
+        .num_epochs(train.epochs)
+        .with_custom_checkpointers(ck("model")?, ck("optim")?, ck("scheduler")?);
+    training = metrics(training);
+    if train.early_stopping > 0 {
+        training = training.early_stopping(MetricEarlyStoppingStrategy::new(
+            &LossMetric::new(),
+            Aggregate::Mean,
+            Direction::Lowest,
+            Split::Valid,
+            StoppingCondition::NoImprovementSince {
+                n_epochs: train.early_stopping,
+            },
+        ));
+    }
+    if let Some(epoch) = resume {
+        training = training.checkpoint(epoch);
+    }
+    let interrupter = training.interrupter();
+    let tui = std::io::stdout().is_terminal().then(|| {
+        Box::new(TuiMetricsRendererWrapper::new(interrupter.clone(), resume))
+            as Box<dyn burn::train::renderer::MetricsRenderer>
+    });
+    let renderer = RunRenderer::new(csv.clone(), interrupter, tui).with_plateau(plateau);
+    let stop_reason = renderer.stop_reason();
+    let training = training.renderer(Box::new(renderer));
+
+    let learner = Learner::new(model, optimizer, schedule);
+    let mut result = training.launch(learner);
+    result.renderer.manual_close();
+    if let Some(error) = &result.error {
+        anyhow::bail!("training failed: {error}");
+    }
+    let stopped = stop_reason.lock().expect("stop reason poisoned").clone();
+    let history = History::read(&csv)?;
+    let epochs_run = history.last_epoch().unwrap_or(0);
+    let mut model = result.model;
+    let mut epoch = epochs_run;
+    if let Some(reason) = &stopped {
+        // The weights after the bad step are not kept: the last checkpoint is the last good one.
+        let Some(good) = checkpoint::latest_complete(&checkpoints) else {
+            return Ok(Fitted {
+                model,
+                epoch: 0,
+                epochs_run,
+                stopped: Some(format!(
+                    "{reason}; no epoch had finished, so no model was saved"
+                )),
+            });
+        };
+        let path = checkpoint::path(&checkpoints, "model", good);
+        let record = ModuleRecord::load(path.clone())
+            .map_err(|e| anyhow::anyhow!("{}: cannot read: {e:?}", path.display()))?;
+        model = model.load_record(record);
+        save_model(&model, &dir.join(MODEL_FILE))?;
+        return Ok(Fitted {
+            model,
+            epoch: good,
+            epochs_run,
+            stopped: Some(format!(
+                "{reason}; {} holds the last good checkpoint (epoch {good})",
+                dir.join(MODEL_FILE).display()
+            )),
+        });
+    }
+    if train.keep_best
+        && let Some(best) = history.best_epoch("valid", "Loss")
+        && best != epochs_run
+    {
+        let path = checkpoint::path(&checkpoints, "model", best);
+        let record = ModuleRecord::load(path.clone())
+            .map_err(|e| anyhow::anyhow!("{}: cannot read: {e:?}", path.display()))?;
+        model = model.load_record(record);
+        epoch = best;
+    }
+    save_model(&model, &dir.join(MODEL_FILE))?;
+    Ok(Fitted {
+        model,
+        epoch,
+        epochs_run,
+        stopped,
+    })
+}
+
+/// Saves `model` as burnpack at `path`, through a temporary file and a rename.
+pub fn save_model<M: Module>(model: &M, path: &Path) -> anyhow::Result<()> {
+    let tmp = path.with_extension("bpk.tmp");
+    let mut store = BurnpackStore::from_file(&tmp)
+        .auto_extension(false)
+        .overwrite(true);
+    model
+        .save_into(&mut store)
+        .map_err(|e| anyhow::anyhow!("cannot save {}: {e:?}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Loads the weights at `path` into `model` (built from the run's config); a missing file or
+/// tensors that do not fit the config are errors naming the file.
+pub fn load_model<M: Module>(model: &mut M, path: &Path) -> anyhow::Result<()> {
+    if !path.is_file() {
+        anyhow::bail!(
+            "{}: missing; is this a finished run directory?",
+            path.display()
+        );
+    }
+    let mut store = BurnpackStore::from_file(path);
+    let result = model
+        .load_from(&mut store)
+        .map_err(|e| anyhow::anyhow!("{}: does not fit the run's config: {e}", path.display()))?;
+    if !result.errors.is_empty() || !result.missing.is_empty() {
+        anyhow::bail!(
+            "{}: does not fit the run's config: {}",
+            path.display(),
+            result
+                .errors
+                .iter()
+                .map(|e| e.to_string())
+                .chain(
+                    result
+                        .missing
+                        .iter()
+                        .map(|(m, _)| format!("missing tensor {m}"))
+                )
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
+    Ok(())
+}

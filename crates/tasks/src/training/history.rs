@@ -1,0 +1,143 @@
+//! `metrics.csv` (`epoch,split,metric,value`), read back: the best epoch for `keep_best`, the
+//! curves for plots, and truncation when a run resumes from an earlier checkpoint.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+/// One row of `metrics.csv`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// `train` or `valid`.
+    pub split: String,
+    /// burn's metric name (`Loss`, `Accuracy`, ...).
+    pub metric: String,
+    /// The epoch's mean.
+    pub value: f64,
+}
+
+/// The rows of a run's `metrics.csv`.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    /// In file order.
+    pub rows: Vec<Row>,
+}
+
+impl History {
+    /// Reads `path`; a missing file is an empty history, a malformed line an error naming it.
+    pub fn read(path: &Path) -> anyhow::Result<Self> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        let mut rows = Vec::new();
+        for (i, line) in text.lines().enumerate().skip(1) {
+            let bad = || {
+                anyhow::anyhow!(
+                    "{}:{}: expected `epoch,split,metric,value`",
+                    path.display(),
+                    i + 1
+                )
+            };
+            let mut parts = line.split(',');
+            let (Some(epoch), Some(split), Some(metric), Some(value), None) = (
+                parts.next(),
+                parts.next(),
+                parts.next(),
+                parts.next(),
+                parts.next(),
+            ) else {
+                return Err(bad());
+            };
+            rows.push(Row {
+                epoch: epoch.parse().map_err(|_| bad())?,
+                split: split.into(),
+                metric: metric.into(),
+                value: value.parse().map_err(|_| bad())?,
+            });
+        }
+        Ok(Self { rows })
+    }
+
+    /// Drops the rows of epochs after `epoch` (a resumed run redoes them), atomically.
+    pub fn truncate(path: &Path, epoch: usize) -> anyhow::Result<()> {
+        let history = Self::read(path)?;
+        let mut text = String::from("epoch,split,metric,value\n");
+        for r in history.rows.iter().filter(|r| r.epoch <= epoch) {
+            text.push_str(&format!(
+                "{},{},{},{}\n",
+                r.epoch, r.split, r.metric, r.value
+            ));
+        }
+        rnnlab_data::error::write_atomic(path, text.as_bytes())?;
+        Ok(())
+    }
+
+    /// The last epoch with a validation row.
+    pub fn last_epoch(&self) -> Option<usize> {
+        self.rows
+            .iter()
+            .filter(|r| r.split == "valid")
+            .map(|r| r.epoch)
+            .max()
+    }
+
+    /// `(epoch, value)` of `metric` on `split`, in epoch order.
+    pub fn curve(&self, split: &str, metric: &str) -> Vec<(usize, f64)> {
+        let mut curve: Vec<(usize, f64)> = self
+            .rows
+            .iter()
+            .filter(|r| r.split == split && r.metric == metric)
+            .map(|r| (r.epoch, r.value))
+            .collect();
+        curve.sort_by_key(|p| p.0);
+        curve
+    }
+
+    /// The epoch with the lowest finite `metric` on `split` (the first one on ties).
+    pub fn best_epoch(&self, split: &str, metric: &str) -> Option<usize> {
+        self.curve(split, metric)
+            .into_iter()
+            .filter(|p| p.1.is_finite())
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|p| p.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_finds_the_best_epoch_and_truncates() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("metrics.csv");
+        std::fs::write(
+            &path,
+            "epoch,split,metric,value\n1,train,Loss,2\n1,valid,Loss,1.5\n2,train,Loss,1\n\
+             2,valid,Loss,1.2\n3,train,Loss,0.5\n3,valid,Loss,1.3\n",
+        )
+        .unwrap();
+        let h = History::read(&path).unwrap();
+        assert_eq!(h.last_epoch(), Some(3));
+        assert_eq!(h.best_epoch("valid", "Loss"), Some(2));
+        assert_eq!(h.curve("train", "Loss"), vec![(1, 2.0), (2, 1.0), (3, 0.5)]);
+        History::truncate(&path, 1).unwrap();
+        assert_eq!(History::read(&path).unwrap().last_epoch(), Some(1));
+        std::fs::write(&path, "epoch,split,metric,value\n1,valid,Loss\n").unwrap();
+        let err = History::read(&path).unwrap_err().to_string();
+        assert!(
+            err.ends_with("metrics.csv:2: expected `epoch,split,metric,value`"),
+            "{err}"
+        );
+        assert!(
+            History::read(&tmp.path().join("none.csv"))
+                .unwrap()
+                .rows
+                .is_empty()
+        );
+    }
+}

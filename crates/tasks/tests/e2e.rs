@@ -1,0 +1,390 @@
+//! End-to-end runs of the `rnnlab` binary, one per task on tiny configs, plus the bad-input
+//! contract: one clear error line, a non-zero exit, and nothing in a run directory damaged.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn datasets() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets")
+}
+
+struct Out {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+fn rnnlab(args: &[&str]) -> Out {
+    let out = Command::new(env!("CARGO_BIN_EXE_rnnlab"))
+        .args(args)
+        .env("BURN_DEVICE", "flex")
+        .output()
+        .expect("rnnlab runs");
+    Out {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = rnnlab(args);
+    assert!(
+        out.ok,
+        "rnnlab {args:?} failed:\n{}\n{}",
+        out.stdout, out.stderr
+    );
+    out.stdout
+}
+
+/// Fails with exactly one `error:` line containing `expected`.
+fn fails(args: &[&str], expected: &str) {
+    let out = rnnlab(args);
+    assert!(!out.ok, "rnnlab {args:?} should fail:\n{}", out.stdout);
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(lines.len(), 1, "one error line: {}", out.stderr);
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains(expected),
+        "{expected:?} in {}",
+        lines[0]
+    );
+}
+
+fn run_dir(stdout: &str) -> PathBuf {
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("run: "))
+        .expect("a run: line");
+    PathBuf::from(line.trim())
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+fn listing(dir: &Path) -> Vec<(PathBuf, u64, std::time::SystemTime)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let meta = entry.metadata().unwrap();
+        if meta.is_dir() {
+            out.extend(listing(&entry.path()));
+        } else {
+            out.push((entry.path(), meta.len(), meta.modified().unwrap()));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn charlm_trains_generates_evaluates_and_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = write(
+        tmp.path(),
+        "text.txt",
+        &"to be or not to be, that is the question.\n".repeat(60),
+    );
+    let exp = write(
+        tmp.path(),
+        "lm.toml",
+        &format!(
+            "task = \"charlm\"\nname = \"lm\"\n[data]\npath = {text:?}\nseq_len = 16\nbatch_size = 8\n\
+             window_stride = 4\nvalid_stride = 8\n[model]\nd_embed = 8\nd_hidden = 32\nn_layers = 1\n\
+             [train]\nepochs = 2\nlr = 0.01\ngrad_clip = 1.0\nschedule = \"cosine\"\n"
+        ),
+    );
+    let runs = tmp.path().join("runs").display().to_string();
+    let printed = ok(&["train", &exp, "model.cell=gru", "--print-config"]);
+    assert!(
+        printed.contains("cell = \"gru\"") && printed.contains("schedule = \"cosine\""),
+        "{printed}"
+    );
+    let out = ok(&["train", &exp, "--runs", &runs]);
+    assert!(
+        out.contains("epoch 2/2  train loss")
+            && out.contains("bits/char")
+            && out.contains("sample:"),
+        "{out}"
+    );
+    let dir = run_dir(&out);
+    for file in [
+        "config.toml",
+        "tokenizer.json",
+        "model.bpk",
+        "metrics.csv",
+        "results.json",
+        "loss.svg",
+        "experiment.log",
+    ] {
+        assert!(dir.join(file).is_file(), "{file}");
+    }
+    let d = dir.display().to_string();
+    let generated = ok(&[
+        "generate",
+        &d,
+        "--prompt",
+        "to be",
+        "--length",
+        "20",
+        "--temperature",
+        "0.5",
+        "--top-k",
+        "5",
+        "--seed",
+        "3",
+    ]);
+    assert!(
+        generated.starts_with("to be") && generated.trim_end().chars().count() >= 20,
+        "{generated}"
+    );
+    assert_eq!(
+        generated,
+        ok(&[
+            "generate",
+            &d,
+            "--prompt",
+            "to be",
+            "--length",
+            "20",
+            "--temperature",
+            "0.5",
+            "--top-k",
+            "5",
+            "--seed",
+            "3"
+        ]),
+        "seeded"
+    );
+    assert!(ok(&["eval", &d]).contains("valid_bits_per_char"));
+    fails(&["resume", &d], "all 2 epochs are done");
+
+    // An interrupted run (epoch 2's checkpoint never written) resumes from epoch 1.
+    for name in ["model", "optim", "scheduler"] {
+        std::fs::remove_file(dir.join(format!("checkpoint/{name}-2.bpk"))).unwrap();
+    }
+    let resumed = ok(&["resume", &d]);
+    assert!(
+        resumed.contains("epoch 2/2") && !resumed.contains("epoch 1/2"),
+        "{resumed}"
+    );
+    let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    assert_eq!(csv.matches("\n1,valid,Loss,").count(), 1, "{csv}");
+    assert_eq!(csv.matches("\n2,valid,Loss,").count(), 1, "{csv}");
+
+    // A checkpoint that does not fit the config: clear error, nothing touched.
+    for name in ["model", "optim", "scheduler"] {
+        std::fs::remove_file(dir.join(format!("checkpoint/{name}-2.bpk"))).unwrap();
+    }
+    let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        config.replace("d_hidden = 32", "d_hidden = 16"),
+    )
+    .unwrap();
+    let before = listing(&dir);
+    fails(
+        &["resume", &d],
+        "model-1.bpk: the checkpoint's tensors do not fit",
+    );
+    fails(
+        &["generate", &d, "--prompt", "to"],
+        "model.bpk: does not fit the run's config",
+    );
+    assert_eq!(
+        before,
+        listing(&dir),
+        "nothing in the run directory changed"
+    );
+
+    // A diverging run stops with a message and keeps finite weights.
+    let out = rnnlab(&[
+        "train",
+        &exp,
+        "--runs",
+        &runs,
+        "train.lr=1e38",
+        "train.grad_clip=0",
+    ]);
+    assert!(
+        !out.ok && out.stderr.contains("training loss became"),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+}
+
+#[test]
+fn sentiment_trains_evaluates_and_explains() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut lines = String::new();
+    for i in 0..120 {
+        let (word, label) = if i % 2 == 0 {
+            ("great", "pos")
+        } else {
+            ("awful", "neg")
+        };
+        lines.push_str(&format!(
+            "the film was {word} and long {}\t{label}\n",
+            ["today", "again", "indeed"][i % 3]
+        ));
+    }
+    let data = write(tmp.path(), "s.tsv", &lines);
+    let exp = write(
+        tmp.path(),
+        "s.toml",
+        &format!(
+            "task = \"sentiment\"\nname = \"s\"\n[data]\nformat = \"tsv\"\npath = {data:?}\n\
+             labels = [\"neg\", \"pos\"]\nbatch_size = 8\n[model]\nd_embed = 8\nd_hidden = 8\n\
+             [train]\nepochs = 3\nlr = 0.02\n"
+        ),
+    );
+    let runs = tmp.path().join("runs").display().to_string();
+    let out = ok(&["train", &exp, "--runs", &runs]);
+    assert!(
+        out.contains("valid accuracy") && out.contains("confusion"),
+        "{out}"
+    );
+    let d = run_dir(&out).display().to_string();
+    let eval = ok(&["eval", &d]);
+    assert!(eval.contains("accuracy 1.0000"), "{eval}");
+    let predicted = ok(&["predict", &d, "the film was great", "awful", "--explain"]);
+    assert!(
+        predicted.starts_with("pos ") && predicted.contains("\nneg "),
+        "{predicted}"
+    );
+    assert!(
+        predicted.contains("top tokens by attention: great"),
+        "{predicted}"
+    );
+    let occlusion = ok(&[
+        "train",
+        &exp,
+        "--runs",
+        &runs,
+        "model.pooling=mean",
+        "model.bidirectional=false",
+    ]);
+    let d2 = run_dir(&occlusion).display().to_string();
+    assert!(
+        ok(&["predict", &d2, "the film was great", "--explain"])
+            .contains("top tokens by occlusion: great")
+    );
+    fails(&["generate", &d], "`generate` needs a charlm run");
+    let table = ok(&["compare", &runs]);
+    assert_eq!(table.lines().count(), 3, "{table}");
+    assert!(
+        table.lines().next().unwrap().contains("test_accuracy"),
+        "{table}"
+    );
+}
+
+#[test]
+fn forecast_trains_forecasts_plots_and_backtests() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = datasets()
+        .join("../experiments/forecast-airline.toml")
+        .display()
+        .to_string();
+    let runs = tmp.path().join("runs").display().to_string();
+    let path = format!(
+        "data.path={}",
+        datasets()
+            .join("timeseries/airline_passengers.csv")
+            .display()
+    );
+    let out = ok(&["train", &exp, &path, "train.epochs=3", "--runs", &runs]);
+    assert!(
+        out.contains("seasonal naive") && out.contains("MAPE"),
+        "{out}"
+    );
+    let dir = run_dir(&out);
+    let d = dir.display().to_string();
+    assert!(dir.join("scaler.json").is_file());
+    let svg = tmp.path().join("f.svg");
+    let shown = ok(&["forecast", &d, "--plot", &svg.display().to_string()]);
+    assert!(
+        shown.contains("actual") && shown.contains('▁') || shown.contains('█'),
+        "{shown}"
+    );
+    assert!(
+        std::fs::read_to_string(&svg)
+            .unwrap()
+            .contains("seasonal naive")
+    );
+    let backtest = ok(&["backtest", &d]);
+    let origins = backtest
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|w| w.parse::<usize>().is_ok())
+                && !l.contains("windows")
+        })
+        .count();
+    assert_eq!(origins, 4, "{backtest}");
+    // The seasonal-naive MAPE of the last 36 months is sktime's 0.1319.
+    let results = std::fs::read_to_string(dir.join("results.json")).unwrap();
+    assert!(results.contains("\"snaive_mape\": 0.1318943"), "{results}");
+    fails(&["predict", &d, "x"], "`predict` needs a sentiment run");
+}
+
+#[test]
+fn bad_input_is_one_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs");
+    let r = runs.display().to_string();
+    let exp = |name: &str, body: &str| write(tmp.path(), name, body);
+    let typo = exp("typo.toml", "task = \"forecast\"\n[model]\nd_hiden = 3\n");
+    fails(&["train", &typo, "--runs", &r], "d_hiden");
+    let wrong = exp(
+        "wrong.toml",
+        "task = \"forecast\"\n[model]\nd_hidden = \"big\"\n",
+    );
+    fails(&["train", &wrong, "--runs", &r], "d_hidden");
+    let ok_file = exp("f.toml", "task = \"forecast\"\n");
+    fails(
+        &["train", &ok_file, "model.d_hidden=0", "--runs", &r],
+        "model.d_hidden = 0",
+    );
+    fails(
+        &["train", &ok_file, "train.lr=-0.1", "--runs", &r],
+        "train.lr = -0.1",
+    );
+    let airline = datasets()
+        .join("timeseries/airline_passengers.csv")
+        .display()
+        .to_string();
+    fails(
+        &[
+            "train",
+            &ok_file,
+            &format!("data.path={airline}"),
+            "data.date_column=Month",
+            "data.target=#Passengers",
+            "data.lookback=200",
+            "--runs",
+            &r,
+        ],
+        "lookback 200 + horizon 24",
+    );
+    fails(
+        &["train", &ok_file, "data.features=Q", "--runs", &r],
+        "features",
+    );
+    fails(
+        &["train", &exp("none.toml", "name = \"x\"\n"), "--runs", &r],
+        "missing key `task`",
+    );
+    assert!(!runs.exists(), "no run directory for a bad config");
+    fails(
+        &["eval", &tmp.path().display().to_string()],
+        "config.toml: missing",
+    );
+}
