@@ -178,10 +178,10 @@ fn after_training(
                 top_p: 1.0,
                 seed: 0,
             };
-            println!(
-                "sample:\n{}",
-                commands::generate(&trained.dir, "\n", 200, sampling, device)?
-            );
+            // Word and BPE tokenizers have no token for a bare newline: start those from a name.
+            let sample = commands::generate(&trained.dir, "\n", 200, sampling.clone(), device)
+                .or_else(|_| commands::generate(&trained.dir, "ROMEO:", 200, sampling, device))?;
+            println!("sample:\n{sample}");
         }
         TaskKind::Sentiment => print!("{}", sentiment::experiment::evaluate(&trained.dir, device)?),
         TaskKind::Forecast => print!("{}", forecast::experiment::evaluate(&trained.dir, device)?),

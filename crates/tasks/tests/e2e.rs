@@ -203,6 +203,43 @@ fn charlm_trains_generates_evaluates_and_resumes() {
         "nothing in the run directory changed"
     );
 
+    // Truncated BPTT with carried state, and word / BPE tokens, from the same file.
+    let tbptt = ok(&[
+        "train",
+        &exp,
+        "--runs",
+        &runs,
+        "data.tbptt=true",
+        "train.epochs=3",
+    ]);
+    let loss: f64 = tbptt
+        .lines()
+        .find_map(|l| l.strip_prefix("valid loss "))
+        .and_then(|l| l.split(' ').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(loss < 1.5, "TBPTT learnt the text: {tbptt}");
+    for tokenizer in ["word", "bpe"] {
+        let out = ok(&[
+            "train",
+            &exp,
+            "--runs",
+            &runs,
+            &format!("data.tokenizer={tokenizer}"),
+            "data.bpe_vocab_size=300",
+        ]);
+        let words = ok(&[
+            "generate",
+            &run_dir(&out).display().to_string(),
+            "--prompt",
+            "to be",
+            "--length",
+            "5",
+        ]);
+        assert!(words.starts_with("to be"), "{tokenizer}: {words}");
+    }
+
     // A diverging run stops with a message and keeps finite weights.
     let out = rnnlab(&[
         "train",
