@@ -126,6 +126,9 @@ impl CharLmExperiment {
         }
         parse_cell(&self.model.cell)?;
         self.train.validate()?;
+        if self.train.keep_best_by != "loss" {
+            bail!("train.keep_best_by = {:?}: only \"loss\" here (no accuracy)", self.train.keep_best_by);
+        }
         if !matches!(self.data.tokenizer.as_str(), "char" | "word" | "bpe") {
             bail!(
                 "data.tokenizer = {:?}: expected \"char\", \"word\" or \"bpe\"",

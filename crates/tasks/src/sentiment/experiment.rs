@@ -93,11 +93,11 @@ impl Default for SentimentExperiment {
                 valid_fraction: 0.1,
                 test_fraction: 0.1,
                 split_seed: 0,
-                min_freq: 1,
+                min_freq: 2,
                 batch_size: 32,
             },
             model: ModelSection {
-                cell: "lstm".into(),
+                cell: "gru".into(),
                 d_embed: 128,
                 d_hidden: 128,
                 n_layers: 1,
@@ -109,7 +109,8 @@ impl Default for SentimentExperiment {
                 grad_clip: 5.0,
                 early_stopping: 3,
                 keep_best: true,
-                ..TrainSection::new(8, 1e-3)
+                keep_best_by: "accuracy".into(),
+                ..TrainSection::new(10, 2e-3)
             },
         }
     }

@@ -12,7 +12,10 @@ use burn::module::Module;
 use burn::optim::{AdamConfig, AdamWConfig};
 use burn::store::ModuleRecord;
 use burn::train::metric::store::{Aggregate, Direction, Split};
-use burn::train::metric::{Adaptor, LossInput, LossMetric};
+use burn::train::checkpoint::{
+    ComposedCheckpointingStrategy, KeepLastNCheckpoints, MetricCheckpointingStrategy,
+};
+use burn::train::metric::{Adaptor, AccuracyMetric, LossInput, LossMetric};
 use burn::train::renderer::tui::TuiMetricsRendererWrapper;
 use burn::train::{
     InferenceStep, Learner, LearnerModel, MetricEarlyStoppingStrategy, StoppingCondition,
@@ -91,6 +94,24 @@ where
         .num_epochs(train.epochs)
         .with_custom_checkpointers(ck("model")?, ck("optim")?, ck("scheduler")?);
     training = metrics(training);
+    // Keep the last epoch (for resume) and the best one by the selection metric.
+    let keep = ComposedCheckpointingStrategy::builder().add(KeepLastNCheckpoints::new(1));
+    let keep = if train.keep_best_by == "accuracy" {
+        keep.add(MetricCheckpointingStrategy::new(
+            &AccuracyMetric::new(),
+            Aggregate::Mean,
+            Direction::Highest,
+            Split::Valid,
+        ))
+    } else {
+        keep.add(MetricCheckpointingStrategy::new(
+            &LossMetric::new(),
+            Aggregate::Mean,
+            Direction::Lowest,
+            Split::Valid,
+        ))
+    };
+    training = training.with_checkpointing_strategy(keep.build());
     if train.early_stopping > 0 {
         training = training.early_stopping(MetricEarlyStoppingStrategy::new(
             &LossMetric::new(),
@@ -152,8 +173,12 @@ where
             )),
         });
     }
+    let best = match train.keep_best_by.as_str() {
+        "accuracy" => history.best_epoch_max("valid", "Accuracy"),
+        _ => history.best_epoch("valid", "Loss"),
+    };
     if train.keep_best
-        && let Some(best) = history.best_epoch("valid", "Loss")
+        && let Some(best) = best
         && best != epochs_run
     {
         let path = checkpoint::path(&checkpoints, "model", best);

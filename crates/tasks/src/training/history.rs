@@ -105,6 +105,16 @@ impl History {
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|p| p.0)
     }
+
+    /// The epoch with the highest finite `metric` on `split` (the first one on ties).
+    pub fn best_epoch_max(&self, split: &str, metric: &str) -> Option<usize> {
+        self.curve(split, metric)
+            .into_iter()
+            .filter(|p| p.1.is_finite())
+            .rev()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|p| p.0)
+    }
 }
 
 #[cfg(test)]
@@ -124,6 +134,7 @@ mod tests {
         let h = History::read(&path).unwrap();
         assert_eq!(h.last_epoch(), Some(3));
         assert_eq!(h.best_epoch("valid", "Loss"), Some(2));
+        assert_eq!(h.best_epoch_max("valid", "Loss"), Some(1));
         assert_eq!(h.curve("train", "Loss"), vec![(1, 2.0), (2, 1.0), (3, 0.5)]);
         History::truncate(&path, 1).unwrap();
         assert_eq!(History::read(&path).unwrap().last_epoch(), Some(1));

@@ -42,8 +42,11 @@ pub struct TrainSection {
     pub min_lr: f64,
     /// Stop after this many epochs without validation-loss improvement; 0 = never.
     pub early_stopping: usize,
-    /// Keep the weights of the epoch with the best validation loss (else the last epoch's).
+    /// Keep the weights of the epoch with the best validation `keep_best_by` (else the last
+    /// epoch's).
     pub keep_best: bool,
+    /// `loss` (lowest validation loss) or, for classification, `accuracy` (highest).
+    pub keep_best_by: String,
 }
 
 impl TrainSection {
@@ -62,6 +65,7 @@ impl TrainSection {
             min_lr: 0.0,
             early_stopping: 0,
             keep_best: false,
+            keep_best_by: "loss".into(),
         }
     }
 
@@ -93,6 +97,12 @@ impl TrainSection {
             bail!(
                 "train.plateau_factor = {}: must be between 0 and 1 (exclusive)",
                 self.plateau_factor
+            );
+        }
+        if !matches!(self.keep_best_by.as_str(), "loss" | "accuracy") {
+            bail!(
+                "train.keep_best_by = {:?}: expected \"loss\" or \"accuracy\"",
+                self.keep_best_by
             );
         }
         if self.schedule == ScheduleKind::Plateau && self.plateau_patience == 0 {
