@@ -165,14 +165,11 @@ pub fn compare_table(runs: &[PathBuf]) -> String {
     let mut table: Vec<Vec<String>> = vec![header];
     for (run, task, results) in rows {
         let mut line = vec![run, task];
+        for c in &columns {
+            line.push(results.get(c).map_or("-".into(), |v| format_value(*v)));
+        }
         if results.is_empty() {
             line.push("(unfinished: no results.json)".into());
-        }
-        for c in &columns {
-            if results.is_empty() {
-                break;
-            }
-            line.push(results.get(c).map_or("-".into(), |v| format_value(*v)));
         }
         table.push(line);
     }

@@ -127,7 +127,10 @@ impl CharLmExperiment {
         parse_cell(&self.model.cell)?;
         self.train.validate()?;
         if self.train.keep_best_by != "loss" {
-            bail!("train.keep_best_by = {:?}: only \"loss\" here (no accuracy)", self.train.keep_best_by);
+            bail!(
+                "train.keep_best_by = {:?}: only \"loss\" here (no accuracy)",
+                self.train.keep_best_by
+            );
         }
         if !matches!(self.data.tokenizer.as_str(), "char" | "word" | "bpe") {
             bail!(

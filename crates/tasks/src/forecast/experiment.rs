@@ -168,7 +168,10 @@ impl ForecastExperiment {
         parse_cell(&self.model.cell)?;
         self.train.validate()?;
         if self.train.keep_best_by != "loss" {
-            bail!("train.keep_best_by = {:?}: only \"loss\" here (no accuracy)", self.train.keep_best_by);
+            bail!(
+                "train.keep_best_by = {:?}: only \"loss\" here (no accuracy)",
+                self.train.keep_best_by
+            );
         }
         let d = &self.data;
         for (key, value) in [

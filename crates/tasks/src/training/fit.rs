@@ -11,11 +11,11 @@ use burn::data::dataloader::DataLoader;
 use burn::module::Module;
 use burn::optim::{AdamConfig, AdamWConfig};
 use burn::store::ModuleRecord;
-use burn::train::metric::store::{Aggregate, Direction, Split};
 use burn::train::checkpoint::{
     ComposedCheckpointingStrategy, KeepLastNCheckpoints, MetricCheckpointingStrategy,
 };
-use burn::train::metric::{Adaptor, AccuracyMetric, LossInput, LossMetric};
+use burn::train::metric::store::{Aggregate, Direction, Split};
+use burn::train::metric::{AccuracyMetric, Adaptor, LossInput, LossMetric};
 use burn::train::renderer::tui::TuiMetricsRendererWrapper;
 use burn::train::{
     InferenceStep, Learner, LearnerModel, MetricEarlyStoppingStrategy, StoppingCondition,

@@ -174,7 +174,12 @@ mod tests {
             100,
         );
         let rates: Vec<f64> = (0..100).map(|_| s.step()).collect();
-        assert_eq!(rates[0], 0.25 * s.rate(1));
+        let cosine_1 = 0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI / 100.0).cos());
+        assert!(
+            (rates[0] - 0.25 * cosine_1).abs() < 1e-12,
+            "warm-up: {}",
+            rates[0]
+        );
         assert!((rates[49] - 0.55).abs() < 1e-12, "half way: {}", rates[49]);
         assert!((rates[99] - 0.1).abs() < 1e-12);
         assert!(rates[10..].windows(2).all(|w| w[1] <= w[0]));
