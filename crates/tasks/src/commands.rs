@@ -33,6 +33,17 @@ pub fn print_config(file: &Path, overrides: &[String]) -> anyhow::Result<String>
     })
 }
 
+/// Resolves and validates an experiment with overrides, without training.
+pub fn check(file: &Path, overrides: &[String]) -> anyhow::Result<()> {
+    match task_of(file)? {
+        TaskKind::Charlm => resolve::<CharLmExperiment>(file, overrides)?.0.validate(),
+        TaskKind::Sentiment => resolve::<SentimentExperiment>(file, overrides)?
+            .0
+            .validate(),
+        TaskKind::Forecast => resolve::<ForecastExperiment>(file, overrides)?.0.validate(),
+    }
+}
+
 /// A finished training run.
 pub struct Trained {
     /// Its directory.

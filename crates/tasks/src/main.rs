@@ -243,7 +243,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let combos = grid(&overrides);
             // Validate every combination before training any.
             for combo in &combos {
-                commands::print_config(&file, combo)?;
+                commands::check(&file, combo)?;
             }
             let mut dirs = Vec::new();
             for (i, combo) in combos.iter().enumerate() {

@@ -309,11 +309,35 @@ fn sentiment_trains_evaluates_and_explains() {
         "model.bidirectional=false",
     ]);
     let d2 = run_dir(&occlusion).display().to_string();
+    let occluded = ok(&["predict", &d2, "the film was great", "--explain"]);
     assert!(
-        ok(&["predict", &d2, "the film was great", "--explain"])
-            .contains("top tokens by occlusion: great")
+        occluded.contains("top tokens by occlusion: ") && occluded.contains("great "),
+        "{occluded}"
     );
     fails(&["generate", &d], "`generate` needs a charlm run");
+    let sweep_runs = tmp.path().join("sweep").display().to_string();
+    let sweep = ok(&[
+        "sweep",
+        &exp,
+        "model.d_hidden=4,8",
+        "model.cell=gru,lstm",
+        "train.epochs=1",
+        "--runs",
+        &sweep_runs,
+    ]);
+    assert!(
+        sweep.contains("sweep 4/4: model.d_hidden=8 model.cell=lstm train.epochs=1"),
+        "{sweep}"
+    );
+    assert_eq!(
+        sweep.lines().filter(|l| l.contains("sentiment  ")).count(),
+        4,
+        "{sweep}"
+    );
+    fails(
+        &["sweep", &exp, "model.d_hidden=4,0", "--runs", &sweep_runs],
+        "model.d_hidden",
+    );
     let table = ok(&["compare", &runs]);
     assert_eq!(table.lines().count(), 3, "{table}");
     assert!(

@@ -126,6 +126,15 @@ impl CharLmExperiment {
         }
         parse_cell(&self.model.cell)?;
         self.train.validate()?;
+        for (key, value) in [
+            ("model.d_embed", self.model.d_embed),
+            ("model.d_hidden", self.model.d_hidden),
+            ("model.n_layers", self.model.n_layers),
+        ] {
+            if value == 0 {
+                bail!("{key} = 0: must be at least 1");
+            }
+        }
         if self.train.keep_best_by != "loss" {
             bail!(
                 "train.keep_best_by = {:?}: only \"loss\" here (no accuracy)",

@@ -182,6 +182,7 @@ impl ForecastExperiment {
             ("data.batch_size", d.batch_size),
             ("eval.stride", self.eval.stride),
             ("model.d_hidden", self.model.d_hidden),
+            ("model.n_layers", self.model.n_layers),
         ] {
             if value == 0 {
                 bail!("{key} = 0: must be at least 1");

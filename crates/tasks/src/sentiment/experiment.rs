@@ -124,6 +124,15 @@ impl SentimentExperiment {
         }
         parse_cell(&self.model.cell)?;
         self.train.validate()?;
+        for (key, value) in [
+            ("model.d_embed", self.model.d_embed),
+            ("model.d_hidden", self.model.d_hidden),
+            ("model.n_layers", self.model.n_layers),
+        ] {
+            if value == 0 {
+                bail!("{key} = 0: must be at least 1");
+            }
+        }
         if !matches!(self.data.format.as_str(), "mr" | "tsv") {
             bail!(
                 "data.format = {:?}: expected \"mr\" or \"tsv\"",

@@ -94,8 +94,8 @@ where
         .num_epochs(train.epochs)
         .with_custom_checkpointers(ck("model")?, ck("optim")?, ck("scheduler")?);
     training = metrics(training);
-    // Keep the last epoch (for resume) and the best one by the selection metric.
-    let keep = ComposedCheckpointingStrategy::builder().add(KeepLastNCheckpoints::new(1));
+    // Keep the last two epochs (for resume) and the best one by the selection metric.
+    let keep = ComposedCheckpointingStrategy::builder().add(KeepLastNCheckpoints::new(2));
     let keep = if train.keep_best_by == "accuracy" {
         keep.add(MetricCheckpointingStrategy::new(
             &AccuracyMetric::new(),
