@@ -134,13 +134,14 @@ fn check_epochs(done: usize, planned: usize, dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `rnnlab eval`: the run's metrics on its evaluation split, recomputed from the saved model.
-pub fn eval(dir: &Path, device: &Device) -> anyhow::Result<Results> {
-    match task_of_run(dir)? {
-        TaskKind::Charlm => charlm::evaluate(dir, device),
-        TaskKind::Sentiment => sentiment::evaluate(dir, device).map(|r| r.results()),
-        TaskKind::Forecast => forecast::evaluate(dir, device).map(|r| r.results),
-    }
+/// `rnnlab eval`: the run's report on its evaluation split, recomputed from the saved model
+/// (the same text `train` printed and saved as `report.txt`).
+pub fn eval(dir: &Path, device: &Device) -> anyhow::Result<String> {
+    Ok(match task_of_run(dir)? {
+        TaskKind::Charlm => charlm::describe(&charlm::evaluate(dir, device)?),
+        TaskKind::Sentiment => sentiment::evaluate(dir, device)?.to_string(),
+        TaskKind::Forecast => forecast::evaluate(dir, device)?.to_string(),
+    })
 }
 
 /// `rnnlab generate`: samples `length` tokens after `prompt`.

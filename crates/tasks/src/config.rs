@@ -13,6 +13,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use toml::{Table, Value};
 
+/// Fails on the first `(key, value)` that is 0, naming it: sizes, counts and strides.
+pub fn require_nonzero(pairs: &[(&str, usize)]) -> anyhow::Result<()> {
+    match pairs.iter().find(|(_, value)| *value == 0) {
+        Some((key, _)) => anyhow::bail!("{key} = 0: must be at least 1"),
+        None => Ok(()),
+    }
+}
+
 /// A configuration problem; the message names the file, line or key and what was expected.
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("{0}")]

@@ -147,12 +147,6 @@ enum Command {
     },
 }
 
-fn print_results(results: &run::Results) {
-    for (k, v) in results {
-        println!("  {k:<22} {v:.4}");
-    }
-}
-
 fn after_training(
     trained: &commands::Trained,
     device: &burn::prelude::Device,
@@ -162,29 +156,24 @@ fn after_training(
         &rnnlab_tasks::training::history::History::read(&trained.dir.join("metrics.csv"))?,
         &trained.dir.join("loss.svg"),
     );
-    match trained.task {
-        TaskKind::Charlm => {
-            let r = &trained.results;
-            println!(
-                "valid loss {:.4} nats/token, {:.4} nats/char ({:.4} bits/char, perplexity {:.2})",
-                r["valid_loss"],
-                r["valid_nats_per_char"],
-                r["valid_bits_per_char"],
-                r["valid_perplexity"]
-            );
-            let sampling = SamplingConfig {
-                temperature: 0.8,
-                top_k: 0,
-                top_p: 1.0,
-                seed: 0,
-            };
-            // Word and BPE tokenizers have no token for a bare newline: start those from a name.
-            let sample = commands::generate(&trained.dir, "\n", 200, sampling.clone(), device)
-                .or_else(|_| commands::generate(&trained.dir, "ROMEO:", 200, sampling, device))?;
-            println!("sample:\n{sample}");
-        }
-        TaskKind::Sentiment => print!("{}", sentiment::experiment::evaluate(&trained.dir, device)?),
-        TaskKind::Forecast => print!("{}", forecast::experiment::evaluate(&trained.dir, device)?),
+    // The report the task wrote when it scored the trained model; nothing is evaluated twice.
+    let report = trained.dir.join("report.txt");
+    print!(
+        "{}",
+        std::fs::read_to_string(&report)
+            .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", report.display()))?
+    );
+    if trained.task == TaskKind::Charlm {
+        let sampling = SamplingConfig {
+            temperature: 0.8,
+            top_k: 0,
+            top_p: 1.0,
+            seed: 0,
+        };
+        // Word and BPE tokenizers have no token for a bare newline: start those from a name.
+        let sample = commands::generate(&trained.dir, "\n", 200, sampling.clone(), device)
+            .or_else(|_| commands::generate(&trained.dir, "ROMEO:", 200, sampling, device))?;
+        println!("sample:\n{sample}");
     }
     Ok(())
 }
@@ -280,13 +269,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Eval { run, device } => {
             let device = device::choose(device.as_deref())?;
-            match run::task_of_run(&run)? {
-                TaskKind::Sentiment => {
-                    print!("{}", sentiment::experiment::evaluate(&run, &device)?)
-                }
-                TaskKind::Forecast => print!("{}", forecast::experiment::evaluate(&run, &device)?),
-                TaskKind::Charlm => print_results(&commands::eval(&run, &device)?),
-            }
+            print!("{}", commands::eval(&run, &device)?);
             Ok(())
         }
         Command::Predict {

@@ -112,6 +112,24 @@ pub fn save_results(dir: &Path, results: &Results) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Ends a training run: adds `epochs`, `kept_epoch` and `train_seconds` to the task's
+/// `results`, writes `results.json` and the human-readable `report.txt` (what `train` prints at
+/// the end), both atomically.
+pub fn finish(
+    dir: &Path,
+    mut results: Results,
+    fitted: (usize, usize),
+    seconds: f64,
+    report: &str,
+) -> anyhow::Result<Results> {
+    results.insert("epochs".into(), fitted.0 as f64);
+    results.insert("kept_epoch".into(), fitted.1 as f64);
+    results.insert("train_seconds".into(), seconds);
+    save_results(dir, &results)?;
+    rnnlab_data::error::write_atomic(&dir.join("report.txt"), report.as_bytes())?;
+    Ok(results)
+}
+
 /// Reads `results.json`.
 pub fn load_results(dir: &Path) -> anyhow::Result<Results> {
     let path = dir.join("results.json");

@@ -268,7 +268,9 @@ fn sentiment_trains_evaluates_and_explains() {
             ("awful", "neg")
         };
         lines.push_str(&format!(
-            "the film was {word} and long {}\t{label}\n",
+            // The keyword ends the sentence: with a forward-only RNN only its own state has
+            // seen it, so attention has to weigh it most.
+            "{} the film was long and {word}\t{label}\n",
             ["today", "again", "indeed"][i % 3]
         ));
     }
@@ -278,8 +280,8 @@ fn sentiment_trains_evaluates_and_explains() {
         "s.toml",
         &format!(
             "task = \"sentiment\"\nname = \"s\"\n[data]\nformat = \"tsv\"\npath = {data:?}\n\
-             labels = [\"neg\", \"pos\"]\nbatch_size = 8\n[model]\nd_embed = 8\nd_hidden = 8\n\
-             [train]\nepochs = 3\nlr = 0.02\n"
+             labels = [\"neg\", \"pos\"]\nbatch_size = 8\n[model]\nd_embed = 8\nd_hidden = 8\nbidirectional = false\n\
+             [train]\nepochs = 8\nlr = 0.02\nkeep_best_by = \"loss\"\n"
         ),
     );
     let runs = tmp.path().join("runs").display().to_string();

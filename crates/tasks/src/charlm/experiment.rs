@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{Carry, TrainingOptions};
 use super::{CharLm, CharLmConfig};
-use crate::run::{Results, save_results};
+use crate::run::{Results, finish};
 use crate::training::fit::MODEL_FILE;
 use crate::training::{Loaders, TrainSection, fit, load_model};
 
@@ -125,22 +125,12 @@ impl CharLmExperiment {
             bail!("task = {:?}: this is a charlm experiment", self.task);
         }
         parse_cell(&self.model.cell)?;
-        self.train.validate()?;
-        for (key, value) in [
+        self.train.validate_for(false)?;
+        crate::config::require_nonzero(&[
             ("model.d_embed", self.model.d_embed),
             ("model.d_hidden", self.model.d_hidden),
             ("model.n_layers", self.model.n_layers),
-        ] {
-            if value == 0 {
-                bail!("{key} = 0: must be at least 1");
-            }
-        }
-        if self.train.keep_best_by != "loss" {
-            bail!(
-                "train.keep_best_by = {:?}: only \"loss\" here (no accuracy)",
-                self.train.keep_best_by
-            );
-        }
+        ])?;
         if !matches!(self.data.tokenizer.as_str(), "char" | "word" | "bpe") {
             bail!(
                 "data.tokenizer = {:?}: expected \"char\", \"word\" or \"bpe\"",
@@ -153,16 +143,12 @@ impl CharLmExperiment {
                 self.data.train_fraction
             );
         }
-        for (key, value) in [
+        crate::config::require_nonzero(&[
             ("data.seq_len", self.data.seq_len),
             ("data.batch_size", self.data.batch_size),
             ("data.window_stride", self.data.window_stride),
             ("data.valid_stride", self.data.valid_stride),
-        ] {
-            if value == 0 {
-                bail!("{key} = 0: must be at least 1");
-            }
-        }
+        ])?;
         if !(0.0..1.0).contains(&self.model.dropout) {
             bail!("model.dropout = {}: must be in [0, 1)", self.model.dropout);
         }
@@ -262,8 +248,7 @@ pub fn train(
     let config = experiment.model_config(tokenizer.vocab_size())?;
     // Initialised on the CPU from the seed, then moved: the same seed gives the same initial
     // weights on every device, so runs on flex and wgpu can be compared.
-    let cpu = Device::flex();
-    cpu.seed(experiment.train.seed);
+    let cpu = crate::training::seeded_cpu(experiment.train.seed, device);
     let mut model: CharLm = config
         .try_init(&cpu)
         .map_err(|e| anyhow::anyhow!("model.{e}"))?;
@@ -275,7 +260,6 @@ pub fn train(
     let d = &experiment.data;
     let valid_data = WindowDataset::new(valid_ids.clone(), d.seq_len)?.with_stride(d.valid_stride);
     let train_device = device.clone().autodiff();
-    train_device.seed(experiment.train.seed);
     let (train_loader, steps) = if d.tbptt {
         let streams = Streams {
             batches: ContiguousBatches::new(train_ids, d.batch_size, d.seq_len)?,
@@ -329,12 +313,31 @@ pub fn train(
     if let Some(reason) = fitted.stopped {
         bail!("training stopped: {reason}");
     }
-    let mut results = evaluate_split(&model, &valid_ids, corpus.valid.chars().count(), d, device)?;
-    results.insert("epochs".into(), fitted.epochs_run as f64);
-    results.insert("kept_epoch".into(), fitted.epoch as f64);
-    results.insert("train_seconds".into(), seconds);
-    save_results(dir, &results)?;
-    Ok(results)
+    let results = evaluate_split(&model, &valid_ids, corpus.valid.chars().count(), d, device)?;
+    let report = describe(&results);
+    finish(
+        dir,
+        results,
+        (fitted.epochs_run, fitted.epoch),
+        seconds,
+        &report,
+    )
+}
+
+/// What `train` and `eval` print for a language-model run: the validation line, then each
+/// value under its `results.json` name.
+pub fn describe(results: &Results) -> String {
+    let mut text = format!(
+        "valid loss {:.4} nats/token, {:.4} nats/char ({:.4} bits/char, perplexity {:.2})\n",
+        results["valid_loss"],
+        results["valid_nats_per_char"],
+        results["valid_bits_per_char"],
+        results["valid_perplexity"]
+    );
+    for (key, value) in results {
+        text.push_str(&format!("  {key:<22} {value:.4}\n"));
+    }
+    text
 }
 
 /// Scores every token of the validation split once (non-overlapping windows of `seq_len`):

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::{ForecastConfig, ForecastModel, Residual};
 use crate::charlm::experiment::parse_cell;
 use crate::metrics::{ForecastErrors, naive_forecast, seasonal_naive_forecast};
-use crate::run::{Results, save_results};
+use crate::run::{Results, finish};
 use crate::training::fit::MODEL_FILE;
 use crate::training::{Loaders, TrainSection, fit, load_model};
 
@@ -166,15 +166,9 @@ impl ForecastExperiment {
             bail!("task = {:?}: this is a forecast experiment", self.task);
         }
         parse_cell(&self.model.cell)?;
-        self.train.validate()?;
-        if self.train.keep_best_by != "loss" {
-            bail!(
-                "train.keep_best_by = {:?}: only \"loss\" here (no accuracy)",
-                self.train.keep_best_by
-            );
-        }
+        self.train.validate_for(false)?;
         let d = &self.data;
-        for (key, value) in [
+        crate::config::require_nonzero(&[
             ("data.lookback", d.lookback),
             ("data.horizon", d.horizon),
             ("data.stride", d.stride),
@@ -183,11 +177,7 @@ impl ForecastExperiment {
             ("eval.stride", self.eval.stride),
             ("model.d_hidden", self.model.d_hidden),
             ("model.n_layers", self.model.n_layers),
-        ] {
-            if value == 0 {
-                bail!("{key} = 0: must be at least 1");
-            }
-        }
+        ])?;
         if self.eval.horizon != 0 && self.eval.horizon < d.horizon {
             bail!(
                 "eval.horizon = {}: must be 0 or at least data.horizon = {}",
@@ -306,7 +296,7 @@ pub fn prepare(e: &ForecastExperiment, scaler: Option<Scaler>) -> anyhow::Result
         Features::M => (all.clone(), all),
         Features::MS => (all, vec![target]),
     };
-    if splits.test.len() == 0 && splits.bounds[2] - splits.bounds[1] < e.eval_horizon() {
+    if splits.bounds[2] - splits.bounds[1] < e.eval_horizon() {
         bail!(
             "eval.horizon = {}: longer than the {} test rows",
             e.eval_horizon(),
@@ -366,8 +356,7 @@ pub fn train(
         None => None,
     };
     let prepared = prepare(experiment, saved)?;
-    let cpu = Device::flex();
-    cpu.seed(experiment.train.seed);
+    let cpu = crate::training::seeded_cpu(experiment.train.seed, device);
     let mut model = build(experiment, &prepared, &cpu)?;
     model.grad_clip = experiment.train.grad_clip;
     if let Some(epoch) = resume {
@@ -375,7 +364,6 @@ pub fn train(
     }
     let d = &experiment.data;
     let train_device = device.clone().autodiff();
-    train_device.seed(experiment.train.seed);
     let batcher = TsBatcher {
         lookback: d.lookback,
         horizon: d.horizon,
@@ -423,12 +411,14 @@ pub fn train(
         experiment.eval_horizon(),
         device,
     );
-    let mut results = report.results;
-    results.insert("epochs".into(), fitted.epochs_run as f64);
-    results.insert("kept_epoch".into(), fitted.epoch as f64);
-    results.insert("train_seconds".into(), seconds);
-    save_results(dir, &results)?;
-    Ok(results)
+    let text = report.to_string();
+    finish(
+        dir,
+        report.results,
+        (fitted.epochs_run, fitted.epoch),
+        seconds,
+        &text,
+    )
 }
 
 /// A trained forecasting run, loaded back.

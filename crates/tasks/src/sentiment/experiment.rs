@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::{Explanation, Pooling, SentimentClassifier, SentimentConfig, explain};
 use crate::charlm::experiment::parse_cell;
 use crate::metrics::ClassificationReport;
-use crate::run::{Results, save_results};
+use crate::run::{Results, finish};
 use crate::training::fit::MODEL_FILE;
 use crate::training::{Loaders, TrainSection, fit, load_model};
 
@@ -124,15 +124,12 @@ impl SentimentExperiment {
         }
         parse_cell(&self.model.cell)?;
         self.train.validate()?;
-        for (key, value) in [
+        crate::config::require_nonzero(&[
             ("model.d_embed", self.model.d_embed),
             ("model.d_hidden", self.model.d_hidden),
             ("model.n_layers", self.model.n_layers),
-        ] {
-            if value == 0 {
-                bail!("{key} = 0: must be at least 1");
-            }
-        }
+            ("data.batch_size", self.data.batch_size),
+        ])?;
         if !matches!(self.data.format.as_str(), "mr" | "tsv") {
             bail!(
                 "data.format = {:?}: expected \"mr\" or \"tsv\"",
@@ -150,9 +147,6 @@ impl SentimentExperiment {
             bail!(
                 "data.valid_fraction = {v}, data.test_fraction = {t}: need both > 0 and a sum below 1"
             );
-        }
-        if self.data.batch_size == 0 {
-            bail!("data.batch_size = 0: must be at least 1");
         }
         if !(0.0..1.0).contains(&self.model.dropout) {
             bail!("model.dropout = {}: must be in [0, 1)", self.model.dropout);
@@ -220,8 +214,7 @@ pub fn train(
             },
         )),
     };
-    let cpu = Device::flex();
-    cpu.seed(experiment.train.seed);
+    let cpu = crate::training::seeded_cpu(experiment.train.seed, device);
     let mut model = build(experiment, tokenizer.vocab_size(), &cpu)?;
     model.grad_clip = experiment.train.grad_clip;
     if let Some(epoch) = resume {
@@ -234,7 +227,6 @@ pub fn train(
         .bucket_by_length(d.batch_size, 0);
     let steps = split.train.len().div_ceil(d.batch_size);
     let train_device = device.clone().autodiff();
-    train_device.seed(experiment.train.seed);
     let loader = |data: ClassDataset| {
         DataLoaderBuilder::new(ClassBatcher { pad_id: pad })
             .set_device(train_device.clone())
@@ -269,12 +261,14 @@ pub fn train(
         bail!("training stopped: {reason}");
     }
     let report = evaluate(dir, device)?;
-    let mut results = report.results();
-    results.insert("epochs".into(), fitted.epochs_run as f64);
-    results.insert("kept_epoch".into(), fitted.epoch as f64);
-    results.insert("train_seconds".into(), seconds);
-    save_results(dir, &results)?;
-    Ok(results)
+    let results = report.results();
+    finish(
+        dir,
+        results,
+        (fitted.epochs_run, fitted.epoch),
+        seconds,
+        &report.to_string(),
+    )
 }
 
 /// A trained sentiment run, loaded back.

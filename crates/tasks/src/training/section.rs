@@ -71,9 +71,19 @@ impl TrainSection {
 
     /// Rejects impossible values, naming the key.
     pub fn validate(&self) -> anyhow::Result<()> {
-        if self.epochs == 0 {
-            bail!("train.epochs = 0: must be at least 1");
+        self.validate_for(true)
+    }
+
+    /// [`validate`](Self::validate) for a task that reports accuracy (`has_accuracy`) or not,
+    /// which decides whether `keep_best_by = "accuracy"` is possible.
+    pub fn validate_for(&self, has_accuracy: bool) -> anyhow::Result<()> {
+        if !has_accuracy && self.keep_best_by != "loss" {
+            bail!(
+                "train.keep_best_by = {:?}: only \"loss\" for this task (it has no accuracy)",
+                self.keep_best_by
+            );
         }
+        crate::config::require_nonzero(&[("train.epochs", self.epochs)])?;
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             bail!("train.lr = {}: must be a positive number", self.lr);
         }
