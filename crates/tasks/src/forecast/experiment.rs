@@ -356,8 +356,9 @@ pub fn train(
         None => None,
     };
     let prepared = prepare(experiment, saved)?;
-    let cpu = crate::training::seeded_cpu(experiment.train.seed, device);
-    let mut model = build(experiment, &prepared, &cpu)?;
+    let mut model = crate::training::seeded_init(experiment.train.seed, device, |cpu| {
+        build(experiment, &prepared, cpu)
+    })?;
     model.grad_clip = experiment.train.grad_clip;
     if let Some(epoch) = resume {
         crate::training::checkpoint::check_fits(&model, dir, epoch)?;

@@ -214,8 +214,9 @@ pub fn train(
             },
         )),
     };
-    let cpu = crate::training::seeded_cpu(experiment.train.seed, device);
-    let mut model = build(experiment, tokenizer.vocab_size(), &cpu)?;
+    let mut model = crate::training::seeded_init(experiment.train.seed, device, |cpu| {
+        build(experiment, tokenizer.vocab_size(), cpu)
+    })?;
     model.grad_clip = experiment.train.grad_clip;
     if let Some(epoch) = resume {
         crate::training::checkpoint::check_fits(&model, dir, epoch)?;

@@ -1,0 +1,113 @@
+//! One seed, one run: a run on flex repeats bit for bit, and the same experiment on wgpu
+//! (Mesa's software Vulkan in CI) ends within a tolerance of it.
+//!
+//! This file is its own test binary: flex keeps one random generator per process, and the
+//! unit tests running beside a run in the library's test binary would draw from it.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use burn::prelude::Device;
+use burn_store::ModuleSnapshot;
+use rnnlab_tasks::charlm::experiment::{CharLmExperiment, load_run, train};
+
+/// Relative tolerance between a wgpu and a flex run of the same seed (f32 sums reorder).
+const DEVICE_TOLERANCE: f64 = 1e-3;
+
+/// The two tests below both train; one at a time, so neither draws from the other's seed.
+static ONE_RUN_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn tiny(dir: &Path) -> (CharLmExperiment, String) {
+    let text_path = dir.join("text.txt");
+    std::fs::write(
+        &text_path,
+        "to be or not to be, that is the question.\n".repeat(60),
+    )
+    .unwrap();
+    let overrides = [
+        format!("data.path={}", text_path.display()),
+        "data.seq_len=16".into(),
+        "data.batch_size=8".into(),
+        "data.window_stride=4".into(),
+        "data.valid_stride=8".into(),
+        "model.d_embed=8".into(),
+        "model.d_hidden=32".into(),
+        "model.n_layers=1".into(),
+        "train.epochs=2".into(),
+        "train.lr=0.01".into(),
+    ];
+    let (experiment, table): (CharLmExperiment, _) =
+        rnnlab_tasks::config::resolve(None, &overrides).unwrap();
+    (experiment, toml::to_string(&table).unwrap())
+}
+
+/// Every tensor of the run's `model.bpk`, by name, as raw bytes (the file itself also holds
+/// random parameter ids, which differ between runs).
+fn weights(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let run = load_run(dir, &Device::flex()).unwrap();
+    let mut tensors: Vec<_> = run
+        .model
+        .collect(None, None, false)
+        .into_iter()
+        .map(|t| (t.name.clone(), t.to_bytes().unwrap().to_vec()))
+        .collect();
+    tensors.sort();
+    assert!(!tensors.is_empty(), "the model has tensors");
+    tensors
+}
+
+#[test]
+fn a_flex_run_repeats_bit_for_bit() {
+    let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let (experiment, resolved) = tiny(tmp.path());
+    let mut runs = Vec::new();
+    for name in ["first", "second"] {
+        let dir = tmp.path().join(name);
+        let mut results = train(&experiment, &resolved, &dir, &Device::flex(), None).unwrap();
+        results.remove("train_seconds").expect("the run is timed");
+        let metrics = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+        let weights = weights(&dir);
+        runs.push((results, metrics, weights));
+    }
+    let (first, second) = (&runs[0], &runs[1]);
+    assert_eq!(first.0, second.0, "results.json differs");
+    assert_eq!(first.1, second.1, "metrics.csv differs");
+    assert_eq!(first.2.len(), second.2.len(), "the tensors saved differ");
+    for ((name, a), (_, b)) in first.2.iter().zip(&second.2) {
+        assert!(a == b, "{name} differs between the two runs");
+    }
+}
+
+#[test]
+fn wgpu_run_matches_flex() {
+    if std::env::var("RNNLAB_SKIP_WGPU").is_ok_and(|v| v == "1") {
+        eprintln!("RNNLAB_SKIP_WGPU=1: wgpu smoke run skipped");
+        return;
+    }
+    let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let (experiment, resolved) = tiny(tmp.path());
+    let wgpu = rnnlab_tasks::device::parse("wgpu").unwrap();
+    let on_gpu = train(
+        &experiment,
+        &resolved,
+        &tmp.path().join("wgpu"),
+        &wgpu,
+        None,
+    )
+    .unwrap();
+    let on_cpu = train(
+        &experiment,
+        &resolved,
+        &tmp.path().join("flex"),
+        &Device::flex(),
+        None,
+    )
+    .unwrap();
+    let (a, b) = (on_gpu["valid_loss"], on_cpu["valid_loss"]);
+    assert!(
+        (a - b).abs() <= DEVICE_TOLERANCE * b.max(1.0),
+        "valid loss: wgpu {a} vs flex {b}"
+    );
+}
