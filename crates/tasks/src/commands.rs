@@ -8,21 +8,11 @@ use rnnlab_data::tokenizer::Tokenizer;
 
 use crate::charlm::experiment::{self as charlm, CharLmExperiment};
 use crate::charlm::{Sampler, SamplingConfig};
+use crate::experiment::{self, Experiment, resolve};
 use crate::forecast::experiment::{self as forecast, ForecastExperiment};
 use crate::run::{Results, TaskKind, new_run_dir, task_of, task_of_run};
 use crate::sentiment::experiment::{self as sentiment, SentimentExperiment};
 use crate::training::checkpoint;
-
-/// Resolves an experiment file with overrides into the typed config's TOML (for
-/// `--print-config` and the run directory) and its run name and seed.
-fn resolve<T>(file: &Path, overrides: &[String]) -> anyhow::Result<(T, String)>
-where
-    T: serde::Serialize + serde::de::DeserializeOwned + Default,
-{
-    let (typed, table): (T, _) = crate::config::resolve(Some(file), overrides)?;
-    let text = toml::to_string(&table).context("cannot print the config")?;
-    Ok((typed, text))
-}
 
 /// The resolved config of an experiment file, as TOML.
 pub fn print_config(file: &Path, overrides: &[String]) -> anyhow::Result<String> {
@@ -35,13 +25,7 @@ pub fn print_config(file: &Path, overrides: &[String]) -> anyhow::Result<String>
 
 /// Resolves and validates an experiment with overrides, without training.
 pub fn check(file: &Path, overrides: &[String]) -> anyhow::Result<()> {
-    match task_of(file)? {
-        TaskKind::Charlm => resolve::<CharLmExperiment>(file, overrides)?.0.validate(),
-        TaskKind::Sentiment => resolve::<SentimentExperiment>(file, overrides)?
-            .0
-            .validate(),
-        TaskKind::Forecast => resolve::<ForecastExperiment>(file, overrides)?.0.validate(),
-    }
+    print_config(file, overrides).map(drop)
 }
 
 /// A finished training run.
@@ -61,77 +45,56 @@ pub fn train(
     runs: &Path,
     device: &Device,
 ) -> anyhow::Result<Trained> {
+    fn new_run<E: Experiment>(
+        file: &Path,
+        overrides: &[String],
+        runs: &Path,
+        device: &Device,
+    ) -> anyhow::Result<(PathBuf, Results)> {
+        let (e, text) = resolve::<E>(file, overrides)?;
+        let dir = new_run_dir(runs, e.name(), e.train_section().seed);
+        let results = e.train(&text, &dir, device, None)?;
+        Ok((dir, results))
+    }
     let task = task_of(file)?;
     let (dir, results) = match task {
-        TaskKind::Charlm => {
-            let (e, text) = resolve::<CharLmExperiment>(file, overrides)?;
-            e.validate()?;
-            let dir = new_run_dir(runs, &e.name, e.train.seed);
-            let r = charlm::train(&e, &text, &dir, device, None)?;
-            (dir, r)
-        }
-        TaskKind::Sentiment => {
-            let (e, text) = resolve::<SentimentExperiment>(file, overrides)?;
-            e.validate()?;
-            let dir = new_run_dir(runs, &e.name, e.train.seed);
-            let r = sentiment::train(&e, &text, &dir, device, None)?;
-            (dir, r)
-        }
-        TaskKind::Forecast => {
-            let (e, text) = resolve::<ForecastExperiment>(file, overrides)?;
-            e.validate()?;
-            let dir = new_run_dir(runs, &e.name, e.train.seed);
-            let r = forecast::train(&e, &text, &dir, device, None)?;
-            (dir, r)
-        }
+        TaskKind::Charlm => new_run::<CharLmExperiment>(file, overrides, runs, device)?,
+        TaskKind::Sentiment => new_run::<SentimentExperiment>(file, overrides, runs, device)?,
+        TaskKind::Forecast => new_run::<ForecastExperiment>(file, overrides, runs, device)?,
     };
     Ok(Trained { dir, task, results })
 }
 
 /// `rnnlab resume`: continues a run from its last complete checkpoint.
 pub fn resume(dir: &Path, device: &Device) -> anyhow::Result<Trained> {
+    fn go_on<E: Experiment>(dir: &Path, device: &Device) -> anyhow::Result<Results> {
+        let (e, text) = experiment::of_run::<E>(dir)?;
+        let done = checkpoint::latest_complete(&dir.join("checkpoint")).with_context(|| {
+            format!(
+                "{}: no complete checkpoint (model, optim and scheduler) to resume from",
+                dir.join("checkpoint").display()
+            )
+        })?;
+        let planned = e.train_section().epochs;
+        if done >= planned {
+            bail!(
+                "{}: all {planned} epochs are done (checkpoint of epoch {done}); nothing to resume",
+                dir.display()
+            );
+        }
+        e.train(&text, dir, device, Some(done))
+    }
     let task = task_of_run(dir)?;
-    let config = dir.join("config.toml");
-    let text = std::fs::read_to_string(&config)
-        .with_context(|| format!("{}: cannot read", config.display()))?;
-    let epoch = checkpoint::latest_complete(&dir.join("checkpoint")).with_context(|| {
-        format!(
-            "{}: no complete checkpoint (model, optim and scheduler) to resume from",
-            dir.join("checkpoint").display()
-        )
-    })?;
     let results = match task {
-        TaskKind::Charlm => {
-            let (e, _) = resolve::<CharLmExperiment>(&config, &[])?;
-            check_epochs(epoch, e.train.epochs, dir)?;
-            charlm::train(&e, &text, dir, device, Some(epoch))?
-        }
-        TaskKind::Sentiment => {
-            let (e, _) = resolve::<SentimentExperiment>(&config, &[])?;
-            check_epochs(epoch, e.train.epochs, dir)?;
-            sentiment::train(&e, &text, dir, device, Some(epoch))?
-        }
-        TaskKind::Forecast => {
-            let (e, _) = resolve::<ForecastExperiment>(&config, &[])?;
-            check_epochs(epoch, e.train.epochs, dir)?;
-            forecast::train(&e, &text, dir, device, Some(epoch))?
-        }
+        TaskKind::Charlm => go_on::<CharLmExperiment>(dir, device)?,
+        TaskKind::Sentiment => go_on::<SentimentExperiment>(dir, device)?,
+        TaskKind::Forecast => go_on::<ForecastExperiment>(dir, device)?,
     };
     Ok(Trained {
         dir: dir.to_path_buf(),
         task,
         results,
     })
-}
-
-fn check_epochs(done: usize, planned: usize, dir: &Path) -> anyhow::Result<()> {
-    if done >= planned {
-        bail!(
-            "{}: all {planned} epochs are done (checkpoint of epoch {done}); nothing to resume",
-            dir.display()
-        );
-    }
-    Ok(())
 }
 
 /// `rnnlab eval`: the run's report on its evaluation split, recomputed from the saved model

@@ -13,6 +13,7 @@ pub mod charlm;
 pub mod commands;
 pub mod config;
 pub mod device;
+pub mod experiment;
 pub mod forecast;
 pub mod metrics;
 pub mod plot;

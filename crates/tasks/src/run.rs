@@ -50,8 +50,9 @@ pub fn task_of(path: &Path) -> anyhow::Result<TaskKind> {
     }
 }
 
-/// The task of a run directory, from its `config.toml`.
-pub fn task_of_run(dir: &Path) -> anyhow::Result<TaskKind> {
+/// The `config.toml` of a run directory; its absence is an error that says the directory is
+/// not a run.
+pub fn config_of_run(dir: &Path) -> anyhow::Result<PathBuf> {
     let config = dir.join("config.toml");
     if !config.is_file() {
         bail!(
@@ -60,7 +61,12 @@ pub fn task_of_run(dir: &Path) -> anyhow::Result<TaskKind> {
             dir.display()
         );
     }
-    task_of(&config)
+    Ok(config)
+}
+
+/// The task of a run directory, from its `config.toml`.
+pub fn task_of_run(dir: &Path) -> anyhow::Result<TaskKind> {
+    task_of(&config_of_run(dir)?)
 }
 
 /// A fresh run directory `<runs>/<name>/<UTC time>-seed<seed>` (a suffix keeps it unique);
@@ -100,6 +106,14 @@ fn utc_stamp(secs: u64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// Creates a new run directory `dir` holding the resolved experiment as `config.toml`.
+pub fn create(dir: &Path, resolved_toml: &str) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the run directory {}", dir.display()))?;
+    rnnlab_data::error::write_atomic(&dir.join("config.toml"), resolved_toml.as_bytes())?;
+    Ok(())
 }
 
 /// Final metrics of a run (`results.json`): name → value.

@@ -362,7 +362,15 @@ fn forecast_trains_forecasts_plots_and_backtests() {
             .join("timeseries/airline_passengers.csv")
             .display()
     );
-    let out = ok(&["train", &exp, &path, "train.epochs=3", "--runs", &runs]);
+    let out = ok(&[
+        "train",
+        &exp,
+        &path,
+        "train.epochs=3",
+        "model.relative_input=true",
+        "--runs",
+        &runs,
+    ]);
     assert!(
         out.contains("seasonal naive") && out.contains("MAPE"),
         "{out}"
@@ -370,6 +378,10 @@ fn forecast_trains_forecasts_plots_and_backtests() {
     let dir = run_dir(&out);
     let d = dir.display().to_string();
     assert!(dir.join("scaler.json").is_file());
+    // The run directory rebuilds the same model (relative inputs included): `eval` repeats
+    // the report training wrote.
+    let report = std::fs::read_to_string(dir.join("report.txt")).unwrap();
+    assert_eq!(ok(&["eval", &d]).trim(), report.trim());
     let svg = tmp.path().join("f.svg");
     let shown = ok(&["forecast", &d, "--plot", &svg.display().to_string()]);
     assert!(
@@ -450,4 +462,74 @@ fn bad_input_is_one_clear_error() {
         &["eval", &tmp.path().display().to_string()],
         "config.toml: missing",
     );
+}
+
+/// How long a 60-epoch airline run (about a second: ten of the dashboard's 100-ms frames)
+/// may take on a terminal before the test calls it hung.
+const TERMINAL_RUN_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+#[test]
+fn on_a_terminal_the_dashboard_shows_then_closes_by_itself() {
+    // `script` (util-linux) runs the command on a pseudo-terminal, so stdout is a terminal and
+    // `train` shows burn's TUI dashboard.
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("no `script` here: the terminal run is skipped");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = datasets().join("../experiments/forecast-airline.toml");
+    let csv = datasets().join("timeseries/airline_passengers.csv");
+    let runs = tmp.path().join("runs");
+    let typescript = tmp.path().join("terminal.out");
+    let command = format!(
+        "stty cols 120 rows 40; exec '{}' train '{}' 'data.path={}' train.epochs=60 train.early_stopping=0 --runs '{}'",
+        env!("CARGO_BIN_EXE_rnnlab"),
+        exp.display(),
+        csv.display(),
+        runs.display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &command])
+        .arg(&typescript)
+        .env("BURN_DEVICE", "flex")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("script runs");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > TERMINAL_RUN_LIMIT {
+            child.kill().ok();
+            panic!("still running after {TERMINAL_RUN_LIMIT:?}: the dashboard did not close");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let shown = String::from_utf8_lossy(&std::fs::read(&typescript).unwrap()).into_owned();
+    assert!(status.success(), "{shown}");
+    // The dashboard took the alternate screen, drew its panels, and gave the screen back
+    // before the report was printed.
+    let opened = shown.find("\x1b[?1049h").expect("the dashboard was shown");
+    let closed = shown
+        .rfind("\x1b[?1049l")
+        .expect("the dashboard was closed");
+    let report = shown
+        .rfind("seasonal naive")
+        .expect("the report was printed");
+    assert!(opened < closed && closed < report, "{shown}");
+    assert!(
+        shown.contains("Progress"),
+        "the dashboard's panels were drawn"
+    );
+    // The `run:` line follows the dashboard's last escape codes on the same screen line.
+    let dir = shown
+        .lines()
+        .find_map(|l| {
+            l.split_once("run: ")
+                .map(|(_, path)| PathBuf::from(path.trim()))
+        })
+        .expect("a run: line");
+    assert!(dir.join("model.bpk").is_file() && dir.join("metrics.csv").is_file());
 }

@@ -229,6 +229,8 @@ impl Dataset<LmItem> for Streams {
     }
 }
 
+crate::experiment::impl_experiment!(CharLmExperiment, train);
+
 /// Trains the experiment into `dir` on `device`; `resume` continues a run from that epoch's
 /// checkpoint (the directory must be that run's). Returns the final metrics, also saved as
 /// `results.json`.
@@ -288,9 +290,7 @@ pub fn train(
         .build(valid_data);
 
     if resume.is_none() {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the run directory {}", dir.display()))?;
-        rnnlab_data::error::write_atomic(&dir.join("config.toml"), resolved_toml.as_bytes())?;
+        crate::run::create(dir, resolved_toml)?;
         tokenizer.save(&dir.join("tokenizer.json"))?;
     }
     let started = std::time::Instant::now();
@@ -405,15 +405,7 @@ pub struct LoadedRun {
 
 /// Loads `dir` (written by [`train`]); every missing file is an error naming it.
 pub fn load_run(dir: &Path, device: &Device) -> anyhow::Result<LoadedRun> {
-    let config_path = dir.join("config.toml");
-    if !config_path.is_file() {
-        bail!(
-            "{}: missing; is {} a run directory?",
-            config_path.display(),
-            dir.display()
-        );
-    }
-    let (experiment, _): (CharLmExperiment, _) = crate::config::resolve(Some(&config_path), &[])?;
+    let (experiment, _): (CharLmExperiment, _) = crate::experiment::of_run(dir)?;
     let tokenizer = AnyTokenizer::load(&dir.join("tokenizer.json"))?;
     let mut model = experiment
         .model_config(tokenizer.vocab_size())?

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use burn::Tensor;
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataset::Dataset;
@@ -98,6 +98,9 @@ pub struct ModelSection {
     /// `none`, `last` (predict changes from the last value) or `seasonal` (from one season
     /// back).
     pub residual: Residual,
+    /// Feed the encoder each window minus its last value (every column), so that a level
+    /// drift between the splits does not put the test windows outside what it learnt.
+    pub relative_input: bool,
 }
 
 /// `[eval]`.
@@ -143,6 +146,7 @@ impl Default for ForecastExperiment {
                 n_layers: 1,
                 dropout: 0.0,
                 residual: Residual::None,
+                relative_input: false,
             },
             train: TrainSection {
                 grad_clip: 1.0,
@@ -337,9 +341,12 @@ fn build(e: &ForecastExperiment, p: &Prepared, device: &Device) -> anyhow::Resul
         .with_dropout(m.dropout);
     ForecastConfig::new(rnn, e.data.lookback, e.data.horizon, outputs, m.residual)
         .with_season(e.data.season)
+        .with_relative_input(m.relative_input)
         .try_init(device)
         .map_err(|err| anyhow::anyhow!("model.{err}"))
 }
+
+crate::experiment::impl_experiment!(ForecastExperiment, train);
 
 /// Trains into `dir` (or resumes it from `resume`'s checkpoint); returns and saves the test
 /// metrics of the model and the baselines.
@@ -383,9 +390,7 @@ pub fn train(
         steps_per_epoch: steps,
     };
     if resume.is_none() {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the run directory {}", dir.display()))?;
-        rnnlab_data::error::write_atomic(&dir.join("config.toml"), resolved_toml.as_bytes())?;
+        crate::run::create(dir, resolved_toml)?;
         prepared.splits.scaler.save(&dir.join("scaler.json"))?;
     }
     let started = std::time::Instant::now();
@@ -434,9 +439,7 @@ pub struct LoadedRun {
 
 /// Loads `dir`; every missing file is an error naming it.
 pub fn load_run(dir: &Path, device: &Device) -> anyhow::Result<LoadedRun> {
-    let config_path = dir.join("config.toml");
-    let (experiment, _): (ForecastExperiment, _) = crate::config::resolve(Some(&config_path), &[])?;
-    experiment.validate()?;
+    let (experiment, _): (ForecastExperiment, _) = crate::experiment::of_run(dir)?;
     let scaler = Scaler::load(&dir.join("scaler.json"))?;
     let prepared = prepare(&experiment, Some(scaler))?;
     let mut model = build(&experiment, &prepared, device)?;

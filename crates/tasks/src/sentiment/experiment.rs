@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::module::Module;
 use burn::prelude::Device;
@@ -189,6 +189,8 @@ fn build(
         .map_err(|e| anyhow::anyhow!("model.{e}"))
 }
 
+crate::experiment::impl_experiment!(SentimentExperiment, train);
+
 /// Trains into `dir` (or resumes it from `resume`'s checkpoint); returns and saves the final
 /// metrics (test split).
 pub fn train(
@@ -240,9 +242,7 @@ pub fn train(
         steps_per_epoch: steps,
     };
     if resume.is_none() {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the run directory {}", dir.display()))?;
-        rnnlab_data::error::write_atomic(&dir.join("config.toml"), resolved_toml.as_bytes())?;
+        crate::run::create(dir, resolved_toml)?;
         tokenizer.save(&dir.join("tokenizer.json"))?;
     }
     let started = std::time::Instant::now();
@@ -284,10 +284,7 @@ pub struct LoadedRun {
 
 /// Loads `dir`; every missing file is an error naming it.
 pub fn load_run(dir: &Path, device: &Device) -> anyhow::Result<LoadedRun> {
-    let config_path = dir.join("config.toml");
-    let (experiment, _): (SentimentExperiment, _) =
-        crate::config::resolve(Some(&config_path), &[])?;
-    experiment.validate()?;
+    let (experiment, _): (SentimentExperiment, _) = crate::experiment::of_run(dir)?;
     let tokenizer = AnyTokenizer::load(&dir.join("tokenizer.json"))?;
     let mut model = build(&experiment, tokenizer.vocab_size(), device)?;
     load_model(&mut model, &dir.join(MODEL_FILE))?;

@@ -136,8 +136,10 @@ where
     let training = training.renderer(Box::new(renderer));
 
     let learner = Learner::new(model, optimizer, schedule);
-    let mut result = training.launch(learner);
-    result.renderer.manual_close();
+    let result = training.launch(learner);
+    // Dropping the renderer closes the dashboard now. (burn's `manual_close` would keep it open
+    // until the user presses `q`: a terminal run, or a sweep, would then never finish.)
+    drop(result.renderer);
     if let Some(error) = &result.error {
         anyhow::bail!("training failed: {error}");
     }
