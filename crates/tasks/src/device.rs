@@ -34,10 +34,17 @@ pub fn parse(name: &str) -> anyhow::Result<Device> {
     })
 }
 
-/// `--device` if given, else the `BURN_DEVICE` environment variable, else `flex`.
+/// The device's name: `--device` if given, else the `BURN_DEVICE` environment variable, else
+/// `flex`.
+pub fn chosen_name(flag: Option<&str>) -> String {
+    flag.map(str::to_string)
+        .or_else(|| std::env::var("BURN_DEVICE").ok())
+        .unwrap_or_else(|| "flex".into())
+}
+
+/// The device [`chosen_name`] names.
 pub fn choose(flag: Option<&str>) -> anyhow::Result<Device> {
-    let env = std::env::var("BURN_DEVICE").ok();
-    parse(flag.or(env.as_deref()).unwrap_or("flex"))
+    parse(&chosen_name(flag))
 }
 
 #[cfg(test)]

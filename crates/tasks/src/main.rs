@@ -213,12 +213,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 print!("{}", commands::print_config(&file, &overrides)?);
                 return Ok(());
             }
-            let device = device::choose(device.as_deref())?;
+            let device = choose_device(device.as_deref())?;
             let trained = commands::train(&file, &overrides, &runs, &device)?;
             after_training(&trained, &device)
         }
         Command::Resume { run, device } => {
-            let device = device::choose(device.as_deref())?;
+            let device = choose_device(device.as_deref())?;
             let trained = commands::resume(&run, &device)?;
             after_training(&trained, &device)
         }
@@ -228,7 +228,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             runs,
             device,
         } => {
-            let device = device::choose(device.as_deref())?;
+            let device = choose_device(device.as_deref())?;
             let combos = grid(&overrides);
             // Validate every combination before training any.
             for combo in &combos {
@@ -254,7 +254,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             seed,
             device,
         } => {
-            let device = device::choose(device.as_deref())?;
+            let device = choose_device(device.as_deref())?;
             let sampling = SamplingConfig {
                 temperature,
                 top_k,
@@ -268,7 +268,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Eval { run, device } => {
-            let device = device::choose(device.as_deref())?;
+            let device = choose_device(device.as_deref())?;
             print!("{}", commands::eval(&run, &device)?);
             Ok(())
         }
@@ -279,7 +279,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             device,
         } => {
             commands::require(&run, TaskKind::Sentiment, "predict")?;
-            let device = device::choose(device.as_deref())?;
+            let device = choose_device(device.as_deref())?;
             let loaded = sentiment::experiment::load_run(&run, &device)?;
             for text in texts {
                 let e = sentiment::experiment::predict(&loaded, &text, &device)?;
@@ -306,7 +306,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             device,
         } => {
             commands::require(&run, TaskKind::Forecast, "forecast")?;
-            let device = device::choose(device.as_deref())?;
+            let device = choose_device(device.as_deref())?;
             let report = forecast::experiment::evaluate(&run, &device)?;
             let n = report.forecasts.len();
             let index = origin.unwrap_or(n - 1);
@@ -336,7 +336,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             device,
         } => {
             commands::require(&run, TaskKind::Forecast, "backtest")?;
-            let device = device::choose(device.as_deref())?;
+            let device = choose_device(device.as_deref())?;
             let report = forecast::experiment::backtest(&run, horizon, step, &device)?;
             let column = report.columns.len() - 1;
             println!(
@@ -376,6 +376,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The run's device (`--device`, else `BURN_DEVICE`, else flex), also made burn's default
+/// device: burn-train loads checkpoints (`resume`) onto the default device, which would
+/// otherwise be the first GPU backend compiled in, even for a flex run.
+fn choose_device(flag: Option<&str>) -> anyhow::Result<burn::prelude::Device> {
+    let name = device::chosen_name(flag);
+    let device = device::parse(&name)?;
+    // SAFETY: called by each command before it starts any thread (no training, loader or
+    // dashboard thread runs yet), so nothing reads the environment concurrently.
+    unsafe { std::env::set_var("BURN_DEVICE", &name) };
+    Ok(device)
 }
 
 fn main() -> ExitCode {

@@ -176,12 +176,24 @@ pub fn find_runs(paths: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
-/// One table of the final metrics of `runs` (missing values shown as `-`); runs without
+/// One table of the final metrics of `runs` (missing values shown as `-`): the run, its task,
+/// the config values in which the runs differ when they are of one task (what a sweep
+/// varied), then the model's
+/// `test_`/`valid_` metrics, the other values, and the baselines' metrics last. Runs without
 /// `results.json` are listed as unfinished.
 pub fn compare_table(runs: &[PathBuf]) -> String {
-    let mut rows: Vec<(String, String, Results)> = Vec::new();
+    let configs: Vec<BTreeMap<String, String>> = runs.iter().map(|d| flat_config(d)).collect();
+    // Runs of different tasks differ in nearly every key: the column is for one task's runs.
+    let one_task = configs
+        .windows(2)
+        .all(|w| w[0].get("task") == w[1].get("task"));
+    let differs = match one_task {
+        true => differing_keys(&configs),
+        false => Vec::new(),
+    };
+    let mut rows: Vec<(String, String, String, Results)> = Vec::new();
     let mut columns: Vec<String> = Vec::new();
-    for dir in runs {
+    for (dir, config) in runs.iter().zip(&configs) {
         let task = task_of_run(dir).map_or("?", |t| t.name()).to_string();
         let results = load_results(dir).unwrap_or_default();
         for key in results.keys() {
@@ -189,14 +201,25 @@ pub fn compare_table(runs: &[PathBuf]) -> String {
                 columns.push(key.clone());
             }
         }
-        rows.push((dir.display().to_string(), task, results));
+        let varied = differs
+            .iter()
+            .map(|k| format!("{k}={}", config.get(k).map_or("-", String::as_str)))
+            .collect::<Vec<_>>()
+            .join(" ");
+        rows.push((dir.display().to_string(), task, varied, results));
     }
-    columns.sort();
+    columns.sort_by_key(|c| (column_rank(c), c.clone()));
     let mut header = vec!["run".to_string(), "task".to_string()];
+    if !differs.is_empty() {
+        header.push("config".into());
+    }
     header.extend(columns.iter().cloned());
     let mut table: Vec<Vec<String>> = vec![header];
-    for (run, task, results) in rows {
+    for (run, task, varied, results) in rows {
         let mut line = vec![run, task];
+        if !differs.is_empty() {
+            line.push(varied);
+        }
         for c in &columns {
             line.push(results.get(c).map_or("-".into(), |v| format_value(*v)));
         }
@@ -229,6 +252,55 @@ pub fn compare_table(runs: &[PathBuf]) -> String {
                 + "\n"
         })
         .collect()
+}
+
+/// The model's metrics first, the baselines' last.
+fn column_rank(column: &str) -> u8 {
+    if column.starts_with("test_") || column.starts_with("valid_") {
+        0
+    } else if column.starts_with("naive_") || column.starts_with("snaive_") {
+        2
+    } else {
+        1
+    }
+}
+
+/// A run's `config.toml` as `section.key` → value (empty when it cannot be read).
+fn flat_config(dir: &Path) -> BTreeMap<String, String> {
+    fn walk(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>) {
+        for (key, value) in table {
+            let name = match prefix {
+                "" => key.clone(),
+                _ => format!("{prefix}.{key}"),
+            };
+            match value {
+                toml::Value::Table(inner) => walk(&name, inner, out),
+                toml::Value::String(text) => {
+                    out.insert(name, text.clone());
+                }
+                other => {
+                    out.insert(name, other.to_string());
+                }
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    if let Some(table) = std::fs::read_to_string(dir.join("config.toml"))
+        .ok()
+        .and_then(|text| toml::from_str::<toml::Table>(&text).ok())
+    {
+        walk("", &table, &mut out);
+    }
+    out
+}
+
+/// The keys whose values are not the same in every config (none for a single run).
+fn differing_keys(configs: &[BTreeMap<String, String>]) -> Vec<String> {
+    let mut keys: Vec<String> = configs.iter().flat_map(|c| c.keys().cloned()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.retain(|k| configs.iter().any(|c| c.get(k) != configs[0].get(k)));
+    keys
 }
 
 fn format_value(v: f64) -> String {
@@ -291,10 +363,51 @@ mod tests {
         let table = compare_table(&runs);
         let lines: Vec<&str> = table.lines().collect();
         assert!(
-            lines[0].starts_with("run") && lines[0].ends_with("epochs  test_accuracy"),
+            lines[0].starts_with("run") && lines[0].ends_with("task       test_accuracy  epochs"),
             "{table}"
         );
-        assert!(lines[1].ends_with("sentiment  5       0.7712"), "{table}");
+        assert!(lines[1].ends_with("sentiment  0.7712         5"), "{table}");
         assert!(lines[2].contains("unfinished"), "{table}");
+    }
+
+    #[test]
+    fn compare_shows_what_the_runs_differ_in_and_the_model_before_the_baselines() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut runs = Vec::new();
+        for (name, cell, mape) in [("a", "lstm", 0.11), ("b", "gru", 0.09)] {
+            let d = tmp.path().join(name);
+            std::fs::create_dir_all(&d).unwrap();
+            let config =
+                format!("task = \"forecast\"\n[model]\ncell = \"{cell}\"\nd_hidden = 32\n");
+            std::fs::write(d.join("config.toml"), config).unwrap();
+            let results = Results::from([
+                ("snaive_mape".into(), 0.1319),
+                ("test_mape".into(), mape),
+                ("epochs".into(), 150.0),
+            ]);
+            save_results(&d, &results).unwrap();
+            runs.push(d);
+        }
+        let table = compare_table(&runs);
+        let lines: Vec<&str> = table.lines().collect();
+        let header: Vec<&str> = lines[0].split_whitespace().collect();
+        assert_eq!(
+            header,
+            [
+                "run",
+                "task",
+                "config",
+                "test_mape",
+                "epochs",
+                "snaive_mape"
+            ],
+            "{table}"
+        );
+        assert!(lines[1].contains("model.cell=lstm  0.1100"), "{table}");
+        assert!(lines[2].contains("model.cell=gru   0.0900"), "{table}");
+        assert!(
+            !table.contains("d_hidden"),
+            "equal values are not listed: {table}"
+        );
     }
 }
