@@ -165,7 +165,10 @@ fn charlm_trains_generates_evaluates_and_resumes() {
     assert!(ok(&["eval", &d]).contains("valid_bits_per_char"));
     fails(&["resume", &d], "all 2 epochs are done");
 
-    // An interrupted run (epoch 2's checkpoint never written) resumes from epoch 1.
+    // An interrupted run (epoch 2's checkpoint never written) resumes from epoch 1, and
+    // (no dropout here) repeats the uninterrupted epoch 2 bit for bit: same shuffle, same
+    // optimiser state, same learning rate.
+    let uninterrupted = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
     for name in ["model", "optim", "scheduler"] {
         std::fs::remove_file(dir.join(format!("checkpoint/{name}-2.bpk"))).unwrap();
     }
@@ -177,6 +180,7 @@ fn charlm_trains_generates_evaluates_and_resumes() {
     let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
     assert_eq!(csv.matches("\n1,valid,Loss,").count(), 1, "{csv}");
     assert_eq!(csv.matches("\n2,valid,Loss,").count(), 1, "{csv}");
+    assert_eq!(csv, uninterrupted, "the resumed epoch differs");
 
     // A checkpoint that does not fit the config: clear error, nothing touched.
     for name in ["model", "optim", "scheduler"] {

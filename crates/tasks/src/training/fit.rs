@@ -25,6 +25,7 @@ use burn_store::{BurnpackStore, ModuleSnapshot};
 
 use super::checkpoint::{self, AtomicCheckpointer};
 use super::history::History;
+use super::resumed_loader::ResumedLoader;
 use super::schedule::LrSchedule;
 use super::section::TrainSection;
 use crate::render::RunRenderer;
@@ -88,7 +89,11 @@ where
     if let Some(epoch) = resume {
         History::truncate(&csv, epoch)?;
     }
-    let mut training = SupervisedTraining::new(dir, loaders.train, loaders.valid)
+    let train_loader = match resume {
+        Some(epoch) => Arc::new(ResumedLoader::new(loaders.train, epoch)),
+        None => loaders.train,
+    };
+    let mut training = SupervisedTraining::new(dir, train_loader, loaders.valid)
         .metric_train_numeric(LossMetric::new())
         .metric_valid_numeric(LossMetric::new())
         .num_epochs(train.epochs)

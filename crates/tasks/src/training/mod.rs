@@ -5,6 +5,7 @@ pub mod checkpoint;
 pub mod fit;
 pub mod grad_clip;
 pub mod history;
+pub mod resumed_loader;
 pub mod schedule;
 pub mod section;
 

@@ -1,0 +1,48 @@
+//! [`ResumedLoader`]: the training loader of a resumed run, which starts with the shuffle the
+//! uninterrupted run would have drawn for its next epoch.
+//!
+//! burn's shuffling loader draws each epoch's order from a generator that is forked, from the
+//! seed, when the learner moves the loader to its device, and advanced once per epoch. A resumed
+//! run builds a fresh loader, so without this its first epoch would replay epoch 1's order.
+
+use std::sync::Arc;
+
+use burn::data::dataloader::{DataLoader, DataLoaderIterator};
+use burn::prelude::Device;
+
+/// Wraps a training loader for a run that resumes after `epochs_done` finished epochs.
+pub struct ResumedLoader<O> {
+    inner: Arc<dyn DataLoader<O>>,
+    epochs_done: usize,
+}
+
+impl<O> ResumedLoader<O> {
+    /// `inner` as it was built for the run, resumed after `epochs_done` epochs.
+    pub fn new(inner: Arc<dyn DataLoader<O>>, epochs_done: usize) -> Self {
+        Self { inner, epochs_done }
+    }
+}
+
+impl<O: Send + 'static> DataLoader<O> for ResumedLoader<O> {
+    fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<O> + 'a> {
+        self.inner.iter()
+    }
+
+    fn num_items(&self) -> usize {
+        self.inner.num_items()
+    }
+
+    /// The learner's copy of the loader, its generator advanced past the finished epochs (an
+    /// iterator is only created, which shuffles indices; no batch is loaded).
+    fn to_device(&self, device: &Device) -> Arc<dyn DataLoader<O>> {
+        let moved = self.inner.to_device(device);
+        for _ in 0..self.epochs_done {
+            drop(moved.iter());
+        }
+        moved
+    }
+
+    fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<O>> {
+        Arc::new(Self::new(self.inner.slice(start, end), self.epochs_done))
+    }
+}
