@@ -42,11 +42,6 @@ pub fn chosen_name(flag: Option<&str>) -> String {
         .unwrap_or_else(|| "flex".into())
 }
 
-/// The device [`chosen_name`] names.
-pub fn choose(flag: Option<&str>) -> anyhow::Result<Device> {
-    parse(&chosen_name(flag))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

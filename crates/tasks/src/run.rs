@@ -194,7 +194,7 @@ pub fn compare_table(runs: &[PathBuf]) -> String {
     let mut rows: Vec<(String, String, String, Results)> = Vec::new();
     let mut columns: Vec<String> = Vec::new();
     for (dir, config) in runs.iter().zip(&configs) {
-        let task = task_of_run(dir).map_or("?", |t| t.name()).to_string();
+        let task = config.get("task").map_or("?", String::as_str).to_string();
         let results = load_results(dir).unwrap_or_default();
         for key in results.keys() {
             if !columns.contains(key) {

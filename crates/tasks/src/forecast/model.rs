@@ -236,7 +236,8 @@ mod tests {
             .with_relative_input(true)
             .try_init(&device)
             .unwrap();
-        let absolute = relative.clone().no_relative();
+        let mut absolute = relative.clone();
+        absolute.relative_input = false;
         let window = |level: f32| {
             let values: Vec<f32> = (0..6)
                 .flat_map(|i| [level + (i as f32).sin(), level + 0.1 * i as f32])
@@ -263,11 +264,4 @@ mod tests {
 
     /// f32 round-off on values of a few units.
     const TOLERANCE: f32 = 1e-5;
-
-    impl ForecastModel {
-        fn no_relative(mut self) -> Self {
-            self.relative_input = false;
-            self
-        }
-    }
 }
