@@ -4,6 +4,8 @@
 //! cargo bench -p rnnlab-models --bench recurrent
 //! RNNLAB_BENCH_DEVICE=wgpu cargo bench -p rnnlab-models --bench recurrent   # on a GPU
 //! RNNLAB_BENCH_ROUNDS=5 RNNLAB_BENCH_FILTER=charlm cargo bench ...        # more rounds, one shape
+//! RNNLAB_BENCH_ONLY=ours ...          # ours alone, one JSON line per shape (benches/pytorch_compare.py)
+//! RNNLAB_BENCH_ONLY=generate ...      # batched generation alone (RNNLAB_BENCH_GEN_STEPS, default 1000)
 //! ```
 //!
 //! For every shape it times a forward pass (inference device) and a training step (forward,
@@ -15,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use burn::Tensor;
 use burn::nn::{
+    Embedding, EmbeddingConfig, Linear, LinearConfig,
     BiLstm, BiLstmConfig, Gru as NnGru, GruConfig as NnGruConfig, Lstm as NnLstm,
     LstmConfig as NnLstmConfig,
 };
@@ -145,6 +148,33 @@ fn median(mut v: Vec<Duration>) -> f64 {
     v[v.len() / 2].as_secs_f64() * 1e3
 }
 
+/// Batched generation through the single-step API: a char LM of the default experiment's size
+/// (embedding 64, 2×LSTM 256, 65 symbols) samples greedily for `steps` steps at batch 256.
+/// Returns characters per second.
+fn generation(device: &Device, steps: usize) -> f64 {
+    let (vocab, batch) = (65, 256);
+    device.seed(0);
+    let embed: Embedding = EmbeddingConfig::new(vocab, 64).init(device);
+    let stack = RecurrentConfig::new(CellType::Lstm, 64, 256)
+        .with_n_layers(2)
+        .init(device);
+    let head: Linear = LinearConfig::new(256, vocab).init(device);
+    let run = |steps: usize| {
+        let mut tokens = Tensor::<2, burn::tensor::Int>::zeros([batch, 1], device);
+        let mut state = None;
+        for _ in 0..steps {
+            let x = embed.forward(tokens).squeeze_dim::<2>(1);
+            let (h, s) = stack.step(x, state);
+            state = Some(s);
+            tokens = head.forward(h).argmax(1);
+        }
+        tokens.into_data();
+    };
+    run(5);
+    let elapsed = time(device, || run(steps));
+    (batch * steps) as f64 / elapsed.as_secs_f64()
+}
+
 fn main() {
     let device_name = std::env::var("RNNLAB_BENCH_DEVICE").unwrap_or_else(|_| "flex".into());
     let device = match device_name.as_str() {
@@ -159,6 +189,50 @@ fn main() {
     let filter = std::env::var("RNNLAB_BENCH_FILTER").unwrap_or_default();
     let profile_only = std::env::var("RNNLAB_BENCH_PROFILE").is_ok_and(|v| v == "1");
     let train_device = device.clone().autodiff();
+    let only = std::env::var("RNNLAB_BENCH_ONLY").unwrap_or_default();
+    if only == "generate" {
+        let steps = std::env::var("RNNLAB_BENCH_GEN_STEPS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1000);
+        println!(
+            "{{\"generate_chars_per_s\": {:.0}, \"steps\": {steps}}}",
+            generation(&device, steps)
+        );
+        return;
+    }
+    if only == "ours" {
+        for s in SHAPES.iter().filter(|s| s.name.contains(&filter)) {
+            device.seed(0);
+            let (inf, ad) = (ours(s, &device), ours(s, &train_device));
+            let x = Tensor::<3>::random(
+                [s.batch, s.time, s.d_input],
+                Distribution::Uniform(-1.0, 1.0),
+                &device,
+            );
+            let x_ad = x.clone().to_device(&train_device);
+            let fwd = || {
+                inf.forward(x.clone(), None).0.into_data();
+            };
+            let train = || {
+                let _ = ad.forward(x_ad.clone(), None).0.mean().backward();
+            };
+            fwd();
+            train();
+            let (mut f, mut t) = (Vec::new(), Vec::new());
+            for _ in 0..rounds {
+                f.push(time(&device, fwd));
+                t.push(time(&train_device, train));
+            }
+            println!(
+                "{{\"shape\": \"{}\", \"fwd_ms\": {:.3}, \"train_ms\": {:.3}}}",
+                s.name,
+                median(f),
+                median(t)
+            );
+        }
+        return;
+    }
     println!("device: {device_name}, {rounds} interleaved rounds, medians in ms\n");
     println!(
         "| shape | ours fwd | burn-nn fwd | fwd speed-up | ours train | burn-nn train | train speed-up |"
@@ -211,6 +285,13 @@ fn main() {
             s.name,
             b / a,
             d / c
+        );
+    }
+    if filter.is_empty() || "generate".contains(&filter) {
+        let steps = 1000;
+        println!(
+            "\nbatched generation (char LM 2×LSTM256, batch 256, {steps} greedy steps): {:.0} chars/s",
+            generation(&device, steps)
         );
     }
 }

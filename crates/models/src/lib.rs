@@ -27,6 +27,7 @@ mod cell;
 mod error;
 mod lengths;
 mod modules;
+pub mod op;
 mod params;
 mod pytorch;
 mod recurrent;

@@ -115,10 +115,10 @@ impl DirectionParams {
         self.weight_ih.dims()[0] / kind.gates()
     }
 
-    /// `b_ih + b_hh` as `[G·H, 1]` for column layout (GRU: `b_hh` without its `n` block,
-    /// which the step adds inside `r * (…)`).
-    fn fused_bias(&self, kind: CellKind) -> Option<Tensor<2>> {
-        let bias = match (&self.bias_ih, &self.bias_hh) {
+    /// `b_ih + b_hh` as `[G·H]` (GRU: `b_hh` without its `n` block, which the step adds
+    /// inside `r * (…)`).
+    pub(crate) fn fused_bias(&self, kind: CellKind) -> Option<Tensor<1>> {
+        match (&self.bias_ih, &self.bias_hh) {
             (Some(b_ih), Some(b_hh)) => {
                 let b_hh = b_hh.val();
                 let b_hh = match kind {
@@ -132,22 +132,23 @@ impl DirectionParams {
             }
             (Some(b), None) | (None, Some(b)) => Some(b.val()),
             (None, None) => None,
-        };
-        bias.map(|b| b.unsqueeze_dim(1))
+        }
+    }
+
+    /// GRU only: `b_hn`, the `n` block of `b_hh` (`[H]`).
+    pub(crate) fn b_hn(&self, kind: CellKind) -> Option<Tensor<1>> {
+        let d_hidden = self.d_hidden(kind);
+        match (kind, &self.bias_hh) {
+            (CellKind::Gru, Some(b_hh)) => Some(b_hh.val().narrow(0, 2 * d_hidden, d_hidden)),
+            _ => None,
+        }
     }
 
     /// The weights the recurrent step needs, prepared once per forward.
     pub(crate) fn step_weights(&self, kind: CellKind) -> StepWeights {
         let d_hidden = self.d_hidden(kind);
         let device = self.weight_ih.device();
-        let b_hn = match (kind, &self.bias_hh) {
-            (CellKind::Gru, Some(b_hh)) => Some(
-                b_hh.val()
-                    .narrow(0, 2 * d_hidden, d_hidden)
-                    .unsqueeze_dim(1),
-            ),
-            _ => None,
-        };
+        let b_hn = self.b_hn(kind).map(|b| b.unsqueeze_dim(1));
         let lstm_scale = (kind == CellKind::Lstm).then(|| {
             Tensor::<1>::ones([4 * d_hidden], &device)
                 .slice_fill(2 * d_hidden..3 * d_hidden, 2.0)
@@ -156,7 +157,7 @@ impl DirectionParams {
         StepWeights {
             w_ih: self.weight_ih.val(),
             w_hh: self.weight_hh.val(),
-            bias: self.fused_bias(kind),
+            bias: self.fused_bias(kind).map(|b| b.unsqueeze_dim(1)),
             b_hn,
             w_hr: self.weight_hr.as_ref().map(|w| w.val()),
             lstm_scale,

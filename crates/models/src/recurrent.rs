@@ -8,7 +8,10 @@ use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig};
 use burn::prelude::Device;
 
+use std::sync::Arc;
+
 use crate::cell::{CellKind, CellType, Nonlinearity, cell_step};
+use crate::op::{self, OpCell, ScanTensors};
 use crate::error::ConfigError;
 use crate::lengths::StepMasks;
 use crate::params::{DirectionParams, DirectionSpec, RecurrentInit};
@@ -66,6 +69,17 @@ pub(crate) struct StackMeta {
     pub directions: usize,
     pub proj_size: usize,
     pub batch_first: bool,
+    pub time_loop: TimeLoop,
+}
+
+/// Which implementation runs the time loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TimeLoop {
+    /// The whole-layer op (`op/`) where the device has it, else the tensor-op loop.
+    Auto,
+    /// Always the tensor-op loop of `scan.rs` (kept as a second implementation to test against).
+    #[cfg_attr(not(test), allow(dead_code))]
+    TensorOps,
 }
 
 impl StackMeta {
@@ -177,6 +191,7 @@ impl RecurrentConfig {
                 directions,
                 proj_size: self.proj_size,
                 batch_first: self.batch_first,
+                time_loop: TimeLoop::Auto,
             },
         })
     }
@@ -245,6 +260,10 @@ impl Recurrent {
             meta.d_input
         );
         let (h0, c0) = self.initial_states(state, batch, &input.device());
+        if self.uses_op(&input.device()) {
+            let (y, hs, cs) = self.run_op(input.unsqueeze_dim(0), None, h0, c0);
+            return (y.squeeze_dim(0), self.pack_state(hs, cs));
+        }
         let mut x = input;
         let (mut hs, mut cs) = (Vec::new(), Vec::new());
         for (layer, params) in self.cells.iter().enumerate() {
@@ -308,7 +327,7 @@ impl Recurrent {
         );
         assert!(time > 0, "input has no timesteps");
         let device = input.device();
-        let masks = lengths.and_then(|lengths| {
+        if let Some(lengths) = lengths {
             assert_eq!(
                 lengths.len(),
                 batch,
@@ -319,9 +338,18 @@ impl Recurrent {
                 lengths.iter().all(|&l| (1..=time).contains(&l)),
                 "every length must be in 1..={time}, got {lengths:?}"
             );
-            StepMasks::new(lengths, time, &device)
-        });
+        }
         let (h0, c0) = self.initial_states(state, batch, &device);
+        if self.uses_op(&device) {
+            let (output, hs, cs) = self.run_op(input, lengths, h0, c0);
+            let output = if meta.batch_first {
+                output.swap_dims(0, 1)
+            } else {
+                output
+            };
+            return (output, self.pack_state(hs, cs));
+        }
+        let masks = lengths.and_then(|lengths| StepMasks::new(lengths, time, &device));
 
         // Per-step column-layout tensors `[features, B]` from here on (see `scan.rs`).
         let mut steps: Vec<Tensor<2>> = split_time::<3, 2>(input)
@@ -369,6 +397,77 @@ impl Recurrent {
             output.swap_dims(1, 2)
         };
         (output, self.pack_state(hs, cs))
+    }
+
+    fn uses_op(&self, device: &Device) -> bool {
+        self.meta.time_loop == TimeLoop::Auto && op::supports(device)
+    }
+
+    /// The stack through the whole-layer op: `input` `[T, B, d_input]`, per layer-direction
+    /// initial states `[B, ·]`. Returns the last layer's output `[T, B, D·H_out]` and the final
+    /// states.
+    ///
+    /// Each layer-direction projects its whole input with one matmul (`[T·B, d_in] · W_ihᵀ`)
+    /// and runs the recurrence over it in one call of the op.
+    fn run_op(
+        &self,
+        input: Tensor<3>,
+        lengths: Option<&[usize]>,
+        h0: Vec<Tensor<2>>,
+        c0: Vec<Option<Tensor<2>>>,
+    ) -> (Tensor<3>, Vec<Tensor<2>>, Vec<Tensor<2>>) {
+        let meta = &self.meta;
+        let [time, batch, _] = input.dims();
+        let lengths: Option<Arc<[usize]>> = lengths
+            .filter(|l| l.iter().any(|&l| l != time))
+            .map(Arc::from);
+        let cell = match meta.kind {
+            CellKind::Rnn(Nonlinearity::Tanh) => OpCell::RnnTanh,
+            CellKind::Rnn(Nonlinearity::Relu) => OpCell::RnnRelu,
+            CellKind::Lstm => OpCell::Lstm,
+            CellKind::Gru => OpCell::Gru,
+        };
+        let gh = meta.kind.gates() * meta.d_hidden;
+        let mut x = input;
+        let (mut hs, mut cs) = (Vec::new(), Vec::new());
+        for layer in 0..meta.n_layers {
+            let d_in = x.dims()[2];
+            let rows = x.reshape([time * batch, d_in]);
+            let mut outputs = Vec::with_capacity(meta.directions);
+            for direction in 0..meta.directions {
+                let index = layer * meta.directions + direction;
+                let p = &self.cells[index];
+                let mut xp = rows.clone().matmul(p.weight_ih.val().transpose());
+                if let Some(bias) = p.fused_bias(meta.kind) {
+                    xp = xp + bias.unsqueeze_dim(0);
+                }
+                let (y, h_n, c_n) = op::scan(
+                    ScanTensors {
+                        xp: xp.reshape([time, batch, gh]),
+                        w_hh: p.weight_hh.val(),
+                        b_hn: p.b_hn(meta.kind),
+                        w_hr: p.weight_hr.as_ref().map(|w| w.val()),
+                        h0: h0[index].clone(),
+                        c0: c0[index].clone(),
+                    },
+                    cell,
+                    direction == 1,
+                    lengths.clone(),
+                );
+                outputs.push(y);
+                hs.push(h_n);
+                cs.extend(c_n);
+            }
+            x = if outputs.len() == 1 {
+                outputs.remove(0)
+            } else {
+                Tensor::cat(outputs, 2)
+            };
+            if layer + 1 < meta.n_layers {
+                x = self.dropout.forward(x);
+            }
+        }
+        (x, hs, cs)
     }
 
     /// Splits a stacked state into per layer-direction `[B, ·]` tensors (zeros when `None`).

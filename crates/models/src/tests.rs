@@ -8,7 +8,7 @@ use burn::tensor::{Distribution, TensorData};
 
 use crate::cell::{CellType, Nonlinearity};
 use crate::params::RecurrentInit;
-use crate::recurrent::{Recurrent, RecurrentConfig};
+use crate::recurrent::{Recurrent, RecurrentConfig, TimeLoop};
 use crate::scan::split_time;
 use crate::state::RecurrentState;
 use crate::{GruConfig, LstmConfig, LstmState, reference};
@@ -38,7 +38,7 @@ pub(crate) fn assert_close<const D: usize>(a: Tensor<D>, b: Tensor<D>, tol: f32,
     }
 }
 
-fn random<const D: usize>(shape: [usize; D], device: &Device) -> Tensor<D> {
+pub(crate) fn random<const D: usize>(shape: [usize; D], device: &Device) -> Tensor<D> {
     Tensor::random(shape, Distribution::Uniform(-1.0, 1.0), device)
 }
 
@@ -85,121 +85,115 @@ fn batch_first_input(stack: &Recurrent, input: Tensor<3>) -> Tensor<3> {
 fn fast_path_matches_reference_forward_and_gradients() {
     let device = Device::flex().autodiff();
     device.seed(11);
-    let (batch, time) = (4, 9);
-    for config in configs() {
-        let stack = config.init(&device);
-        let meta = stack.meta.clone();
-        let count = meta.n_layers * meta.directions;
-        for lengths in [None, Some(vec![9, 3, 1, 6])] {
-            let shape = if meta.batch_first {
-                [batch, time, meta.d_input]
-            } else {
-                [time, batch, meta.d_input]
-            };
-            let input = random(shape, &device).require_grad();
-            let h0 = random([count, batch, meta.d_out()], &device).require_grad();
-            let c0 = meta
-                .kind
-                .has_cell_state()
-                .then(|| random([count, batch, meta.d_hidden], &device).require_grad());
-            let state = RecurrentState {
-                hidden: h0.clone(),
-                cell: c0.clone(),
-            };
-            let (out, st) = match &lengths {
-                Some(l) => stack.forward_with_lengths(input.clone(), l, Some(state)),
-                None => stack.forward(input.clone(), Some(state)),
-            };
-            let (ref_out, ref_h, ref_c) = reference::forward(
-                &stack,
-                batch_first_input(&stack, input.clone()),
-                lengths.as_deref(),
-                Some(h0.clone()),
-                c0.clone(),
-            );
-            let what = format!("{config:?} lengths={lengths:?}");
-            let out_bf = batch_first_input(&stack, out);
-            assert_close(
-                out_bf.clone(),
-                ref_out.clone(),
-                FAST_VS_REFERENCE_TOL,
-                &format!("output {what}"),
-            );
-            assert_close(
-                st.hidden.clone(),
-                ref_h.clone(),
-                FAST_VS_REFERENCE_TOL,
-                &format!("h_n {what}"),
-            );
-            if let (Some(c), Some(rc)) = (st.cell.clone(), ref_c.clone()) {
-                assert_close(c, rc, FAST_VS_REFERENCE_TOL, &format!("c_n {what}"));
+    for time_loop in [TimeLoop::Auto, TimeLoop::TensorOps] {
+        for config in configs() {
+            let mut stack = config.init(&device);
+            stack.meta.time_loop = time_loop;
+            for lengths in [None, Some(vec![9, 3, 1, 6])] {
+                check_against_reference(&stack, 4, 9, lengths, true, FAST_VS_REFERENCE_TOL);
             }
+        }
+    }
+}
 
-            // Same scalar loss through both paths; compare every gradient.
-            let w_out = random(out_bf.dims(), &device);
-            let w_h = random(st.hidden.dims(), &device);
-            let loss = |o: Tensor<3>, h: Tensor<3>, c: Option<Tensor<3>>| {
-                let mut l = (o * w_out.clone()).sum() + (h * w_h.clone()).sum();
-                if let Some(c) = c {
-                    l = l + c.sum();
-                }
-                l
-            };
-            let grads = loss(out_bf, st.hidden, st.cell).backward();
-            let ref_grads = loss(ref_out, ref_h, ref_c).backward();
-            let pairs = [
-                (input.grad(&grads), input.grad(&ref_grads), "input"),
-                (h0.grad(&grads), h0.grad(&ref_grads), "h0"),
-            ];
-            for (g, rg, name) in pairs {
+/// Runs `stack` (on its parameters' device) and the reference path on the same random input
+/// (`[B, T, ·]` logically) and initial state, and compares outputs, final states and every
+/// gradient of one random scalar loss.
+pub(crate) fn check_against_reference(
+    stack: &Recurrent,
+    batch: usize,
+    time: usize,
+    lengths: Option<Vec<usize>>,
+    with_state: bool,
+    tol: f32,
+) {
+    let device = stack.cells[0].weight_ih.device();
+    let meta = stack.meta.clone();
+    let count = meta.n_layers * meta.directions;
+    let shape = if meta.batch_first {
+        [batch, time, meta.d_input]
+    } else {
+        [time, batch, meta.d_input]
+    };
+    let input = random(shape, &device).require_grad();
+    let h0 = random([count, batch, meta.d_out()], &device).require_grad();
+    let c0 = meta
+        .kind
+        .has_cell_state()
+        .then(|| random([count, batch, meta.d_hidden], &device).require_grad());
+    let state = with_state.then(|| RecurrentState {
+        hidden: h0.clone(),
+        cell: c0.clone(),
+    });
+    let (out, st) = match &lengths {
+        Some(l) => stack.forward_with_lengths(input.clone(), l, state),
+        None => stack.forward(input.clone(), state),
+    };
+    let (ref_out, ref_h, ref_c) = reference::forward(
+        stack,
+        batch_first_input(stack, input.clone()),
+        lengths.as_deref(),
+        with_state.then(|| h0.clone()),
+        if with_state { c0.clone() } else { None },
+    );
+    let what = format!("{:?} lengths={lengths:?} state={with_state}", meta);
+    let out_bf = batch_first_input(stack, out);
+    assert_close(out_bf.clone(), ref_out.clone(), tol, &format!("output {what}"));
+    assert_close(st.hidden.clone(), ref_h.clone(), tol, &format!("h_n {what}"));
+    if let (Some(c), Some(rc)) = (st.cell.clone(), ref_c.clone()) {
+        assert_close(c, rc, tol, &format!("c_n {what}"));
+    }
+
+    // Same scalar loss through both paths; compare every gradient.
+    let w_out = random(out_bf.dims(), &device);
+    let w_h = random(st.hidden.dims(), &device);
+    let loss = |o: Tensor<3>, h: Tensor<3>, c: Option<Tensor<3>>| {
+        let mut l = (o * w_out.clone()).sum() + (h * w_h.clone()).sum();
+        if let Some(c) = c {
+            l = l + c.sum();
+        }
+        l
+    };
+    let grads = loss(out_bf, st.hidden, st.cell).backward();
+    let ref_grads = loss(ref_out, ref_h, ref_c).backward();
+    let mut pairs = vec![(input.grad(&grads), input.grad(&ref_grads), "input".to_string())];
+    if with_state {
+        pairs.push((h0.grad(&grads), h0.grad(&ref_grads), "h0".to_string()));
+    }
+    for (g, rg, name) in pairs {
+        assert_close(g.unwrap(), rg.unwrap(), tol, &format!("grad {name} {what}"));
+    }
+    if let (Some(c0), true) = (&c0, with_state) {
+        assert_close(
+            c0.grad(&grads).unwrap(),
+            c0.grad(&ref_grads).unwrap(),
+            tol,
+            &format!("grad c0 {what}"),
+        );
+    }
+    for (i, p) in stack.cells.iter().enumerate() {
+        let mut params: Vec<(Tensor<2>, &str)> = vec![
+            (p.weight_hh.val(), "W_hh"),
+            (p.weight_ih.val(), "W_ih"),
+        ];
+        params.extend(p.weight_hr.as_ref().map(|w| (w.val(), "W_hr")));
+        for (w, name) in params {
+            assert_close(
+                w.grad(&grads).unwrap(),
+                w.grad(&ref_grads).unwrap(),
+                tol,
+                &format!("grad {name}[{i}] {what}"),
+            );
+        }
+        for (b, name) in [(&p.bias_ih, "b_ih"), (&p.bias_hh, "b_hh")] {
+            if let Some(b) = b {
+                let b = b.val();
                 assert_close(
-                    g.unwrap(),
-                    rg.unwrap(),
-                    FAST_VS_REFERENCE_TOL,
-                    &format!("grad {name} {what}"),
+                    b.grad(&grads).unwrap(),
+                    b.grad(&ref_grads).unwrap(),
+                    tol,
+                    &format!("grad {name}[{i}] {what}"),
                 );
-            }
-            if let Some(c0) = &c0 {
-                assert_close(
-                    c0.grad(&grads).unwrap(),
-                    c0.grad(&ref_grads).unwrap(),
-                    FAST_VS_REFERENCE_TOL,
-                    &format!("grad c0 {what}"),
-                );
-            }
-            for (i, p) in stack.cells.iter().enumerate() {
-                let w = p.weight_hh.val();
-                assert_close(
-                    w.grad(&grads).unwrap(),
-                    w.grad(&ref_grads).unwrap(),
-                    FAST_VS_REFERENCE_TOL,
-                    &format!("grad W_hh[{i}] {what}"),
-                );
-                let w = p.weight_ih.val();
-                assert_close(
-                    w.grad(&grads).unwrap(),
-                    w.grad(&ref_grads).unwrap(),
-                    FAST_VS_REFERENCE_TOL,
-                    &format!("grad W_ih[{i}] {what}"),
-                );
-                if let Some(b) = &p.bias_hh {
-                    let b = b.val();
-                    assert_close(
-                        b.grad(&grads).unwrap(),
-                        b.grad(&ref_grads).unwrap(),
-                        FAST_VS_REFERENCE_TOL,
-                        &format!("grad b_hh[{i}] {what}"),
-                    );
-                }
-                if let Some(w) = &p.weight_hr {
-                    let w = w.val();
-                    assert_close(
-                        w.grad(&grads).unwrap(),
-                        w.grad(&ref_grads).unwrap(),
-                        FAST_VS_REFERENCE_TOL,
-                        &format!("grad W_hr[{i}] {what}"),
-                    );
-                }
             }
         }
     }

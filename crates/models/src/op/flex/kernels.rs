@@ -1,0 +1,272 @@
+//! The per-row gate passes of the native CPU op, and the fast `exp` they are built on.
+//!
+//! Each pass is a straight loop over the `H` units of one batch row with no branches, which the
+//! compiler vectorises; [`multiversion!`] compiles it three times (AVX-512, AVX2+FMA, the
+//! baseline) and picks the best the processor has at run time, so the release build needs no
+//! `target-cpu` flag.
+
+/// Defines `pub(super) fn $name(args)` whose body is compiled for AVX-512, AVX2 and the baseline
+/// and dispatched on the running processor's features.
+macro_rules! multiversion {
+    ($(#[$meta:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        $(#[$meta])*
+        #[allow(clippy::too_many_arguments)]
+        pub(super) fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            #[allow(clippy::too_many_arguments)]
+            fn body($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn v4($($arg: $ty),*) { body($($arg),*) }
+                #[target_feature(enable = "avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn v3($($arg: $ty),*) { body($($arg),*) }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the processor has AVX-512F.
+                    return unsafe { v4($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the processor has AVX2 and FMA.
+                    return unsafe { v3($($arg),*) };
+                }
+            }
+            body($($arg),*)
+        }
+    };
+}
+
+/// `e^x` within 2 ulp for `x` in [−87, 88] (clamped outside), branch-free so that it
+/// vectorises: Cody–Waite range reduction `x = n ln 2 + r`, Cephes' degree-6 polynomial for
+/// `e^r`, and `2^n` built in the exponent bits.
+#[inline(always)]
+pub(crate) fn exp(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // 1.5 · 2^23: adding it rounds to an integer kept in the low mantissa bits.
+    const MAGIC: f32 = 12_582_912.0;
+    let x = x.clamp(-87.0, 88.0);
+    let shifted = x * LOG2E + MAGIC;
+    let n = shifted - MAGIC;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let mut p = 1.987_569_1e-4_f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 5.000_000_1e-1;
+    let e_r = p * r * r + r + 1.0;
+    let n_bits = shifted.to_bits().wrapping_sub(MAGIC.to_bits()) as i32;
+    e_r * f32::from_bits(((n_bits + 127) << 23) as u32)
+}
+
+/// `σ(x) = 1 / (1 + e^(−x))`.
+#[inline(always)]
+pub(crate) fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + exp(-x))
+}
+
+/// `tanh(x) = 2σ(2x) − 1`.
+#[inline(always)]
+pub(crate) fn tanh(x: f32) -> f32 {
+    2.0 / (1.0 + exp(-2.0 * x)) - 1.0
+}
+
+multiversion! {
+    /// LSTM forward for one row and a range of `len` units. `x[g]`, `rec[g]`: gate `g`'s
+    /// pre-activation parts; `c`: the cell state (updated in place where `valid`); outputs:
+    /// `gates[g]` (activated), `c_prev`, `tanh_c` and `m = o · tanh(c)`.
+    fn lstm_forward(
+        x: [&[f32]; 4],
+        rec: [&[f32]; 4],
+        valid: bool,
+        c: &mut [f32],
+        gates: [&mut [f32]; 4],
+        c_prev: &mut [f32],
+        tanh_c: &mut [f32],
+        m: &mut [f32],
+    ) {
+        let len = c.len();
+        let [xi, xf, xg, xo] = x.map(|s| &s[..len]);
+        let [ri, rf, rg, ro] = rec.map(|s| &s[..len]);
+        let [gi, gf, gg, go] = gates.map(|s| &mut s[..len]);
+        let (c_prev, tanh_c, m) = (&mut c_prev[..len], &mut tanh_c[..len], &mut m[..len]);
+        for j in 0..len {
+            let i = sigmoid(xi[j] + ri[j]);
+            let f = sigmoid(xf[j] + rf[j]);
+            let g = tanh(xg[j] + rg[j]);
+            let o = sigmoid(xo[j] + ro[j]);
+            let cp = c[j];
+            let cn = f * cp + i * g;
+            let t = tanh(cn);
+            gi[j] = i;
+            gf[j] = f;
+            gg[j] = g;
+            go[j] = o;
+            c_prev[j] = cp;
+            tanh_c[j] = t;
+            m[j] = o * t;
+            c[j] = if valid { cn } else { cp };
+        }
+    }
+}
+
+multiversion! {
+    /// LSTM backward for one row and a range of units. `dm`: the gradient of `m = o · tanh(c)`;
+    /// `dc`: that of the new cell state on entry, of the previous one on exit; `da[g]` receives
+    /// gate `g`'s pre-activation gradient.
+    fn lstm_backward(
+        gates: [&[f32]; 4],
+        c_prev: &[f32],
+        tanh_c: &[f32],
+        dm: &[f32],
+        dc: &mut [f32],
+        da: [&mut [f32]; 4],
+    ) {
+        let len = dc.len();
+        let [i_, f_, g_, o_] = gates.map(|s| &s[..len]);
+        let (c_prev, tanh_c, dm) = (&c_prev[..len], &tanh_c[..len], &dm[..len]);
+        let [di, df, dg, d_o] = da.map(|s| &mut s[..len]);
+        for j in 0..len {
+            let (i, f, g, o) = (i_[j], f_[j], g_[j], o_[j]);
+            let t = tanh_c[j];
+            let dct = dc[j] + dm[j] * o * (1.0 - t * t);
+            di[j] = dct * g * i * (1.0 - i);
+            df[j] = dct * c_prev[j] * f * (1.0 - f);
+            dg[j] = dct * i * (1.0 - g * g);
+            d_o[j] = dm[j] * t * o * (1.0 - o);
+            dc[j] = dct * f;
+        }
+    }
+}
+
+multiversion! {
+    /// GRU forward for one row and a range of units: `gates[g]` receives `r z n`, `hn`
+    /// `W_hn h + b_hn`, `h_new` the new state.
+    fn gru_forward(
+        x: [&[f32]; 3],
+        rec: [&[f32]; 3],
+        b_hn: &[f32],
+        h_prev: &[f32],
+        gates: [&mut [f32]; 3],
+        hn: &mut [f32],
+        h_new: &mut [f32],
+    ) {
+        let len = h_new.len();
+        let [xr, xz, xn] = x.map(|s| &s[..len]);
+        let [rr, rz, rn] = rec.map(|s| &s[..len]);
+        let (b_hn, h_prev) = (&b_hn[..len], &h_prev[..len]);
+        let [gr, gz, gn] = gates.map(|s| &mut s[..len]);
+        let hn = &mut hn[..len];
+        for j in 0..len {
+            let r = sigmoid(xr[j] + rr[j]);
+            let z = sigmoid(xz[j] + rz[j]);
+            let lin = rn[j] + b_hn[j];
+            let n = tanh(xn[j] + r * lin);
+            gr[j] = r;
+            gz[j] = z;
+            gn[j] = n;
+            hn[j] = lin;
+            h_new[j] = n + z * (h_prev[j] - n);
+        }
+    }
+}
+
+multiversion! {
+    /// GRU backward for one row and a range of units from the gradient `dh` of the new state:
+    /// `dxp[g]` receives the gradient of the input projection, `drec[g]` that of `W_hh h`,
+    /// `direct` the part of the previous state's gradient that bypasses `W_hh` (`dh · z`).
+    fn gru_backward(
+        gates: [&[f32]; 3],
+        hn: &[f32],
+        h_prev: &[f32],
+        dh: &[f32],
+        dxp: [&mut [f32]; 3],
+        drec: [&mut [f32]; 3],
+        direct: &mut [f32],
+    ) {
+        let len = dh.len();
+        let [r_, z_, n_] = gates.map(|s| &s[..len]);
+        let (hn, h_prev) = (&hn[..len], &h_prev[..len]);
+        let [xr, xz, xn] = dxp.map(|s| &mut s[..len]);
+        let [rr, rz, rn] = drec.map(|s| &mut s[..len]);
+        let direct = &mut direct[..len];
+        for j in 0..len {
+            let (r, z, n) = (r_[j], z_[j], n_[j]);
+            let dn = dh[j] * (1.0 - z);
+            let dz = dh[j] * (h_prev[j] - n);
+            let dan = dn * (1.0 - n * n);
+            let dar = dan * hn[j] * r * (1.0 - r);
+            let daz = dz * z * (1.0 - z);
+            xr[j] = dar;
+            xz[j] = daz;
+            xn[j] = dan;
+            rr[j] = dar;
+            rz[j] = daz;
+            rn[j] = dan * r;
+            direct[j] = dh[j] * z;
+        }
+    }
+}
+
+multiversion! {
+    /// Elman RNN forward for one row and a range of units: `h_new = act(x + rec)` (tanh, or
+    /// relu when `relu`).
+    fn rnn_forward(x: &[f32], rec: &[f32], relu: bool, h_new: &mut [f32]) {
+        let len = h_new.len();
+        let (x, rec) = (&x[..len], &rec[..len]);
+        if relu {
+            for j in 0..len {
+                h_new[j] = (x[j] + rec[j]).max(0.0);
+            }
+        } else {
+            for j in 0..len {
+                h_new[j] = tanh(x[j] + rec[j]);
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// Elman RNN backward for one row and a range of units: `da = dh · act'`, from the saved
+    /// output `h_new`.
+    fn rnn_backward(h_new: &[f32], dh: &[f32], relu: bool, da: &mut [f32]) {
+        let len = da.len();
+        let (h_new, dh) = (&h_new[..len], &dh[..len]);
+        if relu {
+            for j in 0..len {
+                da[j] = if h_new[j] > 0.0 { dh[j] } else { 0.0 };
+            }
+        } else {
+            for j in 0..len {
+                da[j] = dh[j] * (1.0 - h_new[j] * h_new[j]);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_exp_sigmoid_and_tanh_match_std() {
+        let mut worst = (0.0f32, 0.0f32, 0.0f32);
+        let mut x = -90.0f32;
+        while x < 90.0 {
+            let e = exp(x);
+            let want = x.clamp(-87.0, 88.0).exp();
+            worst.0 = worst.0.max(((e - want) / want).abs());
+            worst.1 = worst.1.max((sigmoid(x) - 1.0 / (1.0 + (-x).exp())).abs());
+            worst.2 = worst.2.max((tanh(x) - x.tanh()).abs());
+            x += 0.001_3;
+        }
+        assert!(worst.0 < 3e-7, "exp relative error {}", worst.0);
+        assert!(worst.1 < 2e-7, "sigmoid absolute error {}", worst.1);
+        assert!(worst.2 < 4e-7, "tanh absolute error {}", worst.2);
+    }
+}

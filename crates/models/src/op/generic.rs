@@ -1,0 +1,339 @@
+//! The op from burn's backend ops: the default for every backend without native kernels (wgpu)
+//! and what the autodiff backend's own `recurrent_scan_backward` runs.
+//!
+//! Per step the forward does one matmul with `W_hhᵀ` and the gate math on `[B, G·H]` slices;
+//! the backward does one matmul with `W_hh` and the gate derivatives; `dW_hh` (and `dW_hr`) are
+//! one matmul each over all `T·B` rows at the end. Masks implement the packed-sequence
+//! semantics: a row past its length keeps its state and outputs zeros.
+
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, Shape, Slice, TensorData, TensorMetadata};
+
+use super::{OpCell, SavedLayout, ScanGrads, ScanOutput, ScanSpec};
+
+type F<B> = FloatTensor<B>;
+
+/// Columns `start..start + len` of a `[R, W]` tensor.
+fn cols<B: Backend>(t: &F<B>, start: usize, len: usize) -> F<B> {
+    let rows = t.shape()[0];
+    B::float_slice(
+        t.clone(),
+        &[Slice::from(0..rows), Slice::from(start..start + len)],
+    )
+}
+
+/// Step `i` of a `[T, B, W]` tensor as `[B, W]`.
+fn at<B: Backend>(t: &F<B>, i: usize) -> F<B> {
+    let s = t.shape();
+    let slice = B::float_slice(
+        t.clone(),
+        &[
+            Slice::from(i..i + 1),
+            Slice::from(0..s[1]),
+            Slice::from(0..s[2]),
+        ],
+    );
+    B::float_reshape(slice, Shape::new([s[1], s[2]]))
+}
+
+/// `[T·B, W]` view of a `[T, B, W]` tensor.
+fn flat<B: Backend>(t: F<B>) -> F<B> {
+    let s = t.shape();
+    B::float_reshape(t, Shape::new([s[0] * s[1], s[2]]))
+}
+
+/// Stacks per-step `[B, W]` tensors (in time order) into `[T, B, W]`.
+fn stack<B: Backend>(steps: Vec<Option<F<B>>>) -> F<B> {
+    let steps = steps
+        .into_iter()
+        .map(|s| {
+            let s = s.expect("every step ran");
+            let shape = s.shape();
+            B::float_reshape(s, Shape::new([1, shape[0], shape[1]]))
+        })
+        .collect();
+    B::float_cat(steps, 0)
+}
+
+fn one_minus<B: Backend>(t: F<B>) -> F<B> {
+    B::float_add_scalar(B::float_neg(t), 1.0.into())
+}
+
+/// `1 − t²`, the derivative of `tanh` from its output `t`.
+fn tanh_grad<B: Backend>(t: F<B>) -> F<B> {
+    one_minus::<B>(B::float_mul(t.clone(), t))
+}
+
+/// `s (1 − s)`, the derivative of the sigmoid from its output `s`.
+fn sigmoid_grad<B: Backend>(s: F<B>) -> F<B> {
+    B::float_mul(s.clone(), one_minus::<B>(s))
+}
+
+/// Per-step `[B, 1]` masks: `valid` (1 where the row takes part) and `1 − valid`.
+struct Masks<B: Backend> {
+    valid: Vec<F<B>>,
+    invalid: Vec<F<B>>,
+}
+
+impl<B: Backend> Masks<B> {
+    fn new(spec: &ScanSpec, time: usize, like: &F<B>) -> Option<Self> {
+        let lengths = spec.lengths.as_ref()?;
+        let device = like.device();
+        let make = |t: usize, on: f32, off: f32| {
+            let values: Vec<f32> = lengths
+                .iter()
+                .map(|&l| if t < l { on } else { off })
+                .collect();
+            let data = TensorData::new(values, [lengths.len(), 1]).convert_dtype(like.dtype());
+            B::float_from_data(data, &device)
+        };
+        Some(Self {
+            valid: (0..time).map(|t| make(t, 1.0, 0.0)).collect(),
+            invalid: (0..time).map(|t| make(t, 0.0, 1.0)).collect(),
+        })
+    }
+}
+
+fn order(time: usize, reverse: bool) -> Vec<usize> {
+    if reverse {
+        (0..time).rev().collect()
+    } else {
+        (0..time).collect()
+    }
+}
+
+/// The forward of [`RecurrentOps::recurrent_scan`](super::RecurrentOps::recurrent_scan).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn forward<B: Backend>(
+    xp: F<B>,
+    w_hh: F<B>,
+    b_hn: Option<F<B>>,
+    w_hr: Option<F<B>>,
+    h0: F<B>,
+    c0: Option<F<B>>,
+    spec: &ScanSpec,
+) -> ScanOutput<B> {
+    let shape = xp.shape();
+    let (time, gh) = (shape[0], shape[2]);
+    let hidden = gh / spec.cell.gates();
+    let masks = Masks::<B>::new(spec, time, &xp);
+    let w_hh_t = B::float_transpose(w_hh);
+    let w_hr_t = w_hr.map(B::float_transpose);
+    let b_hn = b_hn.map(|b| B::float_reshape(b, Shape::new([1, hidden])));
+    let (mut h, mut c) = (h0, c0);
+    let mut ys = vec![None; time];
+    let mut rows = vec![None; time];
+    for t in order(time, spec.reverse) {
+        let x = at::<B>(&xp, t);
+        let rec = B::float_matmul(h.clone(), w_hh_t.clone());
+        let (h_new, c_new, parts) = match spec.cell {
+            OpCell::Lstm => {
+                let a = B::float_add(x, rec);
+                let i = B::sigmoid(cols::<B>(&a, 0, hidden));
+                let f = B::sigmoid(cols::<B>(&a, hidden, hidden));
+                let g = B::float_tanh(cols::<B>(&a, 2 * hidden, hidden));
+                let o = B::sigmoid(cols::<B>(&a, 3 * hidden, hidden));
+                let c_prev = c.clone().expect("LSTM has a cell state");
+                let c_new = B::float_add(
+                    B::float_mul(f.clone(), c_prev.clone()),
+                    B::float_mul(i.clone(), g.clone()),
+                );
+                let tc = B::float_tanh(c_new.clone());
+                let m = B::float_mul(o.clone(), tc.clone());
+                let mut parts = vec![i, f, g, o, c_prev, tc, h.clone()];
+                let h_new = match &w_hr_t {
+                    Some(w) => {
+                        parts.push(m.clone());
+                        B::float_matmul(m, w.clone())
+                    }
+                    None => m,
+                };
+                (h_new, Some(c_new), parts)
+            }
+            OpCell::Gru => {
+                let rz = B::sigmoid(B::float_add(
+                    cols::<B>(&x, 0, 2 * hidden),
+                    cols::<B>(&rec, 0, 2 * hidden),
+                ));
+                let r = cols::<B>(&rz, 0, hidden);
+                let z = cols::<B>(&rz, hidden, hidden);
+                let mut hn = cols::<B>(&rec, 2 * hidden, hidden);
+                if let Some(b) = &b_hn {
+                    hn = B::float_add(hn, b.clone());
+                }
+                let n = B::float_tanh(B::float_add(
+                    cols::<B>(&x, 2 * hidden, hidden),
+                    B::float_mul(r.clone(), hn.clone()),
+                ));
+                let h_new = B::float_add(
+                    n.clone(),
+                    B::float_mul(z.clone(), B::float_sub(h.clone(), n.clone())),
+                );
+                (h_new, None, vec![r, z, n, hn, h.clone()])
+            }
+            OpCell::RnnTanh | OpCell::RnnRelu => {
+                let a = B::float_add(x, rec);
+                let h_new = if spec.cell == OpCell::RnnTanh {
+                    B::float_tanh(a)
+                } else {
+                    B::relu(a)
+                };
+                (h_new.clone(), None, vec![h_new, h.clone()])
+            }
+        };
+        if spec.save {
+            rows[t] = Some(B::float_cat(parts, 1));
+        }
+        match &masks {
+            None => {
+                ys[t] = Some(h_new.clone());
+                h = h_new;
+                c = c_new;
+            }
+            Some(masks) => {
+                let valid = masks.valid[t].clone();
+                let keep = |old: F<B>, new: F<B>| {
+                    B::float_add(old.clone(), B::float_mul(B::float_sub(new, old), valid.clone()))
+                };
+                ys[t] = Some(B::float_mul(h_new.clone(), valid.clone()));
+                h = keep(h, h_new);
+                c = match (c, c_new) {
+                    (Some(old), Some(new)) => Some(keep(old, new)),
+                    _ => None,
+                };
+            }
+        }
+    }
+    let saved = spec.save.then(|| stack::<B>(rows));
+    (stack::<B>(ys), h, c, saved)
+}
+
+/// The backward of [`RecurrentOps::recurrent_scan`](super::RecurrentOps::recurrent_scan).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn backward<B: Backend>(
+    saved: F<B>,
+    w_hh: F<B>,
+    w_hr: Option<F<B>>,
+    dy: F<B>,
+    dh_n: F<B>,
+    dc_n: Option<F<B>>,
+    spec: &ScanSpec,
+) -> ScanGrads<B> {
+    let time = saved.shape()[0];
+    let gh = w_hh.shape()[0];
+    let d_out = w_hh.shape()[1];
+    let hidden = gh / spec.cell.gates();
+    let layout = SavedLayout::new(spec.cell, hidden, d_out, w_hr.is_some());
+    let masks = Masks::<B>::new(spec, time, &saved);
+    let (mut dh, mut dc) = (dh_n, dc_n);
+    let mut d_xp = vec![None; time];
+    // GRU: the gradient of `W_hh h` differs from that of `xp` in the `n` block.
+    let mut d_rec = vec![None; time];
+    // Projected LSTM: the gradient of each step's projected output, for `dW_hr`.
+    let mut d_proj = vec![None; time];
+    for t in order(time, !spec.reverse) {
+        let row = at::<B>(&saved, t);
+        let part = |offset: usize, width: usize| cols::<B>(&row, offset, width);
+        let mask = masks.as_ref().map(|m| (m.valid[t].clone(), m.invalid[t].clone()));
+        let mut dhp = B::float_add(dh.clone(), at::<B>(&dy, t));
+        if let Some((valid, _)) = &mask {
+            dhp = B::float_mul(dhp, valid.clone());
+        }
+        // What the state gradient keeps of `dh` on rows that skip this step.
+        let carry = |d: &F<B>| mask.as_ref().map(|(_, inv)| B::float_mul(d.clone(), inv.clone()));
+        let plus = |a: F<B>, b: Option<F<B>>| match b {
+            Some(b) => B::float_add(a, b),
+            None => a,
+        };
+        match spec.cell {
+            OpCell::Lstm => {
+                let i = part(0, hidden);
+                let f = part(hidden, hidden);
+                let g = part(2 * hidden, hidden);
+                let o = part(3 * hidden, hidden);
+                let c_prev = part(layout.aux(), hidden);
+                let tc = part(layout.tanh_c(), hidden);
+                let dm = match &w_hr {
+                    Some(w) => {
+                        d_proj[t] = Some(dhp.clone());
+                        B::float_matmul(dhp, w.clone())
+                    }
+                    None => dhp,
+                };
+                let dc_in = dc.clone().expect("LSTM has a cell-state gradient");
+                let dc_in_masked = match &mask {
+                    Some((valid, _)) => B::float_mul(dc_in.clone(), valid.clone()),
+                    None => dc_in.clone(),
+                };
+                let dc_tot = B::float_add(
+                    dc_in_masked,
+                    B::float_mul(B::float_mul(dm.clone(), o.clone()), tanh_grad::<B>(tc.clone())),
+                );
+                let da = B::float_cat(
+                    vec![
+                        B::float_mul(B::float_mul(dc_tot.clone(), g.clone()), sigmoid_grad::<B>(i.clone())),
+                        B::float_mul(B::float_mul(dc_tot.clone(), c_prev), sigmoid_grad::<B>(f.clone())),
+                        B::float_mul(B::float_mul(dc_tot.clone(), i), tanh_grad::<B>(g)),
+                        B::float_mul(B::float_mul(dm, tc), sigmoid_grad::<B>(o)),
+                    ],
+                    1,
+                );
+                dh = plus(B::float_matmul(da.clone(), w_hh.clone()), carry(&dh));
+                dc = Some(plus(B::float_mul(dc_tot, f), carry(&dc_in)));
+                d_xp[t] = Some(da);
+            }
+            OpCell::Gru => {
+                let r = part(0, hidden);
+                let z = part(hidden, hidden);
+                let n = part(2 * hidden, hidden);
+                let hn = part(layout.aux(), hidden);
+                let h_prev = part(layout.h_prev(), d_out);
+                let dn = B::float_mul(dhp.clone(), one_minus::<B>(z.clone()));
+                let dz = B::float_mul(dhp.clone(), B::float_sub(h_prev, n.clone()));
+                let dan = B::float_mul(dn, tanh_grad::<B>(n));
+                let dar = B::float_mul(B::float_mul(dan.clone(), hn), sigmoid_grad::<B>(r.clone()));
+                let daz = B::float_mul(dz, sigmoid_grad::<B>(z.clone()));
+                let dhn = B::float_mul(dan.clone(), r);
+                let rec = B::float_cat(vec![dar.clone(), daz.clone(), dhn], 1);
+                let direct = B::float_mul(dhp, z);
+                dh = plus(
+                    B::float_add(B::float_matmul(rec.clone(), w_hh.clone()), direct),
+                    carry(&dh),
+                );
+                d_xp[t] = Some(B::float_cat(vec![dar, daz, dan], 1));
+                d_rec[t] = Some(rec);
+            }
+            OpCell::RnnTanh | OpCell::RnnRelu => {
+                let h_new = part(0, hidden);
+                let deriv = if spec.cell == OpCell::RnnTanh {
+                    tanh_grad::<B>(h_new)
+                } else {
+                    // relu's output is ≥ 0: its sign is the derivative (0 at 0, like PyTorch).
+                    B::float_sign(h_new)
+                };
+                let da = B::float_mul(dhp, deriv);
+                dh = plus(B::float_matmul(da.clone(), w_hh.clone()), carry(&dh));
+                d_xp[t] = Some(da);
+            }
+        }
+    }
+    let d_xp = stack::<B>(d_xp);
+    let d_rec = if spec.cell == OpCell::Gru {
+        stack::<B>(d_rec)
+    } else {
+        d_xp.clone()
+    };
+    let rows = flat::<B>(saved);
+    let d_rec_flat = flat::<B>(d_rec);
+    let h_prev = cols::<B>(&rows, layout.h_prev(), d_out);
+    let d_w_hh = B::float_matmul(B::float_transpose(d_rec_flat.clone()), h_prev);
+    let d_b_hn = spec.has_b_hn.then(|| {
+        let dn = cols::<B>(&d_rec_flat, 2 * hidden, hidden);
+        B::float_reshape(B::float_sum_dim(dn, 0), Shape::new([hidden]))
+    });
+    let d_w_hr = w_hr.map(|_| {
+        let m = cols::<B>(&rows, layout.m(), hidden);
+        B::float_matmul(B::float_transpose(flat::<B>(stack::<B>(d_proj))), m)
+    });
+    (d_xp, d_w_hh, d_b_hn, d_w_hr, dh, dc)
+}

@@ -1,0 +1,315 @@
+//! The whole-layer recurrent op: the time loop of one direction of one layer as a single backend
+//! operation, with a hand-written backward through time.
+//!
+//! The layer splits into two parts:
+//! - the input projection `xp = x · W_ihᵀ + b` for all `T·B` rows at once, one large matmul done
+//!   with burn's own ops outside the op (so its backward, `dx` and `dW_ih`, is one large matmul
+//!   each too);
+//! - [`RecurrentOps::recurrent_scan`]: the recurrence over `xp`. Per step one matmul with `W_hh`
+//!   and one fused pass over the gates; it saves what the backward needs. Its backward,
+//!   [`RecurrentOps::recurrent_scan_backward`], runs per step one matmul for the state gradient
+//!   and one fused pass, and computes `dW_hh` (and `dW_hr`) as one large matmul over all steps.
+//!
+//! Backends:
+//! - `flex`: native kernels on the f32 buffers (gemm and one vectorised pass per step with a fast
+//!   `exp`), in `flex/`;
+//! - every other backend compiled in (wgpu through CubeCL): the trait's default bodies, written
+//!   with burn's backend ops (`generic.rs`);
+//! - autodiff: the forward registers one graph node whose backward calls the inner backend's
+//!   `recurrent_scan_backward` (`autodiff.rs`).
+//!
+//! [`scan`] is the entry point on burn tensors; [`supports`] says whether a device has the op
+//! (the stack falls back to the tensor-op loop of `scan.rs` where it has not).
+
+use std::sync::Arc;
+
+use burn::Tensor;
+use burn::backend::{Backend, Dispatch, DispatchDevice, backend_extension, tensor::FloatTensor};
+use burn::prelude::Device;
+
+#[cfg(feature = "autodiff")]
+mod autodiff;
+#[cfg(feature = "wgpu")]
+mod cube;
+#[cfg(feature = "flex")]
+mod flex;
+mod generic;
+mod layout;
+#[cfg(all(test, feature = "flex", feature = "autodiff"))]
+mod tests;
+
+pub use layout::SavedLayout;
+
+/// The cell the op runs (PyTorch's gate order and bias placement; see `cell.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpCell {
+    /// Elman RNN, `h' = tanh(xp + W_hh h)`.
+    RnnTanh,
+    /// Elman RNN, `h' = relu(xp + W_hh h)`.
+    RnnRelu,
+    /// LSTM, gates `i, f, g, o`; with `w_hr` the hidden state is projected.
+    Lstm,
+    /// GRU, gates `r, z, n`; `b_hn` stays inside `r * (W_hn h + b_hn)`.
+    Gru,
+}
+
+impl OpCell {
+    /// Number of gates `G` in `[G·H, ·]`.
+    pub fn gates(self) -> usize {
+        match self {
+            OpCell::RnnTanh | OpCell::RnnRelu => 1,
+            OpCell::Lstm => 4,
+            OpCell::Gru => 3,
+        }
+    }
+}
+
+/// Everything about one call of the op that is not a tensor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScanSpec {
+    /// The cell.
+    pub cell: OpCell,
+    /// Run from the last step to the first (the second direction of a bidirectional layer).
+    pub reverse: bool,
+    /// GRU: whether the call has a `b_hn` (else the `b_hn` tensor is a placeholder).
+    pub has_b_hn: bool,
+    /// LSTM: whether the call projects with a `w_hr` (else the `w_hr` tensor is a placeholder).
+    pub has_w_hr: bool,
+    /// Length of every batch row, each in `1..=T` (PyTorch's packed-sequence semantics: steps
+    /// past a row's length leave its state alone and output zeros); `None` = all `T`.
+    pub lengths: Option<Arc<[usize]>>,
+    /// Whether to return the saved activations the backward needs.
+    pub save: bool,
+}
+
+impl ScanSpec {
+    /// `(b_hn, w_hr, c)` of a call, each `None` where the call has a placeholder.
+    pub(crate) fn present<T>(&self, b_hn: T, w_hr: T, c: T) -> (Option<T>, Option<T>, Option<T>) {
+        (
+            self.has_b_hn.then_some(b_hn),
+            self.has_w_hr.then_some(w_hr),
+            (self.cell == OpCell::Lstm).then_some(c),
+        )
+    }
+
+    /// Whether row `b` takes part in step `t`.
+    pub(crate) fn valid(&self, t: usize, b: usize) -> bool {
+        self.lengths.as_ref().is_none_or(|l| t < l[b])
+    }
+}
+
+/// What [`RecurrentOps::recurrent_scan`] returns: `(y, h_n, c_n, saved)`.
+///
+/// - `y`: `[T, B, H_out]`, zero past each row's length;
+/// - `h_n`: `[B, H_out]`, the state after each row's last step;
+/// - `c_n`: `[B, H]` (LSTM only);
+/// - `saved`: `[T, B, S]` per-step activations laid out by [`SavedLayout`] (when `spec.save`).
+pub type ScanOutput<B> = (
+    FloatTensor<B>,
+    FloatTensor<B>,
+    Option<FloatTensor<B>>,
+    Option<FloatTensor<B>>,
+);
+
+/// What [`RecurrentOps::recurrent_scan_backward`] returns:
+/// `(d_xp, d_w_hh, d_b_hn, d_w_hr, d_h0, d_c0)`, each shaped like its input.
+pub type ScanGrads<B> = (
+    FloatTensor<B>,
+    FloatTensor<B>,
+    Option<FloatTensor<B>>,
+    Option<FloatTensor<B>>,
+    FloatTensor<B>,
+    Option<FloatTensor<B>>,
+);
+
+/// The whole-layer recurrent op, as a burn backend extension.
+///
+/// Shapes: `T` steps, `B` rows, `H` hidden units, `G` gates, `H_out` the state size (`P` when an
+/// LSTM projects with `w_hr`, else `H`).
+#[backend_extension(
+    Flex: cfg(feature = "flex"),
+    Cube: cfg(feature = "wgpu"),
+    Autodiff: cfg(feature = "autodiff"),
+)]
+pub trait RecurrentOps: Backend {
+    /// Runs the recurrence over a projected input.
+    ///
+    /// - `xp`: `[T, B, G·H]`, the input projection `x · W_ihᵀ` plus every bias but `b_hn`;
+    /// - `w_hh`: `[G·H, H_out]`; `b_hn`: `[H]` (GRU with `spec.has_b_hn`); `w_hr`: `[P, H]`
+    ///   (LSTM with `spec.has_w_hr`);
+    /// - `h0`: `[B, H_out]`; `c0`: `[B, H]` (LSTM).
+    ///
+    /// A tensor the call does not have is any placeholder (backend extensions take no optional
+    /// tensors). Returns [`ScanOutput`].
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    fn recurrent_scan(
+        xp: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+        b_hn: FloatTensor<Self>,
+        w_hr: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+        spec: ScanSpec,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        Option<FloatTensor<Self>>,
+        Option<FloatTensor<Self>>,
+    ) {
+        let (b_hn, w_hr, c0) = spec.present(b_hn, w_hr, c0);
+        generic::forward::<Self>(xp, w_hh, b_hn, w_hr, h0, c0, &spec)
+    }
+
+    /// Backward through time of [`recurrent_scan`](Self::recurrent_scan).
+    ///
+    /// - `saved`: the forward's `[T, B, S]` activations; `w_hh`, `w_hr` as in the forward;
+    /// - `dy`: `[T, B, H_out]`; `dh_n`: `[B, H_out]`; `dc_n`: `[B, H]` (LSTM; else a
+    ///   placeholder).
+    ///
+    /// Returns [`ScanGrads`] (`d_b_hn` when `spec.has_b_hn`, `d_w_hr` when `spec.has_w_hr`).
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    fn recurrent_scan_backward(
+        saved: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+        w_hr: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        dh_n: FloatTensor<Self>,
+        dc_n: FloatTensor<Self>,
+        spec: ScanSpec,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        Option<FloatTensor<Self>>,
+        Option<FloatTensor<Self>>,
+        FloatTensor<Self>,
+        Option<FloatTensor<Self>>,
+    ) {
+        let (_, w_hr, dc_n) = spec.present(dh_n.clone(), w_hr, dc_n);
+        generic::backward::<Self>(saved, w_hh, w_hr, dy, dh_n, dc_n, &spec)
+    }
+}
+
+/// Whether the op runs on `device` (with or without autodiff) in this build.
+pub fn supports(device: &Device) -> bool {
+    let dispatch = device.as_dispatch().clone();
+    if device.is_autodiff() && !cfg!(feature = "autodiff") {
+        return false;
+    }
+    match dispatch.inner() {
+        #[cfg(feature = "flex")]
+        DispatchDevice::Flex(_) => true,
+        #[cfg(feature = "wgpu")]
+        DispatchDevice::Cube(_) => true,
+        #[allow(unreachable_patterns)]
+        _ => false,
+    }
+}
+
+/// The tensors of one call of [`scan`].
+#[derive(Debug)]
+pub struct ScanTensors {
+    /// `[T, B, G·H]`: the input projection plus every bias but `b_hn`.
+    pub xp: Tensor<3>,
+    /// `[G·H, H_out]`.
+    pub w_hh: Tensor<2>,
+    /// GRU only: `[H]`, added to `W_hn h` inside the reset gate's product.
+    pub b_hn: Option<Tensor<1>>,
+    /// LSTM only: the projection `[P, H]`.
+    pub w_hr: Option<Tensor<2>>,
+    /// `[B, H_out]`.
+    pub h0: Tensor<2>,
+    /// LSTM only: `[B, H]`.
+    pub c0: Option<Tensor<2>>,
+}
+
+/// Runs the op on burn tensors: returns `y` `[T, B, H_out]`, `h_n` `[B, H_out]` and, for LSTM,
+/// `c_n` `[B, H]`. Differentiable on an autodiff device.
+///
+/// # Panics
+/// If the device has no implementation ([`supports`] is false) or the shapes disagree.
+pub fn scan(
+    tensors: ScanTensors,
+    cell: OpCell,
+    reverse: bool,
+    lengths: Option<Arc<[usize]>>,
+) -> (Tensor<3>, Tensor<2>, Option<Tensor<2>>) {
+    let ScanTensors {
+        xp,
+        w_hh,
+        b_hn,
+        w_hr,
+        h0,
+        c0,
+    } = tensors;
+    check_shapes(cell, &xp, &w_hh, &b_hn, &w_hr, &h0, &c0, lengths.as_deref());
+    let spec = ScanSpec {
+        cell,
+        reverse,
+        has_b_hn: b_hn.is_some(),
+        has_w_hr: w_hr.is_some(),
+        lengths,
+        save: false,
+    };
+    // Placeholders for absent tensors: a one-element constant on the same device.
+    let device = xp.device();
+    let placeholder = || Tensor::<1>::zeros([1], &device).into_dispatch();
+    let (y, h_n, c_n, _) = <Dispatch as RecurrentOps>::recurrent_scan(
+        xp.into_dispatch(),
+        w_hh.into_dispatch(),
+        b_hn.map_or_else(placeholder, Tensor::into_dispatch),
+        w_hr.map_or_else(placeholder, Tensor::into_dispatch),
+        h0.into_dispatch(),
+        c0.map_or_else(placeholder, Tensor::into_dispatch),
+        spec,
+    );
+    (
+        Tensor::from_dispatch(y),
+        Tensor::from_dispatch(h_n),
+        c_n.map(Tensor::from_dispatch),
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_shapes(
+    cell: OpCell,
+    xp: &Tensor<3>,
+    w_hh: &Tensor<2>,
+    b_hn: &Option<Tensor<1>>,
+    w_hr: &Option<Tensor<2>>,
+    h0: &Tensor<2>,
+    c0: &Option<Tensor<2>>,
+    lengths: Option<&[usize]>,
+) {
+    let [time, batch, gh] = xp.dims();
+    let [gh_w, d_out] = w_hh.dims();
+    assert!(time > 0, "recurrent scan: xp has no steps");
+    assert_eq!(gh, gh_w, "recurrent scan: xp is [.., .., {gh}], w_hh [{gh_w}, ..]");
+    assert_eq!(gh % cell.gates(), 0, "recurrent scan: {gh} is not G·H");
+    let hidden = gh / cell.gates();
+    let expect_out = w_hr.as_ref().map_or(hidden, |w| w.dims()[0]);
+    assert_eq!(d_out, expect_out, "recurrent scan: w_hh is [.., {d_out}]");
+    if let Some(w) = w_hr {
+        assert!(cell == OpCell::Lstm, "recurrent scan: w_hr is LSTM only");
+        assert_eq!(w.dims()[1], hidden, "recurrent scan: w_hr is [P, {}]", w.dims()[1]);
+    }
+    if let Some(b) = b_hn {
+        assert!(cell == OpCell::Gru, "recurrent scan: b_hn is GRU only");
+        assert_eq!(b.dims(), [hidden], "recurrent scan: b_hn shape");
+    }
+    assert_eq!(h0.dims(), [batch, d_out], "recurrent scan: h0 shape");
+    assert_eq!(
+        c0.is_some(),
+        cell == OpCell::Lstm,
+        "recurrent scan: c0 is given exactly for LSTM"
+    );
+    if let Some(c) = c0 {
+        assert_eq!(c.dims(), [batch, hidden], "recurrent scan: c0 shape");
+    }
+    if let Some(l) = lengths {
+        assert_eq!(l.len(), batch, "recurrent scan: one length per row");
+        assert!(
+            l.iter().all(|&l| (1..=time).contains(&l)),
+            "recurrent scan: lengths must be in 1..={time}"
+        );
+    }
+}

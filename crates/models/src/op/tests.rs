@@ -1,0 +1,318 @@
+//! Tests of the whole-layer op: the native f32 kernels against the generic implementation in
+//! f64 (which flex runs for f64 tensors), the f64 gradients against finite differences, and a
+//! property test of whole stacks against the reference path.
+
+use std::sync::Arc;
+
+use burn::Tensor;
+use burn::prelude::Device;
+use burn::tensor::{DType, Distribution, TensorData};
+use proptest::prelude::*;
+
+use super::{OpCell, ScanTensors, scan};
+use crate::cell::{CellType, Nonlinearity};
+use crate::recurrent::RecurrentConfig;
+use crate::tests::check_against_reference;
+
+/// One call's inputs as host data, so that the same values can be run in f32 and f64.
+#[derive(Clone, Debug)]
+struct Case {
+    cell: OpCell,
+    reverse: bool,
+    lengths: Option<Vec<usize>>,
+    time: usize,
+    batch: usize,
+    hidden: usize,
+    proj: usize,
+    with_b_hn: bool,
+    /// `xp`, `w_hh`, `b_hn`, `w_hr`, `h0`, `c0`, then the loss weights of `y`, `h_n`, `c_n`.
+    values: Vec<Vec<f64>>,
+}
+
+impl Case {
+    fn new(cell: OpCell, reverse: bool, lengths: Option<Vec<usize>>, proj: usize, seed: u64) -> Self {
+        Self::sized(cell, reverse, lengths, proj, seed, [5, 3, 4])
+    }
+
+    /// A case of `[T, B, H]`.
+    fn sized(
+        cell: OpCell,
+        reverse: bool,
+        lengths: Option<Vec<usize>>,
+        proj: usize,
+        seed: u64,
+        [time, batch, hidden]: [usize; 3],
+    ) -> Self {
+        let d_out = if proj > 0 { proj } else { hidden };
+        let gh = cell.gates() * hidden;
+        let device = Device::flex();
+        device.seed(seed);
+        let sizes = [
+            time * batch * gh,
+            gh * d_out,
+            hidden,
+            proj * hidden,
+            batch * d_out,
+            batch * hidden,
+            time * batch * d_out,
+            batch * d_out,
+            batch * hidden,
+        ];
+        let values = sizes
+            .iter()
+            .map(|&n| {
+                Tensor::<1>::random([n.max(1)], Distribution::Uniform(-1.0, 1.0), &device)
+                    .into_data()
+                    .convert::<f64>()
+                    .try_into_vec::<f64>()
+                    .unwrap()
+            })
+            .collect::<Vec<Vec<f64>>>();
+        // PyTorch's initialisation scale for the recurrent weights, so that larger cases stay
+        // well conditioned (uniform ±1 weights make the recurrence chaotic).
+        let mut values = values;
+        for (i, fan_in) in [(1, d_out), (3, hidden)] {
+            let scale = 1.0 / (fan_in as f64).sqrt();
+            values[i].iter_mut().for_each(|v| *v *= scale);
+        }
+        Self {
+            cell,
+            reverse,
+            lengths,
+            time,
+            batch,
+            hidden,
+            proj,
+            with_b_hn: cell == OpCell::Gru,
+            values,
+        }
+    }
+
+    fn d_out(&self) -> usize {
+        if self.proj > 0 { self.proj } else { self.hidden }
+    }
+
+    fn shapes(&self) -> [Vec<usize>; 9] {
+        let (t, b, h, p, o) = (self.time, self.batch, self.hidden, self.proj, self.d_out());
+        let gh = self.cell.gates() * h;
+        [
+            vec![t, b, gh],
+            vec![gh, o],
+            vec![h],
+            vec![p, h],
+            vec![b, o],
+            vec![b, h],
+            vec![t, b, o],
+            vec![b, o],
+            vec![b, h],
+        ]
+    }
+
+    /// The inputs as tensors of `dtype` on `device`, requiring gradients on an autodiff device.
+    fn tensors(&self, values: &[Vec<f64>], f32: bool, device: &Device) -> Vec<Tensor<1>> {
+        values
+            .iter()
+            .map(|v| {
+                let (data, dtype) = if f32 {
+                    let v32: Vec<f32> = v.iter().map(|&x| x as f32).collect();
+                    (TensorData::new(v32, [v.len()]), DType::F32)
+                } else {
+                    (TensorData::new(v.clone(), [v.len()]), DType::F64)
+                };
+                let t = Tensor::<1>::from_data(data, (device, dtype));
+                assert_eq!(t.dtype(), dtype);
+                if device.is_autodiff() { t.require_grad() } else { t }
+            })
+            .collect()
+    }
+
+    /// The scalar loss `Σ y·w_y + Σ h_n·w_h (+ Σ c_n·w_c)` and the leaf tensors it depends on.
+    fn loss(&self, values: &[Vec<f64>], f32: bool, device: &Device) -> (Tensor<1>, Vec<Tensor<1>>) {
+        let leaves = self.tensors(values, f32, device);
+        let shapes = self.shapes();
+        let shaped = |i: usize| -> Tensor<1> { leaves[i].clone() };
+        let d2 = |i: usize| shaped(i).reshape([shapes[i][0], shapes[i][1]]);
+        let lstm = self.cell == OpCell::Lstm;
+        let (y, h_n, c_n) = scan(
+            ScanTensors {
+                xp: shaped(0).reshape([shapes[0][0], shapes[0][1], shapes[0][2]]),
+                w_hh: d2(1),
+                b_hn: self.with_b_hn.then(|| shaped(2)),
+                w_hr: (self.proj > 0).then(|| d2(3)),
+                h0: d2(4),
+                c0: lstm.then(|| d2(5)),
+            },
+            self.cell,
+            self.reverse,
+            self.lengths.clone().map(Arc::from),
+        );
+        let mut loss = (y.reshape([-1]) * shaped(6)).sum() + (h_n.reshape([-1]) * shaped(7)).sum();
+        if let Some(c) = c_n {
+            loss = loss + (c.reshape([-1]) * shaped(8)).sum();
+        }
+        (loss, leaves)
+    }
+
+    /// Which inputs the op has (the loss weights are not inputs).
+    fn inputs(&self) -> Vec<usize> {
+        let mut v = vec![0, 1, 4];
+        if self.with_b_hn {
+            v.push(2);
+        }
+        if self.proj > 0 {
+            v.push(3);
+        }
+        if self.cell == OpCell::Lstm {
+            v.push(5);
+        }
+        v
+    }
+}
+
+fn as_f64(t: Tensor<1>) -> Vec<f64> {
+    t.into_data().convert::<f64>().try_into_vec::<f64>().unwrap()
+}
+
+fn cases() -> Vec<Case> {
+    let mut out = Vec::new();
+    let mut seed = 1;
+    for (cell, proj) in [
+        (OpCell::RnnTanh, 0),
+        (OpCell::RnnRelu, 0),
+        (OpCell::Lstm, 0),
+        (OpCell::Lstm, 2),
+        (OpCell::Gru, 0),
+    ] {
+        for reverse in [false, true] {
+            for lengths in [None, Some(vec![5, 2, 4])] {
+                seed += 1;
+                out.push(Case::new(cell, reverse, lengths, proj, seed));
+            }
+        }
+    }
+    out
+}
+
+/// Cases large enough that the native kernels split each step over two cores.
+fn large_cases() -> Vec<Case> {
+    let lengths = Some(vec![4, 1, 3, 4, 2, 4, 4, 3, 1, 4, 2, 4]);
+    vec![
+        Case::sized(OpCell::Lstm, false, lengths.clone(), 0, 101, [4, 12, 64]),
+        Case::sized(OpCell::Lstm, true, lengths.clone(), 48, 102, [4, 12, 64]),
+        Case::sized(OpCell::Gru, false, lengths.clone(), 0, 103, [4, 12, 64]),
+        Case::sized(OpCell::RnnTanh, true, None, 0, 104, [4, 48, 64]),
+        Case::sized(OpCell::Lstm, true, None, 0, 105, [3, 33, 72]),
+    ]
+}
+
+#[test]
+fn native_f32_kernels_match_the_generic_path_in_f64() {
+    let device = Device::flex().autodiff();
+    for case in cases().into_iter().chain(large_cases()) {
+        let (loss64, leaves64) = case.loss(&case.values, false, &device);
+        let (loss32, leaves32) = case.loss(&case.values, true, &device);
+        let (l64, l32) = (loss64.clone().into_scalar::<f64>(), loss32.clone().into_scalar::<f64>());
+        assert!((l64 - l32).abs() <= 1e-5 * l64.abs().max(1.0), "{case:?}: loss {l32} vs {l64}");
+        let (g64, g32) = (loss64.backward(), loss32.backward());
+        for i in case.inputs() {
+            let a = as_f64(leaves32[i].grad(&g32).expect("f32 gradient"));
+            let b = as_f64(leaves64[i].grad(&g64).expect("f64 gradient"));
+            for (k, (x, y)) in a.iter().zip(&b).enumerate() {
+                assert!(
+                    (x - y).abs() <= 1e-5 * y.abs().max(1.0),
+                    "{:?} input {i}[{k}]: f32 {x} vs f64 {y}",
+                    case.cell
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn gradients_match_finite_differences() {
+    let device = Device::flex().autodiff();
+    let plain = Device::flex();
+    for case in cases() {
+        let (loss, leaves) = case.loss(&case.values, false, &device);
+        let grads = loss.backward();
+        for i in case.inputs() {
+            let analytic = as_f64(leaves[i].grad(&grads).expect("gradient"));
+            // A few coordinates of every input, spread over the tensor.
+            let n = case.values[i].len();
+            for k in (0..n).step_by(n.div_ceil(7)) {
+                let eps = 1e-6;
+                let at = |delta: f64| {
+                    let mut values = case.values.clone();
+                    values[i][k] += delta;
+                    case.loss(&values, false, &plain).0.into_scalar::<f64>()
+                };
+                let numeric = (at(eps) - at(-eps)) / (2.0 * eps);
+                assert!(
+                    (numeric - analytic[k]).abs() <= 1e-6 * numeric.abs().max(1.0),
+                    "{:?} reverse={} lengths={:?} input {i}[{k}]: analytic {} vs numeric {numeric}",
+                    case.cell,
+                    case.reverse,
+                    case.lengths,
+                    analytic[k]
+                );
+            }
+        }
+    }
+}
+
+/// A random stack configuration with a batch shape, lengths and whether to pass a state.
+fn stack_strategy() -> impl Strategy<Value = (RecurrentConfig, usize, usize, Option<Vec<usize>>, bool)>
+{
+    (
+        0usize..4,
+        1usize..4,
+        1usize..6,
+        1usize..3,
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        0usize..3,
+        1usize..6,
+        1usize..4,
+        any::<bool>(),
+    )
+        .prop_flat_map(
+            |(cell, d_in, hidden, layers, bidir, bias, batch_first, proj, time, batch, state)| {
+                let lengths = prop::option::of(prop::collection::vec(1..=time, batch));
+                lengths.prop_map(move |lengths| {
+                    let (cell_type, nonlinearity) = match cell {
+                        0 => (CellType::Rnn, Nonlinearity::Tanh),
+                        1 => (CellType::Rnn, Nonlinearity::Relu),
+                        2 => (CellType::Lstm, Nonlinearity::Tanh),
+                        _ => (CellType::Gru, Nonlinearity::Tanh),
+                    };
+                    let proj = if cell_type == CellType::Lstm && proj < hidden { proj } else { 0 };
+                    let config = RecurrentConfig::new(cell_type, d_in, hidden)
+                        .with_n_layers(layers)
+                        .with_bidirectional(bidir)
+                        .with_bias(bias)
+                        .with_batch_first(batch_first)
+                        .with_proj_size(proj)
+                        .with_nonlinearity(nonlinearity);
+                    (config, time, batch, lengths, state)
+                })
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Any cell, size, depth, direction, lengths and state: the op-backed stack computes what
+    /// the reference computes, outputs and gradients.
+    #[test]
+    fn op_matches_reference_on_random_stacks(
+        (config, time, batch, lengths, state) in stack_strategy(),
+        seed in 0u64..1000,
+    ) {
+        let device = Device::flex().autodiff();
+        device.seed(seed);
+        let stack = config.init(&device);
+        check_against_reference(&stack, batch, time, lengths, state, 1e-5);
+    }
+}
