@@ -1,0 +1,199 @@
+//! The native backward through time: per step the fused gate-gradient pass split by hidden
+//! units, then the previous state's gradient split by its columns; `dW_hh` and `dW_hr` as one
+//! large product over all steps at the end.
+
+use super::gemm::{View, matmul};
+use super::kernels;
+use super::parts::{PARALLEL_WORK, Shared, pack_parts, parts, product, run_parts};
+use super::{Dims, Weights, order};
+use crate::op::{OpCell, SavedLayout, ScanSpec};
+
+pub(super) struct Backward {
+    pub d_xp: Vec<f32>,
+    pub d_w_hh: Vec<f32>,
+    pub d_b_hn: Vec<f32>,
+    pub d_w_hr: Option<Vec<f32>>,
+    pub dh: Vec<f32>,
+    pub dc: Option<Vec<f32>>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn backward(
+    dims: &Dims,
+    spec: &ScanSpec,
+    w: Weights<'_>,
+    saved: &[f32],
+    dy: &[f32],
+    dh_n: &[f32],
+    dc_n: Option<&[f32]>,
+) -> Backward {
+    let &Dims {
+        time,
+        batch,
+        hidden,
+        d_out,
+    } = dims;
+    let gates = spec.cell.gates();
+    let gh = gates * hidden;
+    let gru = spec.cell == OpCell::Gru;
+    let layout = SavedLayout::new(spec.cell, hidden, d_out, w.w_hr.is_some());
+    let width = layout.width();
+    let rows = time * batch;
+    let parallel = batch * gh * d_out >= PARALLEL_WORK;
+    // Packed once: `W_hh` (`[G·H, H_out]`) per part of `H_out`, `W_hr` (`[P, H]`) per part of
+    // the units.
+    let units = parts(hidden, parallel);
+    let out_parts = parts(d_out, parallel);
+    let w_hh_p = pack_parts(w.w_hh, d_out, 1, gh, 0, &out_parts);
+    let w_hr_p = w.w_hr.map(|w_hr| pack_parts(w_hr, hidden, 1, d_out, 0, &units));
+    let mut dh = dh_n.to_vec();
+    let mut dh_next = vec![0.0f32; batch * d_out];
+    let mut dc = dc_n.map_or_else(Vec::new, <[f32]>::to_vec);
+    let mut d_xp = vec![0.0f32; rows * gh];
+    // GRU: the gradient of `W_hh h` differs from that of `xp` in the `n` block.
+    let mut d_rec = vec![0.0f32; if gru { rows * gh } else { 0 }];
+    // Projected LSTM: every step's gradient of the projected state, for `dW_hr`.
+    let mut d_proj = vec![0.0f32; if w.w_hr.is_some() { rows * d_out } else { 0 }];
+    let mut dhp = vec![0.0f32; batch * d_out];
+    let mut dm = vec![0.0f32; if w.w_hr.is_some() { batch * hidden } else { 0 }];
+    let mut direct = vec![0.0f32; if gru { batch * hidden } else { 0 }];
+    for t in order(time, !spec.reverse) {
+        let base = t * batch * width;
+        for b in 0..batch {
+            let out = &mut dhp[b * d_out..][..d_out];
+            if spec.valid(t, b) {
+                let d = &dh[b * d_out..][..d_out];
+                let g = &dy[(t * batch + b) * d_out..][..d_out];
+                for ((o, d), g) in out.iter_mut().zip(d).zip(g) {
+                    *o = d + g;
+                }
+            } else {
+                out.fill(0.0);
+            }
+        }
+        if w.w_hr.is_some() {
+            d_proj[t * batch * d_out..][..batch * d_out].copy_from_slice(&dhp);
+        }
+        let d_xp_s = Shared::new(&mut d_xp);
+        let d_rec_s = Shared::new(&mut d_rec);
+        let dc_s = Shared::new(&mut dc);
+        let dm_s = Shared::new(&mut dm);
+        let direct_s = Shared::new(&mut direct);
+        let dhp_ref = &dhp;
+        run_parts(&units, |part, units| {
+            let (u0, len) = (units.start, units.len());
+            if let Some(w_hr) = &w_hr_p {
+                product(batch, len, d_out, dhp_ref, 0, d_out, &w_hr[part], &dm_s, u0, hidden, false);
+            }
+            for b in 0..batch {
+                if !spec.valid(t, b) {
+                    continue;
+                }
+                let row = &saved[base + b * width..][..width];
+                let cols = |offset: usize| &row[offset + u0..][..len];
+                let at = (t * batch + b) * gh + u0;
+                // SAFETY (all `at` calls below): this half's units of one row of each buffer.
+                unsafe {
+                    let dcell: &[f32] = if layout.proj {
+                        dm_s.at(b * hidden + u0, len)
+                    } else {
+                        &dhp_ref[b * d_out + u0..][..len]
+                    };
+                    let da_g = |g: usize| d_xp_s.at(at + g * hidden, len);
+                    match spec.cell {
+                        OpCell::Lstm => kernels::lstm_backward(
+                            [0, 1, 2, 3].map(|g| cols(g * hidden)),
+                            cols(layout.aux()),
+                            cols(layout.tanh_c()),
+                            dcell,
+                            dc_s.at(b * hidden + u0, len),
+                            [0, 1, 2, 3].map(da_g),
+                        ),
+                        OpCell::Gru => kernels::gru_backward(
+                            [0, 1, 2].map(|g| cols(g * hidden)),
+                            cols(layout.aux()),
+                            cols(layout.h_prev()),
+                            dcell,
+                            [0, 1, 2].map(da_g),
+                            [0, 1, 2].map(|g| d_rec_s.at(at + g * hidden, len)),
+                            direct_s.at(b * hidden + u0, len),
+                        ),
+                        OpCell::RnnTanh | OpCell::RnnRelu => kernels::rnn_backward(
+                            cols(0),
+                            dcell,
+                            spec.cell == OpCell::RnnRelu,
+                            da_g(0),
+                        ),
+                    }
+                }
+            }
+        });
+        // The previous state's gradient `da · W_hh` (plus what bypasses `W_hh`), split over
+        // its columns; a row that skipped this step passes its gradient through.
+        let rec_grad: &[f32] = if gru { &d_rec } else { &d_xp };
+        let next_s = Shared::new(&mut dh_next);
+        let (dh_ref, direct_ref) = (&dh, &direct);
+        run_parts(&out_parts, |part, cols| {
+            let (o0, len) = (cols.start, cols.len());
+            for b in 0..batch {
+                // SAFETY: this half's columns of one row.
+                let dst = unsafe { next_s.at(b * d_out + o0, len) };
+                if !spec.valid(t, b) {
+                    dst.copy_from_slice(&dh_ref[b * d_out + o0..][..len]);
+                } else if gru {
+                    dst.copy_from_slice(&direct_ref[b * hidden + o0..][..len]);
+                } else {
+                    dst.fill(0.0);
+                }
+            }
+            let w = &w_hh_p[part];
+            product(batch, len, gh, rec_grad, t * batch * gh, gh, w, &next_s, o0, d_out, true);
+        });
+        std::mem::swap(&mut dh, &mut dh_next);
+    }
+    let d_rec_all = if gru { &d_rec } else { &d_xp };
+    let mut d_w_hh = vec![0.0f32; gh * d_out];
+    matmul(
+        gh,
+        d_out,
+        rows,
+        &mut d_w_hh,
+        0,
+        d_out,
+        false,
+        View::rows(d_rec_all, 0, gh).t(),
+        View::rows(saved, layout.h_prev(), width),
+    );
+    let mut d_b_hn = Vec::new();
+    if gru {
+        d_b_hn = vec![0.0f32; hidden];
+        for row in d_rec.chunks_exact(gh) {
+            for (acc, v) in d_b_hn.iter_mut().zip(&row[2 * hidden..]) {
+                *acc += v;
+            }
+        }
+    }
+    let d_w_hr = w.w_hr.map(|_| {
+        let mut d = vec![0.0f32; d_out * hidden];
+        matmul(
+            d_out,
+            hidden,
+            rows,
+            &mut d,
+            0,
+            hidden,
+            false,
+            View::rows(&d_proj, 0, d_out).t(),
+            View::rows(saved, layout.m(), width),
+        );
+        d
+    });
+    Backward {
+        d_xp,
+        d_w_hh,
+        d_b_hn,
+        d_w_hr,
+        dh,
+        dc: dc_n.map(|_| dc),
+    }
+}
