@@ -128,18 +128,24 @@ impl<B: Backend + RecurrentOps, C: CheckpointStrategy> RecurrentOps for Autodiff
             .compute_bound()
             .stateful();
         let inner = |t: FloatTensor<Self>| t.into_primitive();
+        // What the backward multiplies by (shared buffers, no copy).
+        let (w_hh_inner, w_hr_inner) = (w_hh.primitive().clone(), w_hr.primitive().clone());
+        let spec = ScanSpec {
+            save: matches!(prep, OpsKind::Tracked(_)),
+            ..spec
+        };
+        let (y, h_n, c_n, saved) = B::recurrent_scan(
+            inner(xp),
+            inner(w_hh),
+            inner(b_hn),
+            inner(w_hr),
+            inner(h0),
+            inner(c0),
+            spec.clone(),
+        );
         match prep {
             OpsKind::UnTracked(prep) => {
                 drop(prep);
-                let (y, h_n, c_n, _) = B::recurrent_scan(
-                    inner(xp),
-                    inner(w_hh),
-                    inner(b_hn),
-                    inner(w_hr),
-                    inner(h0),
-                    inner(c0),
-                    ScanSpec { save: false, ..spec },
-                );
                 (
                     Self::from_inner(y),
                     Self::from_inner(h_n),
@@ -148,18 +154,6 @@ impl<B: Backend + RecurrentOps, C: CheckpointStrategy> RecurrentOps for Autodiff
                 )
             }
             OpsKind::Tracked(prep) => {
-                let w_hh_inner = w_hh.primitive().clone();
-                let w_hr_inner = w_hr.primitive().clone();
-                let spec = ScanSpec { save: true, ..spec };
-                let (y, h_n, c_n, saved) = B::recurrent_scan(
-                    inner(xp),
-                    inner(w_hh),
-                    inner(b_hn),
-                    inner(w_hr),
-                    inner(h0),
-                    inner(c0),
-                    spec.clone(),
-                );
                 let y_shape: [usize; 3] = {
                     let s = y.shape();
                     [s[0], s[1], s[2]]
