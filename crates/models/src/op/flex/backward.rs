@@ -4,7 +4,7 @@
 
 use super::gemm::{View, matmul};
 use super::kernels;
-use super::parts::{PARALLEL_WORK, Shared, pack_parts, parts, product, run_parts};
+use super::parts::{PARALLEL_WORK, Shared, Team, pack_parts, parts, product, with_team};
 use super::{Dims, Weights, order};
 use crate::op::{OpCell, SavedLayout, ScanSpec};
 
@@ -57,100 +57,102 @@ pub(super) fn backward(
     let mut dhp = vec![0.0f32; batch * d_out];
     let mut dm = vec![0.0f32; if w.w_hr.is_some() { batch * hidden } else { 0 }];
     let mut direct = vec![0.0f32; if gru { batch * hidden } else { 0 }];
-    for t in order(time, !spec.reverse) {
-        let base = t * batch * width;
-        for b in 0..batch {
-            let out = &mut dhp[b * d_out..][..d_out];
-            if spec.valid(t, b) {
-                let d = &dh[b * d_out..][..d_out];
-                let g = &dy[(t * batch + b) * d_out..][..d_out];
-                for ((o, d), g) in out.iter_mut().zip(d).zip(g) {
-                    *o = d + g;
-                }
-            } else {
-                out.fill(0.0);
-            }
-        }
-        if w.w_hr.is_some() {
-            d_proj[t * batch * d_out..][..batch * d_out].copy_from_slice(&dhp);
-        }
-        let d_xp_s = Shared::new(&mut d_xp);
-        let d_rec_s = Shared::new(&mut d_rec);
-        let dc_s = Shared::new(&mut dc);
-        let dm_s = Shared::new(&mut dm);
-        let direct_s = Shared::new(&mut direct);
-        let dhp_ref = &dhp;
-        run_parts(&units, |part, units| {
-            let (u0, len) = (units.start, units.len());
-            if let Some(w_hr) = &w_hr_p {
-                product(batch, len, d_out, dhp_ref, 0, d_out, &w_hr[part], &dm_s, u0, hidden, false);
-            }
+    with_team(parallel, |team: &Team<'_>| {
+        for t in order(time, !spec.reverse) {
+            let base = t * batch * width;
             for b in 0..batch {
-                if !spec.valid(t, b) {
-                    continue;
+                let out = &mut dhp[b * d_out..][..d_out];
+                if spec.valid(t, b) {
+                    let d = &dh[b * d_out..][..d_out];
+                    let g = &dy[(t * batch + b) * d_out..][..d_out];
+                    for ((o, d), g) in out.iter_mut().zip(d).zip(g) {
+                        *o = d + g;
+                    }
+                } else {
+                    out.fill(0.0);
                 }
-                let row = &saved[base + b * width..][..width];
-                let cols = |offset: usize| &row[offset + u0..][..len];
-                let at = (t * batch + b) * gh + u0;
-                // SAFETY (all `at` calls below): this half's units of one row of each buffer.
-                unsafe {
-                    let dcell: &[f32] = if layout.proj {
-                        dm_s.at(b * hidden + u0, len)
-                    } else {
-                        &dhp_ref[b * d_out + u0..][..len]
-                    };
-                    let da_g = |g: usize| d_xp_s.at(at + g * hidden, len);
-                    match spec.cell {
-                        OpCell::Lstm => kernels::lstm_backward(
-                            [0, 1, 2, 3].map(|g| cols(g * hidden)),
-                            cols(layout.aux()),
-                            cols(layout.tanh_c()),
-                            dcell,
-                            dc_s.at(b * hidden + u0, len),
-                            [0, 1, 2, 3].map(da_g),
-                        ),
-                        OpCell::Gru => kernels::gru_backward(
-                            [0, 1, 2].map(|g| cols(g * hidden)),
-                            cols(layout.aux()),
-                            cols(layout.h_prev()),
-                            dcell,
-                            [0, 1, 2].map(da_g),
-                            [0, 1, 2].map(|g| d_rec_s.at(at + g * hidden, len)),
-                            direct_s.at(b * hidden + u0, len),
-                        ),
-                        OpCell::RnnTanh | OpCell::RnnRelu => kernels::rnn_backward(
-                            cols(0),
-                            dcell,
-                            spec.cell == OpCell::RnnRelu,
-                            da_g(0),
-                        ),
+            }
+            if w.w_hr.is_some() {
+                d_proj[t * batch * d_out..][..batch * d_out].copy_from_slice(&dhp);
+            }
+            let d_xp_s = Shared::new(&mut d_xp);
+            let d_rec_s = Shared::new(&mut d_rec);
+            let dc_s = Shared::new(&mut dc);
+            let dm_s = Shared::new(&mut dm);
+            let direct_s = Shared::new(&mut direct);
+            let dhp_ref = &dhp;
+            team.run_parts(&units, |part, units| {
+                let (u0, len) = (units.start, units.len());
+                if let Some(w_hr) = &w_hr_p {
+                    product(batch, len, d_out, dhp_ref, 0, d_out, &w_hr[part], &dm_s, u0, hidden, false);
+                }
+                for b in 0..batch {
+                    if !spec.valid(t, b) {
+                        continue;
+                    }
+                    let row = &saved[base + b * width..][..width];
+                    let cols = |offset: usize| &row[offset + u0..][..len];
+                    let at = (t * batch + b) * gh + u0;
+                    // SAFETY (all `at` calls below): this half's units of one row of each buffer.
+                    unsafe {
+                        let dcell: &[f32] = if layout.proj {
+                            dm_s.at(b * hidden + u0, len)
+                        } else {
+                            &dhp_ref[b * d_out + u0..][..len]
+                        };
+                        let da_g = |g: usize| d_xp_s.at(at + g * hidden, len);
+                        match spec.cell {
+                            OpCell::Lstm => kernels::lstm_backward(
+                                [0, 1, 2, 3].map(|g| cols(g * hidden)),
+                                cols(layout.aux()),
+                                cols(layout.tanh_c()),
+                                dcell,
+                                dc_s.at(b * hidden + u0, len),
+                                [0, 1, 2, 3].map(da_g),
+                            ),
+                            OpCell::Gru => kernels::gru_backward(
+                                [0, 1, 2].map(|g| cols(g * hidden)),
+                                cols(layout.aux()),
+                                cols(layout.h_prev()),
+                                dcell,
+                                [0, 1, 2].map(da_g),
+                                [0, 1, 2].map(|g| d_rec_s.at(at + g * hidden, len)),
+                                direct_s.at(b * hidden + u0, len),
+                            ),
+                            OpCell::RnnTanh | OpCell::RnnRelu => kernels::rnn_backward(
+                                cols(0),
+                                dcell,
+                                spec.cell == OpCell::RnnRelu,
+                                da_g(0),
+                            ),
+                        }
                     }
                 }
-            }
-        });
-        // The previous state's gradient `da · W_hh` (plus what bypasses `W_hh`), split over
-        // its columns; a row that skipped this step passes its gradient through.
-        let rec_grad: &[f32] = if gru { &d_rec } else { &d_xp };
-        let next_s = Shared::new(&mut dh_next);
-        let (dh_ref, direct_ref) = (&dh, &direct);
-        run_parts(&out_parts, |part, cols| {
-            let (o0, len) = (cols.start, cols.len());
-            for b in 0..batch {
-                // SAFETY: this half's columns of one row.
-                let dst = unsafe { next_s.at(b * d_out + o0, len) };
-                if !spec.valid(t, b) {
-                    dst.copy_from_slice(&dh_ref[b * d_out + o0..][..len]);
-                } else if gru {
-                    dst.copy_from_slice(&direct_ref[b * hidden + o0..][..len]);
-                } else {
-                    dst.fill(0.0);
+            });
+            // The previous state's gradient `da · W_hh` (plus what bypasses `W_hh`), split over
+            // its columns; a row that skipped this step passes its gradient through.
+            let rec_grad: &[f32] = if gru { &d_rec } else { &d_xp };
+            let next_s = Shared::new(&mut dh_next);
+            let (dh_ref, direct_ref) = (&dh, &direct);
+            team.run_parts(&out_parts, |part, cols| {
+                let (o0, len) = (cols.start, cols.len());
+                for b in 0..batch {
+                    // SAFETY: this half's columns of one row.
+                    let dst = unsafe { next_s.at(b * d_out + o0, len) };
+                    if !spec.valid(t, b) {
+                        dst.copy_from_slice(&dh_ref[b * d_out + o0..][..len]);
+                    } else if gru {
+                        dst.copy_from_slice(&direct_ref[b * hidden + o0..][..len]);
+                    } else {
+                        dst.fill(0.0);
+                    }
                 }
-            }
-            let w = &w_hh_p[part];
-            product(batch, len, gh, rec_grad, t * batch * gh, gh, w, &next_s, o0, d_out, true);
-        });
-        std::mem::swap(&mut dh, &mut dh_next);
-    }
+                let w = &w_hh_p[part];
+                product(batch, len, gh, rec_grad, t * batch * gh, gh, w, &next_s, o0, d_out, true);
+            });
+            std::mem::swap(&mut dh, &mut dh_next);
+        }
+    });
     let d_rec_all = if gru { &d_rec } else { &d_xp };
     let mut d_w_hh = vec![0.0f32; gh * d_out];
     matmul(

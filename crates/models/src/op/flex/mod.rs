@@ -23,7 +23,6 @@ use burn_flex::FlexTensor;
 
 use self::backward::backward;
 use self::forward::forward;
-use self::parts::in_pool;
 use super::{RecurrentOps, SavedLayout, ScanGrads, ScanOutput, ScanSpec, generic};
 
 /// A tensor whose f32 elements are one contiguous slice.
@@ -79,7 +78,7 @@ impl RecurrentOps for Flex {
         };
         let (xp, w_hh, h0) = (dense(xp), dense(w_hh), dense(h0));
         let (b_hn, w_hr, c0) = (b_hn.map(dense), w_hr.map(dense), c0.map(dense));
-        let out = in_pool(|| forward(
+        let out = forward(
             &dims,
             &spec,
             Weights {
@@ -90,7 +89,7 @@ impl RecurrentOps for Flex {
             slice(&xp),
             slice(&h0),
             c0.as_ref().map(slice),
-        ));
+        );
         let Dims {
             time,
             batch,
@@ -129,7 +128,7 @@ impl RecurrentOps for Flex {
         };
         let (saved, w_hh, dy, dh_n) = (dense(saved), dense(w_hh), dense(dy), dense(dh_n));
         let (w_hr, dc_n) = (w_hr.map(dense), dc_n.map(dense));
-        let g = in_pool(|| backward(
+        let g = backward(
             &dims,
             &spec,
             Weights {
@@ -141,7 +140,7 @@ impl RecurrentOps for Flex {
             slice(&dy),
             slice(&dh_n),
             dc_n.as_ref().map(slice),
-        ));
+        );
         let Dims {
             time,
             batch,

@@ -2,23 +2,15 @@
 //! columns), a buffer both halves write disjoint ranges of, and the small products on packed
 //! weights each half runs.
 
+use std::cell::UnsafeCell;
 use std::ops::Range;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::small_gemm::{self, Mat, MatMut};
 
 /// Steps whose product `B · G·H · H_out` is at least this large are split over both cores.
 pub(super) const PARALLEL_WORK: usize = 1 << 17;
-
-/// Runs `f` on a worker thread of rayon's pool, so that the steps' `rayon::join`s run their
-/// first half inline and hand only the second to the other core (from a thread outside the
-/// pool every join would hand both halves over and wait, twice the wake-ups per step).
-pub(super) fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    if rayon::current_thread_index().is_some() {
-        f()
-    } else {
-        rayon::scope(|_| f())
-    }
-}
 
 /// A buffer that the two halves of a step write disjoint parts of.
 #[derive(Clone, Copy)]
@@ -70,17 +62,120 @@ pub(super) fn parts(n: usize, parallel: bool) -> Vec<Range<usize>> {
     }
 }
 
-/// Runs `f(i, part)` for every part, each on its own core.
-pub(super) fn run_parts(parts: &[Range<usize>], f: impl Fn(usize, Range<usize>) + Sync) {
-    match parts {
-        [a, b] => {
-            rayon::join(|| f(0, a.clone()), || f(1, b.clone()));
+/// A second core for the duration of one op call: a scoped helper thread that waits (spinning)
+/// for one half of each step. A step is tens of microseconds of work, less than waking a
+/// sleeping thread pool worker costs, so the helper stays awake between steps and is handed
+/// its half through two counters.
+pub(super) struct Team<'a> {
+    slot: Option<&'a Slot>,
+}
+
+/// The job the helper runs next.
+type Job = &'static (dyn Fn(usize, Range<usize>) + Sync);
+
+struct Slot {
+    job: UnsafeCell<Option<(Job, Range<usize>)>>,
+    posted: AtomicUsize,
+    done: AtomicUsize,
+    panicked: AtomicBool,
+    quit: AtomicBool,
+}
+
+// SAFETY: `job` is written by the caller only while the helper is idle (before `posted` is
+// bumped) and read by the helper only after seeing the bump, until it bumps `done`.
+unsafe impl Sync for Slot {}
+
+/// Spins until `ready`, then yields to the scheduler if it takes long (an oversubscribed
+/// machine).
+fn wait_until(ready: impl Fn() -> bool) {
+    let mut spins = 0u32;
+    while !ready() {
+        if spins < 1 << 16 {
+            spins += 1;
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
         }
-        _ => {
+    }
+}
+
+/// Runs `f` with a [`Team`] of two cores when `parallel` (and the machine has two), else with
+/// the calling thread alone.
+pub(super) fn with_team<R>(parallel: bool, f: impl FnOnce(&Team<'_>) -> R) -> R {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if !parallel || cores < 2 {
+        return f(&Team { slot: None });
+    }
+    let slot = Slot {
+        job: UnsafeCell::new(None),
+        posted: AtomicUsize::new(0),
+        done: AtomicUsize::new(0),
+        panicked: AtomicBool::new(false),
+        quit: AtomicBool::new(false),
+    };
+    let slot = &slot;
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut seen = 0;
+            loop {
+                wait_until(|| slot.posted.load(Ordering::Acquire) > seen);
+                seen += 1;
+                if slot.quit.load(Ordering::Acquire) {
+                    return;
+                }
+                // SAFETY: the caller wrote the job before bumping `posted` and keeps it alive
+                // until `done` reaches `seen`.
+                let (job, part) = unsafe { (*slot.job.get()).clone() }.expect("a posted job");
+                if std::panic::catch_unwind(AssertUnwindSafe(|| job(1, part))).is_err() {
+                    slot.panicked.store(true, Ordering::Release);
+                }
+                slot.done.store(seen, Ordering::Release);
+            }
+        });
+        // Stops the helper however `f` ends (a panic included).
+        struct Quit<'s>(&'s Slot);
+        impl Drop for Quit<'_> {
+            fn drop(&mut self) {
+                self.0.quit.store(true, Ordering::Release);
+                self.0.posted.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+        let _quit = Quit(slot);
+        f(&Team { slot: Some(slot) })
+    })
+}
+
+impl Team<'_> {
+    /// Runs `f(i, part)` for every part: with two parts and a helper, the second on the
+    /// helper while this thread runs the first.
+    pub(super) fn run_parts(&self, parts: &[Range<usize>], f: impl Fn(usize, Range<usize>) + Sync) {
+        let (Some(slot), [first, second]) = (self.slot, parts) else {
             for (i, part) in parts.iter().enumerate() {
                 f(i, part.clone());
             }
+            return;
+        };
+        let job: &(dyn Fn(usize, Range<usize>) + Sync) = &f;
+        // SAFETY: the helper only uses `job` until it bumps `done` past this post, and this
+        // function does not return (nor unwind, see `Wait`) before that.
+        let job: Job = unsafe { std::mem::transmute(job) };
+        // SAFETY: the helper is idle (every earlier post is done), so nothing reads the slot.
+        unsafe { *slot.job.get() = Some((job, second.clone())) };
+        let posted = slot.posted.fetch_add(1, Ordering::AcqRel) + 1;
+        // Waits for the helper's half even if this thread's half panics.
+        struct Wait<'s>(&'s Slot, usize);
+        impl Drop for Wait<'_> {
+            fn drop(&mut self) {
+                wait_until(|| self.0.done.load(Ordering::Acquire) >= self.1);
+            }
         }
+        let wait = Wait(slot, posted);
+        f(0, first.clone());
+        drop(wait);
+        assert!(
+            !slot.panicked.load(Ordering::Acquire),
+            "the helper thread's half of a recurrent step panicked"
+        );
     }
 }
 
