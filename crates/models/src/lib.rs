@@ -20,7 +20,10 @@
 //! ```
 //!
 //! Every module is a thin wrapper around [`Recurrent`], the config-driven stack experiment
-//! files build (`cell = "lstm"`). Its time loop is one replaceable unit (`scan.rs`).
+//! files build (`cell = "lstm"`). Each layer and direction runs as one call of the whole-layer
+//! op ([`op`], a burn backend extension with a hand-written backward through time and native
+//! kernels on flex); on a backend the op has no implementation for, the tensor-op time loop
+//! (`scan.rs`) runs instead.
 #![warn(missing_docs)]
 
 mod cell;

@@ -1,8 +1,9 @@
 //! The time loop of one direction of one layer: the single replaceable unit of the stack.
 //!
 //! [`LayerScan`] is the interface; [`FusedScan`] is the implementation built from burn tensor
-//! ops. A whole-layer recurrent op (hand-written backward through time, fused GPU kernels) can
-//! replace it without touching the stack, the configs or the weight import.
+//! ops. The stack runs the whole-layer op (`op/`) instead wherever the device has it; this loop
+//! is the fallback for other backends and a second implementation the tests hold against the
+//! reference.
 //!
 //! Design of [`FusedScan`] (see BENCHMARKS.md for the measurements behind it):
 //! - layers pass their sequences as per-step tensors, so no per-step slice of a big tensor is
