@@ -17,9 +17,8 @@ use std::time::{Duration, Instant};
 
 use burn::Tensor;
 use burn::nn::{
-    Embedding, EmbeddingConfig, Linear, LinearConfig,
-    BiLstm, BiLstmConfig, Gru as NnGru, GruConfig as NnGruConfig, Lstm as NnLstm,
-    LstmConfig as NnLstmConfig,
+    BiLstm, BiLstmConfig, Embedding, EmbeddingConfig, Gru as NnGru, GruConfig as NnGruConfig,
+    Linear, LinearConfig, Lstm as NnLstm, LstmConfig as NnLstmConfig,
 };
 use burn::prelude::Device;
 use burn::tensor::{DeviceKind, Distribution};

@@ -11,9 +11,9 @@ use burn::prelude::Device;
 use std::sync::Arc;
 
 use crate::cell::{CellKind, CellType, Nonlinearity, cell_step};
-use crate::op::{self, OpCell, ScanTensors};
 use crate::error::ConfigError;
 use crate::lengths::StepMasks;
+use crate::op::{self, OpCell, ScanTensors};
 use crate::params::{DirectionParams, DirectionSpec, RecurrentInit};
 use crate::scan::{FusedScan, LayerScan, ScanInput, split_time};
 use crate::state::RecurrentState;

@@ -138,8 +138,18 @@ pub(crate) fn check_against_reference(
     );
     let what = format!("{:?} lengths={lengths:?} state={with_state}", meta);
     let out_bf = batch_first_input(stack, out);
-    assert_close(out_bf.clone(), ref_out.clone(), tol, &format!("output {what}"));
-    assert_close(st.hidden.clone(), ref_h.clone(), tol, &format!("h_n {what}"));
+    assert_close(
+        out_bf.clone(),
+        ref_out.clone(),
+        tol,
+        &format!("output {what}"),
+    );
+    assert_close(
+        st.hidden.clone(),
+        ref_h.clone(),
+        tol,
+        &format!("h_n {what}"),
+    );
     if let (Some(c), Some(rc)) = (st.cell.clone(), ref_c.clone()) {
         assert_close(c, rc, tol, &format!("c_n {what}"));
     }
@@ -156,7 +166,11 @@ pub(crate) fn check_against_reference(
     };
     let grads = loss(out_bf, st.hidden, st.cell).backward();
     let ref_grads = loss(ref_out, ref_h, ref_c).backward();
-    let mut pairs = vec![(input.grad(&grads), input.grad(&ref_grads), "input".to_string())];
+    let mut pairs = vec![(
+        input.grad(&grads),
+        input.grad(&ref_grads),
+        "input".to_string(),
+    )];
     if with_state {
         pairs.push((h0.grad(&grads), h0.grad(&ref_grads), "h0".to_string()));
     }
@@ -172,10 +186,8 @@ pub(crate) fn check_against_reference(
         );
     }
     for (i, p) in stack.cells.iter().enumerate() {
-        let mut params: Vec<(Tensor<2>, &str)> = vec![
-            (p.weight_hh.val(), "W_hh"),
-            (p.weight_ih.val(), "W_ih"),
-        ];
+        let mut params: Vec<(Tensor<2>, &str)> =
+            vec![(p.weight_hh.val(), "W_hh"), (p.weight_ih.val(), "W_ih")];
         params.extend(p.weight_hr.as_ref().map(|w| (w.val(), "W_hr")));
         for (w, name) in params {
             assert_close(

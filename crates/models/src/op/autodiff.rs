@@ -87,7 +87,9 @@ fn split<B: Backend>(
     let [time, batch, d_out] = y_shape;
     let n_y = time * batch * d_out;
     let n_h = batch * d_out;
-    let take = |start: usize, len: usize| B::float_slice(packed.clone(), &[Slice::from(start..start + len)]);
+    let take = |start: usize, len: usize| {
+        B::float_slice(packed.clone(), &[Slice::from(start..start + len)])
+    };
     [
         Some(take(0, n_y)),
         Some(take(n_y, n_h)),

@@ -193,7 +193,10 @@ pub(super) fn forward<B: Backend>(
             Some(masks) => {
                 let valid = masks.valid[t].clone();
                 let keep = |old: F<B>, new: F<B>| {
-                    B::float_add(old.clone(), B::float_mul(B::float_sub(new, old), valid.clone()))
+                    B::float_add(
+                        old.clone(),
+                        B::float_mul(B::float_sub(new, old), valid.clone()),
+                    )
                 };
                 ys[t] = Some(B::float_mul(h_new.clone(), valid.clone()));
                 h = keep(h, h_new);
@@ -234,13 +237,18 @@ pub(super) fn backward<B: Backend>(
     for t in order(time, !spec.reverse) {
         let row = at::<B>(&saved, t);
         let part = |offset: usize, width: usize| cols::<B>(&row, offset, width);
-        let mask = masks.as_ref().map(|m| (m.valid[t].clone(), m.invalid[t].clone()));
+        let mask = masks
+            .as_ref()
+            .map(|m| (m.valid[t].clone(), m.invalid[t].clone()));
         let mut dhp = B::float_add(dh.clone(), at::<B>(&dy, t));
         if let Some((valid, _)) = &mask {
             dhp = B::float_mul(dhp, valid.clone());
         }
         // What the state gradient keeps of `dh` on rows that skip this step.
-        let carry = |d: &F<B>| mask.as_ref().map(|(_, inv)| B::float_mul(d.clone(), inv.clone()));
+        let carry = |d: &F<B>| {
+            mask.as_ref()
+                .map(|(_, inv)| B::float_mul(d.clone(), inv.clone()))
+        };
         let plus = |a: F<B>, b: Option<F<B>>| match b {
             Some(b) => B::float_add(a, b),
             None => a,
@@ -267,12 +275,21 @@ pub(super) fn backward<B: Backend>(
                 };
                 let dc_tot = B::float_add(
                     dc_in_masked,
-                    B::float_mul(B::float_mul(dm.clone(), o.clone()), tanh_grad::<B>(tc.clone())),
+                    B::float_mul(
+                        B::float_mul(dm.clone(), o.clone()),
+                        tanh_grad::<B>(tc.clone()),
+                    ),
                 );
                 let da = B::float_cat(
                     vec![
-                        B::float_mul(B::float_mul(dc_tot.clone(), g.clone()), sigmoid_grad::<B>(i.clone())),
-                        B::float_mul(B::float_mul(dc_tot.clone(), c_prev), sigmoid_grad::<B>(f.clone())),
+                        B::float_mul(
+                            B::float_mul(dc_tot.clone(), g.clone()),
+                            sigmoid_grad::<B>(i.clone()),
+                        ),
+                        B::float_mul(
+                            B::float_mul(dc_tot.clone(), c_prev),
+                            sigmoid_grad::<B>(f.clone()),
+                        ),
                         B::float_mul(B::float_mul(dc_tot.clone(), i), tanh_grad::<B>(g)),
                         B::float_mul(B::float_mul(dm, tc), sigmoid_grad::<B>(o)),
                     ],

@@ -283,14 +283,22 @@ fn check_shapes(
     let [time, batch, gh] = xp.dims();
     let [gh_w, d_out] = w_hh.dims();
     assert!(time > 0, "recurrent scan: xp has no steps");
-    assert_eq!(gh, gh_w, "recurrent scan: xp is [.., .., {gh}], w_hh [{gh_w}, ..]");
+    assert_eq!(
+        gh, gh_w,
+        "recurrent scan: xp is [.., .., {gh}], w_hh [{gh_w}, ..]"
+    );
     assert_eq!(gh % cell.gates(), 0, "recurrent scan: {gh} is not G·H");
     let hidden = gh / cell.gates();
     let expect_out = w_hr.as_ref().map_or(hidden, |w| w.dims()[0]);
     assert_eq!(d_out, expect_out, "recurrent scan: w_hh is [.., {d_out}]");
     if let Some(w) = w_hr {
         assert!(cell == OpCell::Lstm, "recurrent scan: w_hr is LSTM only");
-        assert_eq!(w.dims()[1], hidden, "recurrent scan: w_hr is [P, {}]", w.dims()[1]);
+        assert_eq!(
+            w.dims()[1],
+            hidden,
+            "recurrent scan: w_hr is [P, {}]",
+            w.dims()[1]
+        );
     }
     if let Some(b) = b_hn {
         assert!(cell == OpCell::Gru, "recurrent scan: b_hn is GRU only");

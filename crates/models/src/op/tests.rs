@@ -30,7 +30,13 @@ struct Case {
 }
 
 impl Case {
-    fn new(cell: OpCell, reverse: bool, lengths: Option<Vec<usize>>, proj: usize, seed: u64) -> Self {
+    fn new(
+        cell: OpCell,
+        reverse: bool,
+        lengths: Option<Vec<usize>>,
+        proj: usize,
+        seed: u64,
+    ) -> Self {
         Self::sized(cell, reverse, lengths, proj, seed, [5, 3, 4])
     }
 
@@ -89,7 +95,11 @@ impl Case {
     }
 
     fn d_out(&self) -> usize {
-        if self.proj > 0 { self.proj } else { self.hidden }
+        if self.proj > 0 {
+            self.proj
+        } else {
+            self.hidden
+        }
     }
 
     fn shapes(&self) -> [Vec<usize>; 9] {
@@ -121,7 +131,11 @@ impl Case {
                 };
                 let t = Tensor::<1>::from_data(data, (device, dtype));
                 assert_eq!(t.dtype(), dtype);
-                if device.is_autodiff() { t.require_grad() } else { t }
+                if device.is_autodiff() {
+                    t.require_grad()
+                } else {
+                    t
+                }
             })
             .collect()
     }
@@ -170,7 +184,10 @@ impl Case {
 }
 
 fn as_f64(t: Tensor<1>) -> Vec<f64> {
-    t.into_data().convert::<f64>().try_into_vec::<f64>().unwrap()
+    t.into_data()
+        .convert::<f64>()
+        .try_into_vec::<f64>()
+        .unwrap()
 }
 
 fn cases() -> Vec<Case> {
@@ -211,8 +228,14 @@ fn native_f32_kernels_match_the_generic_path_in_f64() {
     for case in cases().into_iter().chain(large_cases()) {
         let (loss64, leaves64) = case.loss(&case.values, false, &device);
         let (loss32, leaves32) = case.loss(&case.values, true, &device);
-        let (l64, l32) = (loss64.clone().into_scalar::<f64>(), loss32.clone().into_scalar::<f64>());
-        assert!((l64 - l32).abs() <= 1e-5 * l64.abs().max(1.0), "{case:?}: loss {l32} vs {l64}");
+        let (l64, l32) = (
+            loss64.clone().into_scalar::<f64>(),
+            loss32.clone().into_scalar::<f64>(),
+        );
+        assert!(
+            (l64 - l32).abs() <= 1e-5 * l64.abs().max(1.0),
+            "{case:?}: loss {l32} vs {l64}"
+        );
         let (g64, g32) = (loss64.backward(), loss32.backward());
         for i in case.inputs() {
             let a = as_f64(leaves32[i].grad(&g32).expect("f32 gradient"));
@@ -261,8 +284,8 @@ fn gradients_match_finite_differences() {
 }
 
 /// A random stack configuration with a batch shape, lengths and whether to pass a state.
-fn stack_strategy() -> impl Strategy<Value = (RecurrentConfig, usize, usize, Option<Vec<usize>>, bool)>
-{
+fn stack_strategy()
+-> impl Strategy<Value = (RecurrentConfig, usize, usize, Option<Vec<usize>>, bool)> {
     (
         0usize..4,
         1usize..4,
@@ -286,7 +309,11 @@ fn stack_strategy() -> impl Strategy<Value = (RecurrentConfig, usize, usize, Opt
                         2 => (CellType::Lstm, Nonlinearity::Tanh),
                         _ => (CellType::Gru, Nonlinearity::Tanh),
                     };
-                    let proj = if cell_type == CellType::Lstm && proj < hidden { proj } else { 0 };
+                    let proj = if cell_type == CellType::Lstm && proj < hidden {
+                        proj
+                    } else {
+                        0
+                    };
                     let config = RecurrentConfig::new(cell_type, d_in, hidden)
                         .with_n_layers(layers)
                         .with_bidirectional(bidir)

@@ -45,7 +45,9 @@ pub(super) fn backward(
     let units = parts(hidden, parallel);
     let out_parts = parts(d_out, parallel);
     let w_hh_p = pack_parts(w.w_hh, d_out, 1, gh, 0, &out_parts);
-    let w_hr_p = w.w_hr.map(|w_hr| pack_parts(w_hr, hidden, 1, d_out, 0, &units));
+    let w_hr_p = w
+        .w_hr
+        .map(|w_hr| pack_parts(w_hr, hidden, 1, d_out, 0, &units));
     let mut dh = dh_n.to_vec();
     let mut dh_next = vec![0.0f32; batch * d_out];
     let mut dc = dc_n.map_or_else(Vec::new, <[f32]>::to_vec);
@@ -84,7 +86,19 @@ pub(super) fn backward(
             team.run_parts(&units, |part, units| {
                 let (u0, len) = (units.start, units.len());
                 if let Some(w_hr) = &w_hr_p {
-                    product(batch, len, d_out, dhp_ref, 0, d_out, &w_hr[part], &dm_s, u0, hidden, false);
+                    product(
+                        batch,
+                        len,
+                        d_out,
+                        dhp_ref,
+                        0,
+                        d_out,
+                        &w_hr[part],
+                        &dm_s,
+                        u0,
+                        hidden,
+                        false,
+                    );
                 }
                 for b in 0..batch {
                     if !spec.valid(t, b) {
@@ -148,7 +162,19 @@ pub(super) fn backward(
                     }
                 }
                 let w = &w_hh_p[part];
-                product(batch, len, gh, rec_grad, t * batch * gh, gh, w, &next_s, o0, d_out, true);
+                product(
+                    batch,
+                    len,
+                    gh,
+                    rec_grad,
+                    t * batch * gh,
+                    gh,
+                    w,
+                    &next_s,
+                    o0,
+                    d_out,
+                    true,
+                );
             });
             std::mem::swap(&mut dh, &mut dh_next);
         }

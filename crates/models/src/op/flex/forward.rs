@@ -39,7 +39,9 @@ pub(super) fn forward(
         .map(|g| pack_parts(w.w_hh, 1, d_out, d_out, g * hidden, &units))
         .collect();
     let proj_parts = parts(d_out, parallel);
-    let w_hr_t = w.w_hr.map(|w_hr| pack_parts(w_hr, 1, hidden, hidden, 0, &proj_parts));
+    let w_hr_t = w
+        .w_hr
+        .map(|w_hr| pack_parts(w_hr, 1, hidden, hidden, 0, &proj_parts));
     let mut h_cur = h0.to_vec();
     let mut h_next = vec![0.0f32; batch * d_out];
     let mut c = c0.map_or_else(Vec::new, <[f32]>::to_vec);
@@ -65,7 +67,19 @@ pub(super) fn forward(
                 let (u0, len) = (units.start, units.len());
                 for (g, packed) in w_hh_t.iter().enumerate() {
                     let col = g * hidden + u0;
-                    product(batch, len, d_out, h_cur_ref, 0, d_out, &packed[part], &rec_s, col, gh, false);
+                    product(
+                        batch,
+                        len,
+                        d_out,
+                        h_cur_ref,
+                        0,
+                        d_out,
+                        &packed[part],
+                        &rec_s,
+                        col,
+                        gh,
+                        false,
+                    );
                 }
                 for b in 0..batch {
                     let valid = spec.valid(t, b);
@@ -117,13 +131,20 @@ pub(super) fn forward(
                             ),
                             OpCell::RnnTanh | OpCell::RnnRelu => {
                                 let out = out();
-                                kernels::rnn_forward(x_g(0), rec_g(0), spec.cell == OpCell::RnnRelu, out);
+                                kernels::rnn_forward(
+                                    x_g(0),
+                                    rec_g(0),
+                                    spec.cell == OpCell::RnnRelu,
+                                    out,
+                                );
                                 saved_s.at(row + u0, len).copy_from_slice(out);
                             }
                         }
                         if !layout.proj {
                             let prev = &h_cur_ref[b * d_out + u0..][..len];
-                            saved_s.at(row + layout.h_prev() + u0, len).copy_from_slice(prev);
+                            saved_s
+                                .at(row + layout.h_prev() + u0, len)
+                                .copy_from_slice(prev);
                             let next = next_s.at(b * d_out + u0, len);
                             if valid {
                                 next.copy_from_slice(y_s.at(y_at, len));
@@ -141,18 +162,33 @@ pub(super) fn forward(
                 team.run_parts(&proj_parts, |part, cols| {
                     let (p0, len) = (cols.start, cols.len());
                     let w = &w_hr_t[part];
-                    product(batch, len, hidden, saved_ref, base + layout.m(), width, w, &proj_s, p0, d_out, false);
+                    product(
+                        batch,
+                        len,
+                        hidden,
+                        saved_ref,
+                        base + layout.m(),
+                        width,
+                        w,
+                        &proj_s,
+                        p0,
+                        d_out,
+                        false,
+                    );
                     for b in 0..batch {
                         let row = base + b * width;
                         let prev = &h_cur_ref[b * d_out + p0..][..len];
                         // SAFETY: this half's columns of one row of each buffer.
                         unsafe {
-                            saved_s.at(row + layout.h_prev() + p0, len).copy_from_slice(prev);
+                            saved_s
+                                .at(row + layout.h_prev() + p0, len)
+                                .copy_from_slice(prev);
                             let next = next_s.at(b * d_out + p0, len);
                             if spec.valid(t, b) {
                                 let new = proj_s.at(b * d_out + p0, len);
                                 next.copy_from_slice(new);
-                                y_s.at((t * batch + b) * d_out + p0, len).copy_from_slice(new);
+                                y_s.at((t * batch + b) * d_out + p0, len)
+                                    .copy_from_slice(new);
                             } else {
                                 next.copy_from_slice(prev);
                             }
@@ -170,4 +206,3 @@ pub(super) fn forward(
         saved: spec.save.then_some(saved),
     }
 }
-

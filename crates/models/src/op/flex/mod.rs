@@ -65,7 +65,14 @@ impl RecurrentOps for Flex {
         spec: ScanSpec,
     ) -> ScanOutput<Self> {
         let (b_hn, w_hr, c0) = spec.present(b_hn, w_hr, c0);
-        let tensors = [Some(&xp), Some(&w_hh), b_hn.as_ref(), w_hr.as_ref(), Some(&h0), c0.as_ref()];
+        let tensors = [
+            Some(&xp),
+            Some(&w_hh),
+            b_hn.as_ref(),
+            w_hr.as_ref(),
+            Some(&h0),
+            c0.as_ref(),
+        ];
         if !all_f32(tensors.into_iter().flatten()) {
             return generic::forward::<Flex>(xp, w_hh, b_hn, w_hr, h0, c0, &spec);
         }
@@ -115,7 +122,14 @@ impl RecurrentOps for Flex {
         spec: ScanSpec,
     ) -> ScanGrads<Self> {
         let (_, w_hr, dc_n) = spec.present(dh_n.clone(), w_hr, dc_n);
-        let tensors = [Some(&saved), Some(&w_hh), w_hr.as_ref(), Some(&dy), Some(&dh_n), dc_n.as_ref()];
+        let tensors = [
+            Some(&saved),
+            Some(&w_hh),
+            w_hr.as_ref(),
+            Some(&dy),
+            Some(&dh_n),
+            dc_n.as_ref(),
+        ];
         if !all_f32(tensors.into_iter().flatten()) {
             return generic::backward::<Flex>(saved, w_hh, w_hr, dy, dh_n, dc_n, &spec);
         }
@@ -176,5 +190,3 @@ pub(super) struct Weights<'a> {
     /// `[P, H]`.
     pub w_hr: Option<&'a [f32]>,
 }
-
-

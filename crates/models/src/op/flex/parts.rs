@@ -213,8 +213,14 @@ pub(super) fn product(
     if rows == 0 || cols == 0 {
         return;
     }
-    assert!(k == 0 || a_offset + (rows - 1) * lda + k <= a.len(), "A out of bounds");
-    assert!(c_offset + (rows - 1) * ldc + cols <= c.len, "C out of bounds");
+    assert!(
+        k == 0 || a_offset + (rows - 1) * lda + k <= a.len(),
+        "A out of bounds"
+    );
+    assert!(
+        c_offset + (rows - 1) * ldc + cols <= c.len,
+        "C out of bounds"
+    );
     // SAFETY: bounds checked above; the caller's split gives this call exclusive use of the
     // destination columns, and `C` is a different buffer from `A` and `W`.
     unsafe {
@@ -235,4 +241,3 @@ pub(super) fn product(
         );
     }
 }
-

@@ -29,7 +29,14 @@ pub(super) const PANEL: usize = 64;
 /// Packs columns `col0..col0 + len` of a `[k, ·]` matrix whose element `(p, j)` is
 /// `src[p·rs + j·cs]` into panels of [`PANEL`] columns: panel `q` holds rows `0..k` of columns
 /// `col0 + 64q ..`, 64 contiguous floats per row, zero past the last column.
-pub(super) fn pack(src: &[f32], rs: usize, cs: usize, k: usize, col0: usize, len: usize) -> Vec<f32> {
+pub(super) fn pack(
+    src: &[f32],
+    rs: usize,
+    cs: usize,
+    k: usize,
+    col0: usize,
+    len: usize,
+) -> Vec<f32> {
     let panels = len.div_ceil(PANEL);
     let mut out = vec![0.0f32; panels * k * PANEL];
     for q in 0..panels {
@@ -50,11 +57,22 @@ pub(super) fn pack(src: &[f32], rs: usize, cs: usize, k: usize, col0: usize, len
 /// Every element `A(i < m, j < k)` and `C(i < m, j < n)` must be valid to read (and `C` to
 /// write), `w` must hold `n.div_ceil(64) · k · 64` floats, and `C` must not overlap `A` or `w`
 /// nor be accessed by anyone else during the call.
-pub(super) unsafe fn gemm(m: usize, n: usize, k: usize, a: Mat, w: &[f32], c: MatMut, accumulate: bool) {
+pub(super) unsafe fn gemm(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat,
+    w: &[f32],
+    c: MatMut,
+    accumulate: bool,
+) {
     if m == 0 || n == 0 {
         return;
     }
-    assert!(w.len() >= n.div_ceil(PANEL) * k * PANEL, "packed W too short");
+    assert!(
+        w.len() >= n.div_ceil(PANEL) * k * PANEL,
+        "packed W too short"
+    );
     let w = Mat {
         ptr: w.as_ptr(),
         ld: PANEL,
@@ -123,7 +141,11 @@ mod avx512 {
             let cols = (n - j0).min(PANEL);
             let vectors = cols.div_ceil(16);
             let tail = cols - (vectors - 1) * 16;
-            let mask: __mmask16 = if tail == 16 { 0xFFFF } else { (1u16 << tail) - 1 };
+            let mask: __mmask16 = if tail == 16 {
+                0xFFFF
+            } else {
+                (1u16 << tail) - 1
+            };
             let mut p0 = 0;
             loop {
                 let kc = (k - p0).min(KC);
@@ -208,7 +230,9 @@ mod avx512 {
             for (r, row) in acc.iter_mut().enumerate() {
                 for (v, x) in row.iter_mut().enumerate() {
                     // SAFETY: inside the block (masked past the last column).
-                    *x = unsafe { _mm512_maskz_loadu_ps(lane_mask(v), c.ptr.add(r * c.ld + 16 * v)) };
+                    *x = unsafe {
+                        _mm512_maskz_loadu_ps(lane_mask(v), c.ptr.add(r * c.ld + 16 * v))
+                    };
                 }
             }
         }
@@ -235,16 +259,26 @@ mod avx512 {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn matches_a_plain_triple_loop_on_every_block_shape() {
-        for (m, n, k) in [(1, 1, 1), (7, 70, 3), (13, 17, 9), (32, 129, 40), (6, 64, 1), (5, 15, 0)] {
-            let a: Vec<f32> = (0..m * k).map(|i| ((i * 7 % 11) as f32 - 5.0) / 3.0).collect();
-            let w: Vec<f32> = (0..k * (n + 3)).map(|i| ((i * 5 % 13) as f32 - 6.0) / 4.0).collect();
+        for (m, n, k) in [
+            (1, 1, 1),
+            (7, 70, 3),
+            (13, 17, 9),
+            (32, 129, 40),
+            (6, 64, 1),
+            (5, 15, 0),
+        ] {
+            let a: Vec<f32> = (0..m * k)
+                .map(|i| ((i * 7 % 11) as f32 - 5.0) / 3.0)
+                .collect();
+            let w: Vec<f32> = (0..k * (n + 3))
+                .map(|i| ((i * 5 % 13) as f32 - 6.0) / 4.0)
+                .collect();
             let start: Vec<f32> = (0..m * (n + 2)).map(|i| (i % 3) as f32).collect();
             for accumulate in [false, true] {
                 let mut c = start.clone();
@@ -255,22 +289,35 @@ mod tests {
                         m,
                         n,
                         k,
-                        Mat { ptr: a.as_ptr(), ld: k },
+                        Mat {
+                            ptr: a.as_ptr(),
+                            ld: k,
+                        },
                         &packed,
-                        MatMut { ptr: c.as_mut_ptr(), ld: n + 2 },
+                        MatMut {
+                            ptr: c.as_mut_ptr(),
+                            ld: n + 2,
+                        },
                         accumulate,
                     )
                 };
                 for i in 0..m {
                     for j in 0..n + 2 {
-                        let mut want = if accumulate || j >= n { start[i * (n + 2) + j] } else { 0.0 };
+                        let mut want = if accumulate || j >= n {
+                            start[i * (n + 2) + j]
+                        } else {
+                            0.0
+                        };
                         if j < n {
                             for p in 0..k {
                                 want += a[i * k + p] * w[p * (n + 3) + j];
                             }
                         }
                         let got = c[i * (n + 2) + j];
-                        assert!((got - want).abs() <= 1e-4 * want.abs().max(1.0), "({m},{n},{k}) [{i},{j}]: {got} vs {want}");
+                        assert!(
+                            (got - want).abs() <= 1e-4 * want.abs().max(1.0),
+                            "({m},{n},{k}) [{i},{j}]: {got} vs {want}"
+                        );
                     }
                 }
             }
