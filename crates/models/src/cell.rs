@@ -60,6 +60,17 @@ impl CellKind {
         }
     }
 
+    /// The whole-layer op's name for this cell.
+    pub(crate) fn op_cell(self) -> crate::op::OpCell {
+        use crate::op::OpCell;
+        match self {
+            CellKind::Rnn(Nonlinearity::Tanh) => OpCell::RnnTanh,
+            CellKind::Rnn(Nonlinearity::Relu) => OpCell::RnnRelu,
+            CellKind::Lstm => OpCell::Lstm,
+            CellKind::Gru => OpCell::Gru,
+        }
+    }
+
     /// Whether the cell carries a cell state next to the hidden state.
     pub(crate) fn has_cell_state(self) -> bool {
         matches!(self, CellKind::Lstm)

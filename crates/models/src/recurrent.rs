@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::cell::{CellKind, CellType, Nonlinearity, cell_step};
 use crate::error::ConfigError;
 use crate::lengths::StepMasks;
-use crate::op::{self, OpCell, ScanTensors};
+use crate::op::{self, ScanTensors};
 use crate::params::{DirectionParams, DirectionSpec, RecurrentInit};
 use crate::scan::{FusedScan, LayerScan, ScanInput, split_time};
 use crate::state::RecurrentState;
@@ -421,12 +421,7 @@ impl Recurrent {
         let lengths: Option<Arc<[usize]>> = lengths
             .filter(|l| l.iter().any(|&l| l != time))
             .map(Arc::from);
-        let cell = match meta.kind {
-            CellKind::Rnn(Nonlinearity::Tanh) => OpCell::RnnTanh,
-            CellKind::Rnn(Nonlinearity::Relu) => OpCell::RnnRelu,
-            CellKind::Lstm => OpCell::Lstm,
-            CellKind::Gru => OpCell::Gru,
-        };
+        let cell = meta.kind.op_cell();
         let gh = meta.kind.gates() * meta.d_hidden;
         let mut x = input;
         let (mut hs, mut cs) = (Vec::new(), Vec::new());

@@ -11,7 +11,6 @@ use burn::backend::autodiff::{
     grads::Gradients,
     ops::{Backward, Ops, OpsKind},
 };
-use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{AutodiffBackend, Backend, Shape, Slice, TensorMetadata};
 
@@ -41,18 +40,9 @@ impl<B: Backend + RecurrentOps> Backward<B, 6> for ScanBackward {
     fn backward(self, ops: Ops<Self::State, 6>, grads: &mut Gradients, _: &mut Checkpointer) {
         let state = ops.state;
         let packed = grads.consume::<B>(&ops.node);
-        let [time, batch, d_out] = state.y_shape;
-        let parts = split::<B>(packed, state.y_shape, state.cell_width);
-        let [dy, dh_n, dc_n] = parts;
-        let dy = B::float_reshape(dy.expect("y"), Shape::new([time, batch, d_out]));
-        let dh_n = B::float_reshape(dh_n.expect("h_n"), Shape::new([batch, d_out]));
-        let dc_n = match dc_n {
-            Some(d) => {
-                let width = d.shape()[0] / batch;
-                B::float_reshape(d, Shape::new([batch, width]))
-            }
-            None => state.w_hr.clone(),
-        };
+        let (dy, dh_n, dc_n) = split::<B>(packed, state.y_shape, state.cell_width);
+        // An LSTM-less cell passes a placeholder (the backward ignores it).
+        let dc_n = dc_n.unwrap_or_else(|| state.w_hr.clone());
         let (d_xp, d_w_hh, d_b_hn, d_w_hr, d_h0, d_c0): ScanGrads<B> = B::recurrent_scan_backward(
             state.saved,
             state.w_hh,
@@ -78,23 +68,30 @@ impl<B: Backend + RecurrentOps> Backward<B, 6> for ScanBackward {
     }
 }
 
-/// Splits a flat `[y; h_n; c_n]` tensor into its flat parts.
+/// Splits a flat `[y; h_n; c_n]` tensor into `y` `[T, B, H_out]`, `h_n` `[B, H_out]` and
+/// `c_n` `[B, H]` (when packed): the forward's outputs, or their gradients in the backward.
+#[allow(clippy::type_complexity)]
 fn split<B: Backend>(
     packed: FloatTensor<B>,
     y_shape: [usize; 3],
     cell_width: Option<usize>,
-) -> [Option<FloatTensor<B>>; 3] {
+) -> (FloatTensor<B>, FloatTensor<B>, Option<FloatTensor<B>>) {
     let [time, batch, d_out] = y_shape;
     let n_y = time * batch * d_out;
     let n_h = batch * d_out;
-    let take = |start: usize, len: usize| {
-        B::float_slice(packed.clone(), &[Slice::from(start..start + len)])
+    let take = |start: usize, len: usize, shape: [usize; 2]| {
+        let part = B::float_slice(packed.clone(), &[Slice::from(start..start + len)]);
+        B::float_reshape(part, Shape::new(shape))
     };
-    [
-        Some(take(0, n_y)),
-        Some(take(n_y, n_h)),
-        cell_width.map(|h| take(n_y + n_h, batch * h)),
-    ]
+    let y = B::float_reshape(
+        B::float_slice(packed.clone(), &[Slice::from(0..n_y)]),
+        Shape::new(y_shape),
+    );
+    (
+        y,
+        take(n_y, n_h, [batch, d_out]),
+        cell_width.map(|h| take(n_y + n_h, batch * h, [batch, h])),
+    )
 }
 
 fn flatten<B: Backend>(t: FloatTensor<B>) -> FloatTensor<B> {
@@ -173,15 +170,8 @@ impl<B: Backend + RecurrentOps, C: CheckpointStrategy> RecurrentOps for Autodiff
                     cell_width,
                 };
                 let packed = prep.finish(state, packed);
-                let [y, h_n, c_n] = split::<Self>(packed, y_shape, cell_width);
-                let [time, batch, d_out] = y_shape;
-                (
-                    Self::float_reshape(y.expect("y"), Shape::new([time, batch, d_out])),
-                    Self::float_reshape(h_n.expect("h_n"), Shape::new([batch, d_out])),
-                    c_n.zip(cell_width)
-                        .map(|(c, h)| Self::float_reshape(c, Shape::new([batch, h]))),
-                    None,
-                )
+                let (y, h_n, c_n) = split::<Self>(packed, y_shape, cell_width);
+                (y, h_n, c_n, None)
             }
         }
     }

@@ -83,13 +83,19 @@ pub struct ScanSpec {
 }
 
 impl ScanSpec {
-    /// `(b_hn, w_hr, c)` of a call, each `None` where the call has a placeholder.
-    pub(crate) fn present<T>(&self, b_hn: T, w_hr: T, c: T) -> (Option<T>, Option<T>, Option<T>) {
-        (
-            self.has_b_hn.then_some(b_hn),
-            self.has_w_hr.then_some(w_hr),
-            (self.cell == OpCell::Lstm).then_some(c),
-        )
+    /// The call's `b_hn`, or `None` where it passed a placeholder.
+    pub(crate) fn b_hn_of<T>(&self, b_hn: T) -> Option<T> {
+        self.has_b_hn.then_some(b_hn)
+    }
+
+    /// The call's `w_hr`, or `None` where it passed a placeholder.
+    pub(crate) fn w_hr_of<T>(&self, w_hr: T) -> Option<T> {
+        self.has_w_hr.then_some(w_hr)
+    }
+
+    /// The call's cell state (or its gradient), or `None` for a cell without one.
+    pub(crate) fn cell_of<T>(&self, c: T) -> Option<T> {
+        (self.cell == OpCell::Lstm).then_some(c)
     }
 
     /// Whether row `b` takes part in step `t`.
@@ -156,7 +162,7 @@ pub trait RecurrentOps: Backend {
         Option<FloatTensor<Self>>,
         Option<FloatTensor<Self>>,
     ) {
-        let (b_hn, w_hr, c0) = spec.present(b_hn, w_hr, c0);
+        let (b_hn, w_hr, c0) = (spec.b_hn_of(b_hn), spec.w_hr_of(w_hr), spec.cell_of(c0));
         generic::forward::<Self>(xp, w_hh, b_hn, w_hr, h0, c0, &spec)
     }
 
@@ -184,18 +190,17 @@ pub trait RecurrentOps: Backend {
         FloatTensor<Self>,
         Option<FloatTensor<Self>>,
     ) {
-        let (_, w_hr, dc_n) = spec.present(dh_n.clone(), w_hr, dc_n);
+        let (w_hr, dc_n) = (spec.w_hr_of(w_hr), spec.cell_of(dc_n));
         generic::backward::<Self>(saved, w_hh, w_hr, dy, dh_n, dc_n, &spec)
     }
 }
 
 /// Whether the op runs on `device` (with or without autodiff) in this build.
 pub fn supports(device: &Device) -> bool {
-    let dispatch = device.as_dispatch().clone();
     if device.is_autodiff() && !cfg!(feature = "autodiff") {
         return false;
     }
-    match dispatch.inner() {
+    match device.as_dispatch().clone().inner() {
         #[cfg(feature = "flex")]
         DispatchDevice::Flex(_) => true,
         #[cfg(feature = "wgpu")]

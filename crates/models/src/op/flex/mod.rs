@@ -64,7 +64,7 @@ impl RecurrentOps for Flex {
         c0: FlexTensor,
         spec: ScanSpec,
     ) -> ScanOutput<Self> {
-        let (b_hn, w_hr, c0) = spec.present(b_hn, w_hr, c0);
+        let (b_hn, w_hr, c0) = (spec.b_hn_of(b_hn), spec.w_hr_of(w_hr), spec.cell_of(c0));
         let tensors = [
             Some(&xp),
             Some(&w_hh),
@@ -121,7 +121,7 @@ impl RecurrentOps for Flex {
         dc_n: FlexTensor,
         spec: ScanSpec,
     ) -> ScanGrads<Self> {
-        let (_, w_hr, dc_n) = spec.present(dh_n.clone(), w_hr, dc_n);
+        let (w_hr, dc_n) = (spec.w_hr_of(w_hr), spec.cell_of(dc_n));
         let tensors = [
             Some(&saved),
             Some(&w_hh),
