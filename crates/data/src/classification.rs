@@ -12,7 +12,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use crate::error::{DataError, read_text};
+use crate::error::DataError;
+use crate::io::read_text;
 use crate::tokenizer::Tokenizer;
 
 /// A sentence and its class index.

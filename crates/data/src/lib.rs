@@ -7,6 +7,7 @@
 
 pub mod classification;
 pub mod error;
+pub mod io;
 pub mod lm;
 pub mod timeseries;
 pub mod tokenizer;

@@ -13,6 +13,42 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use toml::{Table, Value};
 
+/// How a word tokenizer splits text (`[data.words]`), shared by the tasks that read words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WordSplitting {
+    /// Lower-case the text first.
+    pub lowercase: bool,
+    /// Split punctuation off words (`great!` → `great` `!`; `don't` stays one word); `false`
+    /// splits on whitespace only (pre-tokenised data).
+    pub punctuation: bool,
+    /// Normalise Unicode to NFKC first (full-width forms, ligatures, composed accents).
+    pub nfkc: bool,
+}
+
+impl Default for WordSplitting {
+    fn default() -> Self {
+        Self {
+            lowercase: true,
+            punctuation: true,
+            nfkc: true,
+        }
+    }
+}
+
+impl WordSplitting {
+    /// The word tokenizer's config with this splitting and a minimum word count.
+    pub fn word_config(self, min_freq: usize) -> rnnlab_data::tokenizer::WordConfig {
+        rnnlab_data::tokenizer::WordConfig {
+            lowercase: self.lowercase,
+            min_freq,
+            max_size: None,
+            punctuation: self.punctuation,
+            nfkc: self.nfkc,
+        }
+    }
+}
+
 /// Fails on the first `(key, value)` that is 0, naming it: sizes, counts and strides.
 pub fn require_nonzero(pairs: &[(&str, usize)]) -> anyhow::Result<()> {
     match pairs.iter().find(|(_, value)| *value == 0) {

@@ -5,20 +5,26 @@
 //! - [`sentiment`]: sentence classification with masked pooling;
 //! - [`forecast`]: uni- and multivariate time-series forecasting with baselines and backtests.
 //!
-//! [`training`] holds what they share (schedules, global-norm clipping, checkpoints, `fit`),
-//! [`config`] the layered experiment configs, [`run`] the run directories.
+//! [`task`] is the lifecycle every task shares (the [`Task`](task::Task) trait with generic
+//! `train`, `resume`, `eval` and run loading) and [`registry`] the one list of tasks;
+//! [`training`] holds the training machinery (schedules, the step policy with global-norm
+//! clipping, checkpoints, the renderer, `fit`), [`config`] the layered experiment configs,
+//! [`run`] the run directories.
+//!
+//! A new task is one folder with its `config.rs`, `data.rs`, `model.rs`, `score.rs` and its
+//! `impl Task`, plus one line in [`registry::TASKS`].
 #![warn(missing_docs)]
 
 pub mod charlm;
 pub mod commands;
 pub mod config;
 pub mod device;
-pub mod experiment;
 pub mod forecast;
 pub mod metrics;
 pub mod plot;
-pub mod render;
+pub mod registry;
 pub mod run;
 pub mod sentiment;
+pub mod task;
 pub mod training;
 pub mod weights;

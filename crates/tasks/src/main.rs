@@ -1,11 +1,16 @@
-//! The `rnnlab` command line.
+//! The `rnnlab` command line. (Over 400 lines because it is the clap definition of every
+//! subcommand with its documented flags, and their dispatch; the work is in the library.)
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use rnnlab_tasks::charlm::SamplingConfig;
-use rnnlab_tasks::run::TaskKind;
+use rnnlab_tasks::forecast::ForecastTask;
+use rnnlab_tasks::registry::require;
+use rnnlab_tasks::sentiment::SentimentTask;
+use rnnlab_tasks::task::Task;
+use rnnlab_tasks::task::load;
 use rnnlab_tasks::{commands, device, forecast, run, sentiment};
 
 /// rnnlab: recurrent networks on burn.
@@ -92,13 +97,19 @@ enum Command {
         #[arg(long)]
         device: Option<String>,
     },
-    /// Classify sentences with a sentiment run.
+    /// Classify sentences with a sentiment run: each line printed is the class name
+    /// (`data.label_names`), its probability and the sentence.
     Predict {
         /// The run directory.
         run: PathBuf,
-        /// The sentences.
-        #[arg(required = true)]
+        /// The sentences (after the flags; one starting with `-` is a sentence too, and `--`
+        /// ends the flags).
+        #[arg(required_unless_present = "file", allow_hyphen_values = true)]
         texts: Vec<String>,
+        /// Read sentences from this file, one per line (`-` = standard input); blank lines are
+        /// skipped.
+        #[arg(long)]
+        file: Option<PathBuf>,
         /// Show the tokens that weighed most (attention weights, or occlusion).
         #[arg(long)]
         explain: bool,
@@ -152,8 +163,10 @@ fn after_training(
     device: &burn::prelude::Device,
 ) -> anyhow::Result<()> {
     println!("run: {}", trained.dir.display());
+    let kept = trained.results.get("kept_epoch").map(|&e| e as usize);
     let _ = rnnlab_tasks::plot::loss_curves(
         &rnnlab_tasks::training::history::History::read(&trained.dir.join("metrics.csv"))?,
+        kept,
         &trained.dir.join("loss.svg"),
     );
     // The report the task wrote when it scored the trained model; nothing is evaluated twice.
@@ -163,7 +176,7 @@ fn after_training(
         std::fs::read_to_string(&report)
             .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", report.display()))?
     );
-    if trained.task == TaskKind::Charlm {
+    if trained.task == rnnlab_tasks::charlm::CharLmTask::NAME {
         let sampling = SamplingConfig {
             temperature: 0.8,
             top_k: 0,
@@ -176,6 +189,24 @@ fn after_training(
         println!("sample:\n{sample}");
     }
     Ok(())
+}
+
+/// The non-blank lines of `path` (`-` = standard input), trimmed.
+fn read_sentences(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    let text = if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| anyhow::anyhow!("standard input: cannot read: {e}"))?;
+        text
+    } else {
+        rnnlab_data::io::read_text(path)?
+    };
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect())
 }
 
 /// `key=a,b` → every combination of overrides.
@@ -275,15 +306,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Predict {
             run,
             texts,
+            file,
             explain,
             device,
         } => {
-            commands::require(&run, TaskKind::Sentiment, "predict")?;
+            let mut texts = texts;
+            if let Some(path) = &file {
+                texts.extend(read_sentences(path)?);
+            }
+            anyhow::ensure!(!texts.is_empty(), "no sentences to classify");
+            require::<SentimentTask>(&run, "predict")?;
             let device = choose_device(device.as_deref())?;
-            let loaded = sentiment::experiment::load_run(&run, &device)?;
+            let loaded = load::<SentimentTask>(&run, &device)?;
             for text in texts {
-                let e = sentiment::experiment::predict(&loaded, &text, &device)?;
-                let labels = &loaded.experiment.data.labels;
+                let e = sentiment::predict(&loaded, &text, &device)?;
+                let labels = loaded.config.class_names();
                 println!(
                     "{} ({:.3})  {text}",
                     labels[e.label], e.probabilities[e.label]
@@ -305,9 +342,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             origin,
             device,
         } => {
-            commands::require(&run, TaskKind::Forecast, "forecast")?;
+            require::<ForecastTask>(&run, "forecast")?;
             let device = choose_device(device.as_deref())?;
-            let report = forecast::experiment::evaluate(&run, &device)?;
+            let report = rnnlab_tasks::task::evaluate::<ForecastTask>(&run, &device)?;
             let n = report.forecasts.len();
             let index = origin.unwrap_or(n - 1);
             anyhow::ensure!(
@@ -335,9 +372,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             step,
             device,
         } => {
-            commands::require(&run, TaskKind::Forecast, "backtest")?;
+            require::<ForecastTask>(&run, "backtest")?;
             let device = choose_device(device.as_deref())?;
-            let report = forecast::experiment::backtest(&run, horizon, step, &device)?;
+            let loaded = load::<ForecastTask>(&run, &device)?;
+            let report = forecast::score::backtest(&loaded, horizon, step, &device)?;
             let column = report.columns.len() - 1;
             println!(
                 "{:>8}  {:>10}  {:>10}  {:>10}   (MAE per origin, column {})",

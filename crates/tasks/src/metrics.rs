@@ -1,6 +1,9 @@
 //! Task metrics as plain functions over host values: classification scores with a confusion
 //! matrix, and forecast errors next to the naive baselines they are judged against.
 
+use burn::Tensor;
+use burn::tensor::Int;
+
 /// Binary or multi-class scores from predicted and true class indices.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClassificationReport {
@@ -149,6 +152,28 @@ pub fn seasonal_naive_forecast(history: &[f32], horizon: usize, season: usize) -
     );
     let last_season = &history[history.len() - season..];
     (0..horizon).map(|h| last_season[h % season]).collect()
+}
+
+/// The values of an integer tensor read back from its device as indices; a failed read (a
+/// lost device, say) is an error, never an empty list.
+pub fn read_ints<const D: usize>(t: Tensor<D, Int>) -> anyhow::Result<Vec<usize>> {
+    let v = t
+        .into_data()
+        .convert::<i64>()
+        .try_to_vec::<i64>()
+        .map_err(|e| anyhow::anyhow!("cannot read a tensor back from the device: {e:?}"))?;
+    v.into_iter()
+        .map(|x| usize::try_from(x).map_err(|_| anyhow::anyhow!("negative index {x} read back")))
+        .collect()
+}
+
+/// The values of a float tensor read back from its device as `f32`; a failed read is an
+/// error, never an empty list.
+pub fn read_floats<const D: usize>(t: Tensor<D>) -> anyhow::Result<Vec<f32>> {
+    t.into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .map_err(|e| anyhow::anyhow!("cannot read a tensor back from the device: {e:?}"))
 }
 
 #[cfg(test)]

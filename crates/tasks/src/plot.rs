@@ -21,8 +21,21 @@ const COLORS: [RGBColor; 5] = [
     RGBColor(214, 39, 40),
 ];
 
-/// Draws `lines` into an SVG file at `path` (written to a temporary file, then renamed).
+/// Draws `lines` into an SVG file at `path` (written to a temporary file, then renamed); the
+/// legend sits in a panel right of the plot, never over the data, and lines of few points get
+/// a marker at each point.
 pub fn line_chart(path: &Path, title: &str, x_label: &str, lines: &[Line]) -> anyhow::Result<()> {
+    line_chart_with(path, title, x_label, lines, None)
+}
+
+/// [`line_chart`] with the x values written by `x_format` (dates, say).
+pub fn line_chart_with(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    lines: &[Line],
+    x_format: Option<&dyn Fn(&f64) -> String>,
+) -> anyhow::Result<()> {
     let points = lines
         .iter()
         .flat_map(|l| l.points.iter())
@@ -43,33 +56,46 @@ pub fn line_chart(path: &Path, title: &str, x_label: &str, lines: &[Line]) -> an
     let (x1, y0, y1) = (if x1 > x0 { x1 } else { x0 + 1.0 }, y0 - pad, y1 + pad);
     let tmp = path.with_extension("svg.tmp");
     {
-        let root = SVGBackend::new(&tmp, (900, 420)).into_drawing_area();
+        let root = SVGBackend::new(&tmp, (1060, 420)).into_drawing_area();
         let draw = || -> Result<(), Box<dyn std::error::Error + '_>> {
             root.fill(&WHITE)?;
-            let mut chart = ChartBuilder::on(&root)
+            let (plot, legend) = root.split_horizontally(880);
+            let mut chart = ChartBuilder::on(&plot)
                 .caption(title, ("sans-serif", 20))
                 .margin(12)
                 .x_label_area_size(36)
                 .y_label_area_size(60)
                 .build_cartesian_2d(x0..x1, y0..y1)?;
-            chart.configure_mesh().x_desc(x_label).draw()?;
+            let mut mesh = chart.configure_mesh();
+            mesh.x_desc(x_label);
+            if let Some(format) = x_format {
+                mesh.x_label_formatter(format).x_labels(6);
+            }
+            mesh.draw()?;
             for (i, line) in lines.iter().enumerate() {
                 let color = COLORS[i % COLORS.len()];
-                chart
-                    .draw_series(LineSeries::new(
-                        line.points.iter().copied(),
-                        color.stroke_width(2),
-                    ))?
-                    .label(line.name.clone())
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                    });
+                chart.draw_series(LineSeries::new(
+                    line.points.iter().copied(),
+                    color.stroke_width(2),
+                ))?;
+                if line.points.len() < 40 {
+                    chart.draw_series(
+                        line.points
+                            .iter()
+                            .map(|&p| Circle::new(p, 3, color.filled())),
+                    )?;
+                }
+                let y = 40 + 22 * i as i32;
+                legend.draw(&PathElement::new(
+                    vec![(8, y), (30, y)],
+                    color.stroke_width(2),
+                ))?;
+                legend.draw(&Text::new(
+                    line.name.clone(),
+                    (36, y - 7),
+                    ("sans-serif", 14),
+                ))?;
             }
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .draw()?;
             root.present()?;
             Ok(())
         };
@@ -93,21 +119,49 @@ pub fn sparkline(values: &[f64], lo: f64, hi: f64) -> String {
         .collect()
 }
 
-/// The train and valid loss per epoch of a run's `metrics.csv`, drawn to `path`.
-pub fn loss_curves(history: &crate::training::history::History, path: &Path) -> anyhow::Result<()> {
-    let lines: Vec<Line> = ["train", "valid"]
-        .iter()
-        .map(|split| Line {
-            name: format!("{split} loss"),
-            points: history
-                .curve(split, "Loss")
-                .into_iter()
-                .map(|(e, v)| (e as f64, v))
-                .collect(),
-        })
-        .filter(|l| !l.points.is_empty())
-        .collect();
-    line_chart(path, "loss per epoch", "epoch", &lines)
+/// The training loss every `train.log_every` steps and the validation loss at the end of each
+/// epoch (and, for classifiers, the validation accuracy), against optimiser steps, from a
+/// run's `metrics.csv`; the kept epoch is marked. Drawn to `path`.
+pub fn loss_curves(
+    history: &crate::training::history::History,
+    kept_epoch: Option<usize>,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let points = |split: &str, metric: &str| -> Vec<(f64, f64)> {
+        history
+            .by_step(split, metric)
+            .into_iter()
+            .map(|(s, v)| (s as f64, v))
+            .collect()
+    };
+    let mut lines = vec![
+        Line {
+            name: "train loss".into(),
+            points: points("train_steps", "Loss"),
+        },
+        Line {
+            name: "valid loss".into(),
+            points: points("valid", "Loss"),
+        },
+        Line {
+            name: "valid accuracy".into(),
+            points: points("valid", "Accuracy"),
+        },
+    ];
+    if let Some(kept) = kept_epoch {
+        let at: Vec<(f64, f64)> = history
+            .rows
+            .iter()
+            .filter(|r| r.epoch == kept && r.split == "valid" && r.metric == "Loss")
+            .map(|r| (r.step as f64, r.value))
+            .collect();
+        lines.push(Line {
+            name: format!("kept epoch {kept}"),
+            points: at,
+        });
+    }
+    lines.retain(|l| !l.points.is_empty());
+    line_chart(path, "training curves", "optimiser step", &lines)
 }
 
 #[cfg(test)]

@@ -7,49 +7,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-/// Which task an experiment file or run directory belongs to (its `task` key).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TaskKind {
-    /// Language modelling and text generation.
-    Charlm,
-    /// Sentence classification.
-    Sentiment,
-    /// Time-series forecasting.
-    Forecast,
-}
-
-impl TaskKind {
-    /// The `task` value.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Charlm => "charlm",
-            Self::Sentiment => "sentiment",
-            Self::Forecast => "forecast",
-        }
-    }
-}
-
-/// Reads the `task` key of an experiment file (or a run's `config.toml`).
-pub fn task_of(path: &Path) -> anyhow::Result<TaskKind> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
-    let table: toml::Table = toml::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
-    match table.get("task").and_then(|v| v.as_str()) {
-        Some("charlm") => Ok(TaskKind::Charlm),
-        Some("sentiment") => Ok(TaskKind::Sentiment),
-        Some("forecast") => Ok(TaskKind::Forecast),
-        Some(other) => bail!(
-            "{}: task = {other:?}: expected \"charlm\", \"sentiment\" or \"forecast\"",
-            path.display()
-        ),
-        None => bail!(
-            "{}: missing key `task`: expected task = \"charlm\", \"sentiment\" or \"forecast\"",
-            path.display()
-        ),
-    }
-}
-
 /// The `config.toml` of a run directory; its absence is an error that says the directory is
 /// not a run.
 pub fn config_of_run(dir: &Path) -> anyhow::Result<PathBuf> {
@@ -62,11 +19,6 @@ pub fn config_of_run(dir: &Path) -> anyhow::Result<PathBuf> {
         );
     }
     Ok(config)
-}
-
-/// The task of a run directory, from its `config.toml`.
-pub fn task_of_run(dir: &Path) -> anyhow::Result<TaskKind> {
-    task_of(&config_of_run(dir)?)
 }
 
 /// A fresh run directory `<runs>/<name>/<UTC time>-seed<seed>` (a suffix keeps it unique);
@@ -112,7 +64,7 @@ fn utc_stamp(secs: u64) -> String {
 pub fn create(dir: &Path, resolved_toml: &str) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the run directory {}", dir.display()))?;
-    rnnlab_data::error::write_atomic(&dir.join("config.toml"), resolved_toml.as_bytes())?;
+    rnnlab_data::io::write_atomic(&dir.join("config.toml"), resolved_toml.as_bytes())?;
     Ok(())
 }
 
@@ -122,7 +74,7 @@ pub type Results = BTreeMap<String, f64>;
 /// Writes `results.json` atomically.
 pub fn save_results(dir: &Path, results: &Results) -> anyhow::Result<()> {
     let json = serde_json::to_string_pretty(results)?;
-    rnnlab_data::error::write_atomic(&dir.join("results.json"), json.as_bytes())?;
+    rnnlab_data::io::write_atomic(&dir.join("results.json"), json.as_bytes())?;
     Ok(())
 }
 
@@ -140,7 +92,7 @@ pub fn finish(
     results.insert("kept_epoch".into(), fitted.1 as f64);
     results.insert("train_seconds".into(), seconds);
     save_results(dir, &results)?;
-    rnnlab_data::error::write_atomic(&dir.join("report.txt"), report.as_bytes())?;
+    rnnlab_data::io::write_atomic(&dir.join("report.txt"), report.as_bytes())?;
     Ok(results)
 }
 
@@ -320,28 +272,6 @@ mod tests {
         assert_eq!(utc_stamp(0), "19700101-000000");
         assert_eq!(utc_stamp(1_795_811_045), "20261127-202405");
         assert_eq!(utc_stamp(951_782_400), "20000229-000000");
-    }
-
-    #[test]
-    fn task_key_is_required_and_checked() {
-        let tmp = tempfile::tempdir().unwrap();
-        let p = tmp.path().join("x.toml");
-        std::fs::write(&p, "name = \"x\"\n").unwrap();
-        assert!(
-            task_of(&p)
-                .unwrap_err()
-                .to_string()
-                .contains("missing key `task`")
-        );
-        std::fs::write(&p, "task = \"vision\"\n").unwrap();
-        assert!(
-            task_of(&p)
-                .unwrap_err()
-                .to_string()
-                .contains("task = \"vision\"")
-        );
-        std::fs::write(&p, "task = \"forecast\"\n").unwrap();
-        assert_eq!(task_of(&p).unwrap(), TaskKind::Forecast);
     }
 
     #[test]

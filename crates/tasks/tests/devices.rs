@@ -9,7 +9,8 @@ use std::sync::Mutex;
 
 use burn::prelude::Device;
 use burn_store::ModuleSnapshot;
-use rnnlab_tasks::charlm::experiment::{CharLmExperiment, load_run, train};
+use rnnlab_tasks::charlm::{CharLmExperiment, CharLmTask};
+use rnnlab_tasks::task::{load, train};
 
 /// Relative tolerance between a wgpu and a flex run of the same seed (f32 sums reorder).
 const DEVICE_TOLERANCE: f64 = 1e-3;
@@ -44,7 +45,7 @@ fn tiny(dir: &Path) -> (CharLmExperiment, String) {
 /// Every tensor of the run's `model.bpk`, by name, as raw bytes (the file itself also holds
 /// random parameter ids, which differ between runs).
 fn weights(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let run = load_run(dir, &Device::flex()).unwrap();
+    let run = load::<CharLmTask>(dir, &Device::flex()).unwrap();
     let mut tensors: Vec<_> = run
         .model
         .collect(None, None, false)
@@ -64,7 +65,8 @@ fn a_flex_run_repeats_bit_for_bit() {
     let mut runs = Vec::new();
     for name in ["first", "second"] {
         let dir = tmp.path().join(name);
-        let mut results = train(&experiment, &resolved, &dir, &Device::flex(), None).unwrap();
+        let mut results =
+            train::<CharLmTask>(&experiment, &resolved, &dir, &Device::flex(), None).unwrap();
         results.remove("train_seconds").expect("the run is timed");
         let metrics = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
         let weights = weights(&dir);
@@ -89,7 +91,7 @@ fn wgpu_run_matches_flex() {
     let tmp = tempfile::tempdir().unwrap();
     let (experiment, resolved) = tiny(tmp.path());
     let wgpu = rnnlab_tasks::device::parse("wgpu").unwrap();
-    let on_gpu = train(
+    let on_gpu = train::<CharLmTask>(
         &experiment,
         &resolved,
         &tmp.path().join("wgpu"),
@@ -97,7 +99,7 @@ fn wgpu_run_matches_flex() {
         None,
     )
     .unwrap();
-    let on_cpu = train(
+    let on_cpu = train::<CharLmTask>(
         &experiment,
         &resolved,
         &tmp.path().join("flex"),

@@ -146,7 +146,11 @@ fn charlm_trains_generates_evaluates_and_resumes() {
         "{generated}"
     );
     assert_eq!(generated, ok(&sample), "seeded");
-    assert!(ok(&["eval", &d]).contains("valid_bits_per_char"));
+    let eval = ok(&["eval", &d]);
+    assert!(
+        eval.contains("Kneser-Ney 5-gram baseline") && eval.contains("bits/char"),
+        "{eval}"
+    );
     fails(&["resume", &d], "all 2 epochs are done");
 
     // An interrupted run (epoch 2's checkpoint never written) resumes from epoch 1, and
@@ -162,8 +166,12 @@ fn charlm_trains_generates_evaluates_and_resumes() {
         "{resumed}"
     );
     let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
-    assert_eq!(csv.matches("\n1,valid,Loss,").count(), 1, "{csv}");
-    assert_eq!(csv.matches("\n2,valid,Loss,").count(), 1, "{csv}");
+    let rows = |epoch: &str| {
+        csv.lines()
+            .filter(|l| l.starts_with(epoch) && l.contains(",valid,Loss,"))
+            .count()
+    };
+    assert_eq!((rows("1,"), rows("2,")), (1, 1), "{csv}");
     assert_eq!(csv, uninterrupted, "the resumed epoch differs");
 
     // A checkpoint that does not fit the config: clear error, nothing touched.
@@ -202,8 +210,8 @@ fn charlm_trains_generates_evaluates_and_resumes() {
     ]);
     let loss: f64 = tbptt
         .lines()
-        .find_map(|l| l.strip_prefix("valid loss "))
-        .and_then(|l| l.split(' ').next())
+        .find_map(|l| l.strip_prefix("model "))
+        .and_then(|l| l.split_whitespace().next())
         .unwrap()
         .parse()
         .unwrap();
@@ -268,7 +276,7 @@ fn sentiment_trains_evaluates_and_explains() {
         "s.toml",
         &format!(
             "task = \"sentiment\"\nname = \"s\"\n[data]\nformat = \"tsv\"\npath = {data:?}\n\
-             labels = [\"neg\", \"pos\"]\nbatch_size = 8\n[model]\nd_embed = 8\nd_hidden = 8\nbidirectional = false\n\
+             labels = [\"neg\", \"pos\"]\nlabel_names = [\"NEG\", \"POS\"]\nbatch_size = 8\n[model]\nd_embed = 8\nd_hidden = 8\nbidirectional = false\n\
              [train]\nepochs = 8\nlr = 0.02\nkeep_best_by = \"loss\"\n"
         ),
     );
@@ -280,11 +288,37 @@ fn sentiment_trains_evaluates_and_explains() {
     );
     let d = run_dir(&out).display().to_string();
     let eval = ok(&["eval", &d]);
-    assert!(eval.contains("accuracy 1.0000"), "{eval}");
-    let predicted = ok(&["predict", &d, "the film was great", "awful", "--explain"]);
     assert!(
-        predicted.starts_with("pos ") && predicted.contains("\nneg "),
+        eval.contains("model                                1.0000")
+            && eval.contains("TF-IDF + logistic regression"),
+        "{eval}"
+    );
+    let predicted = ok(&["predict", &d, "--explain", "the film was great", "awful"]);
+    assert!(
+        predicted.starts_with("POS ") && predicted.contains("\nNEG "),
         "{predicted}"
+    );
+    // A sentence that starts with `-` is a sentence; so are the lines of --file and stdin.
+    let dashed = ok(&["predict", &d, "-awful, awful", "great!"]);
+    assert!(
+        dashed.starts_with("NEG ") && dashed.contains("\nPOS "),
+        "{dashed}"
+    );
+    let list = write(tmp.path(), "list.txt", "great\n\nawful\n");
+    let from_file = ok(&["predict", &d, "--file", &list]);
+    assert_eq!(from_file.lines().count(), 2, "{from_file}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rnnlab"))
+        .args(["predict", &d, "--file", "-"])
+        .env("BURN_DEVICE", "flex")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"awful\ngreat\n").unwrap();
+    let piped = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
+    assert!(
+        piped.starts_with("NEG ") && piped.contains("\nPOS "),
+        "{piped}"
     );
     assert!(
         predicted.contains("top tokens by attention: great"),
@@ -299,7 +333,7 @@ fn sentiment_trains_evaluates_and_explains() {
         "model.bidirectional=false",
     ]);
     let d2 = run_dir(&occlusion).display().to_string();
-    let occluded = ok(&["predict", &d2, "the film was great", "--explain"]);
+    let occluded = ok(&["predict", &d2, "--explain", "the film was great"]);
     assert!(
         occluded.contains("top tokens by occlusion: ") && occluded.contains("great "),
         "{occluded}"

@@ -7,7 +7,7 @@ mod series;
 mod windows;
 
 pub use scaler::{Scaler, ScalerKind};
-pub use series::Series;
+pub use series::{Missing, MissingCount, Series};
 pub use windows::{
     Features, SplitSpec, TsBatch, TsBatcher, TsItem, TsSplits, TsWindows, WindowConfig,
 };

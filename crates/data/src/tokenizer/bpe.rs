@@ -73,7 +73,7 @@ impl BpeTokenizer {
     /// Learns merges from `files` (the training split only).
     pub fn train(files: &[&Path], config: &BpeConfig) -> Result<Self, DataError> {
         for file in files {
-            crate::error::read_text(file)?;
+            crate::io::read_text(file)?;
         }
         if config.vocab_size <= 256 {
             return Err(DataError::invalid(format!(

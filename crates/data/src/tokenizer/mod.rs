@@ -13,7 +13,8 @@ pub use bpe::{BpeConfig, BpeTokenizer};
 pub use char::CharTokenizer;
 pub use word::{WordConfig, WordTokenizer};
 
-use crate::error::{DataError, read_text, write_atomic};
+use crate::error::DataError;
+use crate::io::{read_text, write_atomic};
 
 /// What to do with a symbol that is not in the vocabulary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -1,8 +1,16 @@
-//! Word-level tokenizer for whitespace-tokenised text (MR's snippets are already split).
+//! Word-level tokenizer: text is normalised (Unicode NFKC, lower case — each optional), then
+//! split into words, with punctuation split off as tokens of its own (`great!` → `great`,
+//! `!`; inner apostrophes and hyphens stay: `don't`, `well-made`), by the `tokenizers` crate's
+//! normalizers and `Split` pre-tokenizer.
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
+use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
+use tokenizers::{
+    NormalizedString, OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer,
+    SplitDelimiterBehavior,
+};
 
 use super::Tokenizer;
 use crate::error::DataError;
@@ -16,6 +24,10 @@ pub struct WordConfig {
     pub min_freq: usize,
     /// At most this many words besides the special tokens (most frequent first).
     pub max_size: Option<usize>,
+    /// Split punctuation off words (else split on whitespace only).
+    pub punctuation: bool,
+    /// Normalise Unicode to NFKC first (full-width letters, ligatures, composed accents).
+    pub nfkc: bool,
 }
 
 impl Default for WordConfig {
@@ -24,8 +36,78 @@ impl Default for WordConfig {
             lowercase: true,
             min_freq: 1,
             max_size: None,
+            punctuation: true,
+            nfkc: true,
         }
     }
+}
+
+/// Words (letters, digits, `_`, with inner `'` `’` `-`) or single punctuation characters.
+const WORD_OR_PUNCT: &str = r"\w+(?:['’\-]\w+)*|[^\w\s]";
+
+/// How a text becomes words (saved with the vocabulary).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Splitting {
+    lowercase: bool,
+    #[serde(default)]
+    punctuation: bool,
+    #[serde(default)]
+    nfkc: bool,
+}
+
+impl Splitting {
+    fn words(self, text: &str) -> Vec<String> {
+        let mut normalized = NormalizedString::from(text);
+        if self.nfkc {
+            normalized.nfkc();
+        }
+        if self.lowercase {
+            normalized.lowercase();
+        }
+        if !self.punctuation {
+            return normalized
+                .get()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+        }
+        // Compiled once per process: compiling the pattern costs more than splitting a text.
+        static SPLIT: std::sync::OnceLock<Option<Split>> = std::sync::OnceLock::new();
+        let Some(split) = SPLIT.get_or_init(|| {
+            Split::new(
+                SplitPattern::Regex(WORD_OR_PUNCT.into()),
+                SplitDelimiterBehavior::Removed,
+                true,
+            )
+            .ok()
+        }) else {
+            return pre_split(normalized.get());
+        };
+        let mut pre = PreTokenizedString::from(normalized);
+        match split.pre_tokenize(&mut pre) {
+            Ok(()) => pre
+                .get_splits(OffsetReferential::Normalized, OffsetType::Byte)
+                .into_iter()
+                .map(|(w, _, _)| w.to_string())
+                .filter(|w| !w.trim().is_empty())
+                .collect(),
+            // The pattern cannot fail on text; whitespace splitting is the safe fallback.
+            Err(_) => pre_split(&self.fallback(text)),
+        }
+    }
+}
+
+impl Splitting {
+    fn fallback(self, text: &str) -> String {
+        match self.lowercase {
+            true => text.to_lowercase(),
+            false => text.to_string(),
+        }
+    }
+}
+
+fn pre_split(text: &str) -> Vec<String> {
+    text.split_whitespace().map(str::to_string).collect()
 }
 
 /// Special tokens, always the first ids.
@@ -43,14 +125,16 @@ pub const EOS: &str = "<eos>";
 #[serde(from = "WordRepr", into = "WordRepr")]
 pub struct WordTokenizer {
     words: Vec<String>,
-    lowercase: bool,
+    splitting: Splitting,
     index: HashMap<String, u32>,
 }
 
+/// The saved form; files written before punctuation splitting read as whitespace-only.
 #[derive(Serialize, Deserialize)]
 struct WordRepr {
     words: Vec<String>,
-    lowercase: bool,
+    #[serde(flatten)]
+    splitting: Splitting,
 }
 
 impl From<WordRepr> for WordTokenizer {
@@ -63,7 +147,7 @@ impl From<WordRepr> for WordTokenizer {
             .collect();
         Self {
             words: r.words,
-            lowercase: r.lowercase,
+            splitting: r.splitting,
             index,
         }
     }
@@ -73,7 +157,7 @@ impl From<WordTokenizer> for WordRepr {
     fn from(t: WordTokenizer) -> Self {
         WordRepr {
             words: t.words,
-            lowercase: t.lowercase,
+            splitting: t.splitting,
         }
     }
 }
@@ -81,14 +165,14 @@ impl From<WordTokenizer> for WordRepr {
 impl WordTokenizer {
     /// Builds the vocabulary from the training texts.
     pub fn fit<'a>(texts: impl IntoIterator<Item = &'a str>, config: &WordConfig) -> Self {
+        let splitting = Splitting {
+            lowercase: config.lowercase,
+            punctuation: config.punctuation,
+            nfkc: config.nfkc,
+        };
         let mut counts: HashMap<String, usize> = HashMap::new();
         for text in texts {
-            for word in text.split_whitespace() {
-                let word = if config.lowercase {
-                    word.to_lowercase()
-                } else {
-                    word.to_string()
-                };
+            for word in splitting.words(text) {
                 *counts.entry(word).or_default() += 1;
             }
         }
@@ -110,11 +194,13 @@ impl WordTokenizer {
                     .filter(|w| ![PAD, UNK, BOS, EOS].contains(&w.as_str())),
             )
             .collect();
-        WordRepr {
-            words,
-            lowercase: config.lowercase,
-        }
-        .into()
+        WordRepr { words, splitting }.into()
+    }
+
+    /// The words of `text` as this tokenizer sees them (normalised and split; one per id that
+    /// [`encode`](Tokenizer::encode) returns).
+    pub fn words(&self, text: &str) -> Vec<String> {
+        self.splitting.words(text)
     }
 
     /// The id of a special token or word.
@@ -126,16 +212,10 @@ impl WordTokenizer {
 impl Tokenizer for WordTokenizer {
     fn encode(&self, text: &str) -> Result<Vec<u32>, DataError> {
         let unk = self.index[UNK];
-        Ok(text
-            .split_whitespace()
-            .map(|w| {
-                let w = if self.lowercase {
-                    w.to_lowercase()
-                } else {
-                    w.to_string()
-                };
-                self.index.get(&w).copied().unwrap_or(unk)
-            })
+        Ok(self
+            .words(text)
+            .iter()
+            .map(|w| self.index.get(w).copied().unwrap_or(unk))
             .collect())
     }
 
@@ -163,9 +243,8 @@ mod tests {
         let tok = WordTokenizer::fit(
             texts,
             &WordConfig {
-                lowercase: true,
                 min_freq: 2,
-                max_size: None,
+                ..WordConfig::default()
             },
         );
         // the ×3, cat ×2; everything else is rarer.
@@ -176,8 +255,8 @@ mod tests {
             texts,
             &WordConfig {
                 lowercase: false,
-                min_freq: 1,
                 max_size: Some(1),
+                ..WordConfig::default()
             },
         );
         assert_eq!(capped.id("the"), Some(4));
@@ -191,5 +270,45 @@ mod tests {
             ),
             (Some(0), Some(1), Some(2), Some(3))
         );
+    }
+
+    #[test]
+    fn punctuation_is_split_off_and_unicode_normalised() {
+        let tok = WordTokenizer::fit(["great movie"], &WordConfig::default());
+        let great = tok.id("great").unwrap();
+        for text in ["great", "great.", "Great!", "\u{ff27}reat", "(great)"] {
+            assert!(tok.encode(text).unwrap().contains(&great), "{text}");
+        }
+        assert_eq!(
+            tok.words("Don't stop -- it's well-made, isn't it?!"),
+            [
+                "don't",
+                "stop",
+                "-",
+                "-",
+                "it's",
+                "well-made",
+                ",",
+                "isn't",
+                "it",
+                "?",
+                "!"
+            ]
+        );
+        let plain = WordTokenizer::fit(
+            ["great movie"],
+            &WordConfig {
+                punctuation: false,
+                nfkc: false,
+                ..WordConfig::default()
+            },
+        );
+        assert_eq!(plain.words("Great!"), ["great!"]);
+        // A vocabulary saved before punctuation splitting existed reads as whitespace-only.
+        let old: WordTokenizer = serde_json::from_str(
+            r#"{"words":["<pad>","<unk>","<bos>","<eos>","a."],"lowercase":true}"#,
+        )
+        .unwrap();
+        assert_eq!(old.encode("A.").unwrap(), [4]);
     }
 }

@@ -1,7 +1,5 @@
 //! [`CharLm`]: embedding → recurrent stack → linear head over the vocabulary.
 
-use std::sync::{Arc, Mutex};
-
 use burn::Tensor;
 use burn::config::Config;
 use burn::module::Module;
@@ -9,11 +7,11 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::prelude::Device;
 use burn::tensor::Int;
-use burn::train::{InferenceStep, SequenceOutput, TrainOutput, TrainStep};
+use burn::train::SequenceOutput;
 use rnnlab_data::lm::LmBatch;
 use rnnlab_models::{ConfigError, Recurrent, RecurrentConfig, RecurrentState};
 
-use crate::training::grad_clip::gradients;
+use crate::training::Objective;
 
 /// Configuration of a [`CharLm`].
 #[derive(Config, Debug)]
@@ -46,7 +44,6 @@ impl CharLmConfig {
             embedding: EmbeddingConfig::new(self.vocab_size, self.rnn.d_input).init(device),
             head: LinearConfig::new(rnn.d_output(), self.vocab_size).init(device),
             rnn,
-            training: TrainingOptions::default(),
         })
     }
 }
@@ -60,25 +57,7 @@ pub struct CharLm {
     pub rnn: Recurrent,
     /// Output projection to the vocabulary.
     pub head: Linear,
-    /// How training steps behave (not weights).
-    #[module(skip)]
-    pub training: TrainingOptions,
 }
-
-/// Training-time behaviour of a [`CharLm`]: gradient clipping and truncated BPTT.
-#[derive(Clone, Debug, Default)]
-pub struct TrainingOptions {
-    /// Global-norm gradient clipping (0 = off).
-    pub grad_clip: f64,
-    /// Truncated BPTT: each training batch starts from the previous batch's final state
-    /// (detached). Needs batches whose rows continue the previous batch's rows
-    /// ([`rnnlab_data::lm::ContiguousBatches`]). A validation step clears the carried state, so
-    /// every epoch starts from zeros.
-    pub carry: Option<Carry>,
-}
-
-/// The state carried from one training batch to the next.
-pub type Carry = Arc<Mutex<Option<RecurrentState>>>;
 
 impl CharLm {
     /// `tokens` `[B, T]` → logits `[B, T, V]` and the final state (carry it for truncated BPTT,
@@ -136,41 +115,28 @@ impl CharLm {
     }
 }
 
-impl TrainStep for CharLm {
-    type Input = LmBatch;
+impl Objective for CharLm {
+    type Batch = LmBatch;
     type Output = SequenceOutput;
 
-    fn step(&self, batch: LmBatch) -> TrainOutput<SequenceOutput> {
-        let output = match &self.training.carry {
-            None => self.forward_loss(batch),
-            Some(carry) => {
-                let mut carried = carry.lock().expect("carried state poisoned");
-                let rows = batch.input.dims()[0];
-                let previous = carried
-                    .take()
-                    .filter(|s: &RecurrentState| s.hidden.dims()[1] == rows);
-                let (output, state) = self.forward_loss_from(batch, previous);
-                *carried = Some(state.detach());
-                output
-            }
-        };
-        let grads = gradients(self, &output.loss, self.training.grad_clip);
-        TrainOutput {
-            grads,
-            item: output,
-        }
-    }
-}
-
-impl InferenceStep for CharLm {
-    type Input = LmBatch;
-    type Output = SequenceOutput;
-
-    fn step(&self, batch: LmBatch) -> SequenceOutput {
-        if let Some(carry) = &self.training.carry {
-            *carry.lock().expect("carried state poisoned") = None;
-        }
+    fn objective(&self, batch: LmBatch) -> SequenceOutput {
         self.forward_loss(batch)
+    }
+
+    /// Truncated BPTT: continues from the previous batch's state when it has as many rows.
+    fn objective_from(
+        &self,
+        batch: LmBatch,
+        state: Option<RecurrentState>,
+    ) -> (SequenceOutput, Option<RecurrentState>) {
+        let rows = batch.input.dims()[0];
+        let state = state.filter(|s| s.hidden.dims()[1] == rows);
+        let (output, state) = self.forward_loss_from(batch, state);
+        (output, Some(state))
+    }
+
+    fn loss(output: &SequenceOutput) -> Tensor<1> {
+        output.loss.clone()
     }
 }
 
@@ -183,6 +149,8 @@ mod tests {
 
     use super::*;
     use crate::charlm::{Sampler, SamplingConfig};
+    use crate::training::{Policy, Step};
+    use burn::train::{InferenceStep, TrainStep};
 
     #[test]
     fn learns_a_periodic_text_and_generates_it_step_by_step() {
@@ -191,7 +159,7 @@ mod tests {
         // "abcd" repeated: ids 0..4.
         let tokens: Vec<u32> = (0..400).map(|i| (i % 4) as u32).collect();
         let config = CharLmConfig::new(4, RecurrentConfig::new(CellType::Lstm, 8, 16));
-        let mut model = config.try_init(&device).unwrap();
+        let mut model = Step::new(config.try_init(&device).unwrap(), Policy::new(0.0, true));
         let mut optim = AdamConfig::new().init();
         let batches = ContiguousBatches::new(tokens, 4, 20).unwrap();
         let mut first_loss = None;
@@ -211,12 +179,15 @@ mod tests {
         );
         assert!(last_loss < 0.05, "learnt the period: {last_loss}");
         // Validation step on the inference model.
-        let valid = model.valid();
+        let valid = model.model.valid();
         let item = LmItem {
             input: vec![0, 1, 2, 3],
             target: vec![1, 2, 3, 0],
         };
-        let out = InferenceStep::step(&valid, LmBatcher.batch(vec![item], &Device::flex()));
+        let out = InferenceStep::step(
+            &Step::new(valid.clone(), Policy::default()),
+            LmBatcher.batch(vec![item], &Device::flex()),
+        );
         assert!(out.loss.into_scalar::<f32>() < 0.1);
         // Generation through the single-step API continues the pattern.
         let sampler = Sampler::new(SamplingConfig {

@@ -1,9 +1,79 @@
 //! Time-series forecasting: a recurrent encoder over the lookback window and a linear head
 //! predicting the whole horizon at once, optionally on top of a naive or seasonal-naive base;
-//! evaluation next to the naive baselines, rolling-origin backtests and plots.
+//! scored beside the naive, seasonal-naive and exponential-smoothing baselines, with
+//! rolling-origin backtests and plots. One file per job: [`config`], [`data`],
+//! [`model`](ForecastModel), [`score`], [`ets`] (the ETS baseline), [`plot`].
 
-pub mod experiment;
+pub mod config;
+pub mod data;
+pub mod ets;
 mod model;
 pub mod plot;
+pub mod score;
 
+use std::path::Path;
+
+use anyhow::bail;
+use burn::prelude::Device;
+use rnnlab_data::timeseries::{Scaler, TsBatch};
+
+pub use config::ForecastExperiment;
 pub use model::{ForecastConfig, ForecastModel, Residual};
+
+use crate::task::Task;
+use crate::training::Loaders;
+
+/// The forecasting task (`task = "forecast"`).
+pub struct ForecastTask;
+
+impl Task for ForecastTask {
+    const NAME: &'static str = "forecast";
+    type Config = ForecastExperiment;
+    type Data = data::Prepared;
+    type Model = ForecastModel;
+    type Report = score::ForecastReport;
+
+    fn data(config: &ForecastExperiment, run: Option<&Path>) -> anyhow::Result<data::Prepared> {
+        let scaler = match run {
+            Some(dir) => Some(Scaler::load(&dir.join(data::SCALER_FILE))?),
+            None => None,
+        };
+        data::prepare(config, scaler)
+    }
+
+    fn save(data: &data::Prepared, dir: &Path) -> anyhow::Result<()> {
+        Ok(data.splits.scaler.save(&dir.join(data::SCALER_FILE))?)
+    }
+
+    fn model(
+        config: &ForecastExperiment,
+        data: &data::Prepared,
+        device: &Device,
+    ) -> anyhow::Result<ForecastModel> {
+        data::build(config, data, device)
+    }
+
+    fn loaders(
+        config: &ForecastExperiment,
+        data: &data::Prepared,
+        device: &Device,
+    ) -> anyhow::Result<Loaders<TsBatch>> {
+        data::loaders(config, data, device)
+    }
+
+    fn score(
+        config: &ForecastExperiment,
+        data: &data::Prepared,
+        model: &ForecastModel,
+        device: &Device,
+    ) -> anyhow::Result<score::ForecastReport> {
+        let origins = score::test_origins(config, data);
+        if origins.is_empty() {
+            bail!(
+                "the test rows hold no forecast of eval.horizon = {} steps",
+                config.eval_horizon()
+            );
+        }
+        score::score(config, data, model, &origins, config.eval_horizon(), device)
+    }
+}

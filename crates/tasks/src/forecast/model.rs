@@ -7,12 +7,12 @@ use burn::module::Module;
 use burn::nn::loss::{MseLoss, Reduction};
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::Device;
-use burn::train::{InferenceStep, RegressionOutput, TrainOutput, TrainStep};
+use burn::train::RegressionOutput;
 use rnnlab_data::timeseries::TsBatch;
 use rnnlab_models::{ConfigError, Recurrent, RecurrentConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::training::grad_clip::gradients;
+use crate::training::Objective;
 
 /// What the network's output is added to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,7 +77,6 @@ impl ForecastConfig {
             residual: self.residual,
             season: self.season,
             relative_input: self.relative_input,
-            grad_clip: 0.0,
         })
     }
 }
@@ -104,9 +103,6 @@ pub struct ForecastModel {
     /// The encoder sees each window minus its last step.
     #[module(skip)]
     pub relative_input: bool,
-    /// Global-norm gradient clipping in training steps (0 = off).
-    #[module(skip)]
-    pub grad_clip: f64,
 }
 
 impl ForecastModel {
@@ -153,26 +149,16 @@ impl ForecastModel {
     }
 }
 
-impl TrainStep for ForecastModel {
-    type Input = TsBatch;
+impl Objective for ForecastModel {
+    type Batch = TsBatch;
     type Output = RegressionOutput;
 
-    fn step(&self, batch: TsBatch) -> TrainOutput<RegressionOutput> {
-        let output = self.forward_regression(batch);
-        let grads = gradients(self, &output.loss, self.grad_clip);
-        TrainOutput {
-            grads,
-            item: output,
-        }
-    }
-}
-
-impl InferenceStep for ForecastModel {
-    type Input = TsBatch;
-    type Output = RegressionOutput;
-
-    fn step(&self, batch: TsBatch) -> RegressionOutput {
+    fn objective(&self, batch: TsBatch) -> RegressionOutput {
         self.forward_regression(batch)
+    }
+
+    fn loss(output: &RegressionOutput) -> Tensor<1> {
+        output.loss.clone()
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::experiment::{ForecastReport, OriginForecast};
+use super::score::{ForecastReport, OriginForecast};
 use crate::plot::{Line, line_chart, sparkline};
 
 /// Draws column `column` of `forecast` (history, actual, model, naive, seasonal naive) to an
@@ -56,6 +56,13 @@ pub fn forecast_svg(
             points: joined(&forecast.seasonal[column]),
         },
     ];
+    let mut lines = lines;
+    if let Some(ets) = forecast.ets.get(column) {
+        lines.push(Line {
+            name: "ETS".into(),
+            points: joined(ets),
+        });
+    }
     let title = format!(
         "{}: forecast from row {} ({} scale)",
         report.columns[column], forecast.origin, report.scale

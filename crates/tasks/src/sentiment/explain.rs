@@ -8,6 +8,7 @@ use burn::tensor::activation::softmax;
 use rnnlab_data::classification::{ClassBatcher, ClassItem};
 
 use super::SentimentClassifier;
+use crate::metrics::read_floats;
 
 /// A prediction for one sentence and the weight of each of its tokens.
 #[derive(Clone, Debug)]
@@ -32,14 +33,10 @@ impl Explanation {
     }
 }
 
-fn probabilities(logits: Tensor<2>) -> Vec<Vec<f32>> {
+fn probabilities(logits: Tensor<2>) -> anyhow::Result<Vec<Vec<f32>>> {
     let [b, c] = logits.dims();
-    let p: Vec<f32> = softmax(logits, 1)
-        .into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .unwrap_or_default();
-    (0..b).map(|i| p[i * c..(i + 1) * c].to_vec()).collect()
+    let p = read_floats(softmax(logits, 1))?;
+    Ok((0..b).map(|i| p[i * c..(i + 1) * c].to_vec()).collect())
 }
 
 /// Classifies `ids` (one sentence; `words` names each id) and weighs its tokens.
@@ -49,23 +46,17 @@ pub fn explain(
     words: &[String],
     pad_id: u32,
     device: &Device,
-) -> Explanation {
+) -> anyhow::Result<Explanation> {
     let batcher = ClassBatcher { pad_id };
     let one = |ids: Vec<u32>| ClassItem { ids, label: 0 };
     let batch = batcher.batch(vec![one(ids.to_vec())], device);
     let out = model.forward(batch.tokens, &batch.lengths, batch.mask);
-    let probs = probabilities(out.logits).remove(0);
+    let probs = probabilities(out.logits)?.remove(0);
     let label = (0..probs.len())
         .max_by(|&a, &b| probs[a].total_cmp(&probs[b]))
         .unwrap_or(0);
     let (weights, method) = match out.weights {
-        Some(w) => (
-            w.into_data()
-                .convert::<f32>()
-                .try_to_vec::<f32>()
-                .unwrap_or_default(),
-            "attention",
-        ),
+        Some(w) => (read_floats(w)?, "attention"),
         None if ids.len() > 1 => {
             let without: Vec<ClassItem> = (0..ids.len())
                 .map(|i| {
@@ -78,7 +69,7 @@ pub fn explain(
                 })
                 .collect();
             let b = batcher.batch(without, device);
-            let occluded = probabilities(model.forward(b.tokens, &b.lengths, b.mask).logits);
+            let occluded = probabilities(model.forward(b.tokens, &b.lengths, b.mask).logits)?;
             (
                 occluded.iter().map(|p| probs[label] - p[label]).collect(),
                 "occlusion",
@@ -86,10 +77,10 @@ pub fn explain(
         }
         None => (vec![1.0], "occlusion"),
     };
-    Explanation {
+    Ok(Explanation {
         label,
         probabilities: probs,
         tokens: words.iter().cloned().zip(weights).collect(),
         method,
-    }
+    })
 }

@@ -9,12 +9,12 @@ use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, Linea
 use burn::prelude::Device;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Int};
-use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
+use burn::train::ClassificationOutput;
 use rnnlab_data::classification::ClassBatch;
 use rnnlab_models::{ConfigError, Recurrent, RecurrentConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::training::grad_clip::gradients;
+use crate::training::Objective;
 
 /// How the per-token outputs become one sentence vector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,7 +72,6 @@ impl SentimentConfig {
             dropout: DropoutConfig::new(self.dropout).init(),
             head: LinearConfig::new(d, self.n_classes).init(device),
             pooling: self.pooling,
-            grad_clip: 0.0,
         })
     }
 }
@@ -102,9 +101,6 @@ pub struct SentimentClassifier {
     /// Pooling over time.
     #[module(skip)]
     pub pooling: Pooling,
-    /// Global-norm gradient clipping in training steps (0 = off).
-    #[module(skip)]
-    pub grad_clip: f64,
 }
 
 /// Logits and, with attention pooling, the per-token weights.
@@ -171,26 +167,16 @@ impl SentimentClassifier {
     }
 }
 
-impl TrainStep for SentimentClassifier {
-    type Input = ClassBatch;
+impl Objective for SentimentClassifier {
+    type Batch = ClassBatch;
     type Output = ClassificationOutput;
 
-    fn step(&self, batch: ClassBatch) -> TrainOutput<ClassificationOutput> {
-        let output = self.forward_classification(batch);
-        let grads = gradients(self, &output.loss, self.grad_clip);
-        TrainOutput {
-            grads,
-            item: output,
-        }
-    }
-}
-
-impl InferenceStep for SentimentClassifier {
-    type Input = ClassBatch;
-    type Output = ClassificationOutput;
-
-    fn step(&self, batch: ClassBatch) -> ClassificationOutput {
+    fn objective(&self, batch: ClassBatch) -> ClassificationOutput {
         self.forward_classification(batch)
+    }
+
+    fn loss(output: &ClassificationOutput) -> Tensor<1> {
+        output.loss.clone()
     }
 }
 
@@ -202,6 +188,8 @@ mod tests {
     use rnnlab_models::CellType;
 
     use super::*;
+    use crate::training::{Policy, Step};
+    use burn::train::TrainStep;
 
     /// Class 1 iff token 3 occurs anywhere; padding must not change anything.
     fn items() -> Vec<ClassItem> {
@@ -229,16 +217,19 @@ mod tests {
             let device = Device::flex().autodiff();
             device.seed(1);
             let rnn = RecurrentConfig::new(CellType::Gru, 8, 12).with_bidirectional(bi);
-            let mut model = SentimentConfig::new(10, 2, rnn, pooling)
-                .try_init(&device)
-                .unwrap();
+            let mut model = Step::new(
+                SentimentConfig::new(10, 2, rnn, pooling)
+                    .try_init(&device)
+                    .unwrap(),
+                Policy::new(1.0, false),
+            );
             let batch = ClassBatcher { pad_id: 0 }.batch(items(), &device);
             let mut optim = AdamConfig::new().init();
             for _ in 0..80 {
                 let out = TrainStep::step(&model, batch.clone());
                 model = model.optimize(&mut optim, 0.03.into(), out.grads);
             }
-            let valid = model.valid();
+            let valid = model.model.valid();
             let out = valid
                 .forward_classification(ClassBatcher { pad_id: 0 }.batch(items(), &Device::flex()));
             let predicted: Vec<i64> = out

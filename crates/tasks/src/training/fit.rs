@@ -15,27 +15,25 @@ use burn::train::checkpoint::{
     ComposedCheckpointingStrategy, KeepLastNCheckpoints, MetricCheckpointingStrategy,
 };
 use burn::train::metric::store::{Aggregate, Direction, Split};
-use burn::train::metric::{AccuracyMetric, Adaptor, LossInput, LossMetric};
+use burn::train::metric::{AccuracyMetric, LossMetric};
 use burn::train::renderer::tui::TuiMetricsRendererWrapper;
-use burn::train::{
-    InferenceStep, Learner, LearnerModel, MetricEarlyStoppingStrategy, StoppingCondition,
-    SupervisedTraining, TrainStep,
-};
+use burn::train::{Learner, MetricEarlyStoppingStrategy, StoppingCondition, SupervisedTraining};
 use burn_store::{BurnpackStore, ModuleSnapshot};
 
 use super::checkpoint::{self, AtomicCheckpointer};
 use super::history::History;
+use super::render::RunRenderer;
 use super::resumed_loader::ResumedLoader;
 use super::schedule::LrSchedule;
-use super::section::TrainSection;
-use crate::render::RunRenderer;
+use super::section::{KeepBestBy, TrainSection};
+use super::step::{Objective, Step};
 
-/// Training loaders of a model `M`.
-pub struct Loaders<M: LearnerModel> {
+/// Training and validation loaders of batches `B`.
+pub struct Loaders<B> {
     /// Training batches (shuffled by the caller with the run's seed).
-    pub train: Arc<dyn DataLoader<<M as TrainStep>::Input>>,
+    pub train: Arc<dyn DataLoader<B>>,
     /// Validation batches.
-    pub valid: Arc<dyn DataLoader<<M as InferenceStep>::Input>>,
+    pub valid: Arc<dyn DataLoader<B>>,
     /// Optimiser steps per epoch (for the cosine schedule).
     pub steps_per_epoch: usize,
 }
@@ -58,19 +56,14 @@ pub const MODEL_FILE: &str = "model.bpk";
 /// Trains `model` (already on the training device, in train mode) into the run directory `dir`.
 /// `resume` continues from that epoch's checkpoint. `metrics` registers the task's metrics
 /// besides the loss. The kept weights are saved atomically as `dir/model.bpk`.
-pub fn fit<M>(
-    model: M,
-    loaders: Loaders<M>,
-    metrics: impl FnOnce(SupervisedTraining<M>) -> SupervisedTraining<M>,
+pub fn fit<O: Objective>(
+    model: Step<O>,
+    loaders: Loaders<O::Batch>,
+    metrics: impl FnOnce(SupervisedTraining<Step<O>>) -> SupervisedTraining<Step<O>>,
     train: &TrainSection,
     dir: &Path,
     resume: Option<usize>,
-) -> anyhow::Result<Fitted<M>>
-where
-    M: LearnerModel,
-    <M as TrainStep>::Output: Adaptor<LossInput>,
-    <M as InferenceStep>::Output: Adaptor<LossInput>,
-{
+) -> anyhow::Result<Fitted<Step<O>>> {
     let checkpoints = dir.join("checkpoint");
     let ck = |name| {
         AtomicCheckpointer::new(&checkpoints, name)
@@ -101,7 +94,7 @@ where
     training = metrics(training);
     // Keep the last two epochs (for resume) and the best one by the selection metric.
     let keep = ComposedCheckpointingStrategy::builder().add(KeepLastNCheckpoints::new(2));
-    let keep = if train.keep_best_by == "accuracy" {
+    let keep = if train.keep_best_by == KeepBestBy::Accuracy {
         keep.add(MetricCheckpointingStrategy::new(
             &AccuracyMetric::new(),
             Aggregate::Mean,
@@ -136,7 +129,9 @@ where
         Box::new(TuiMetricsRendererWrapper::new(interrupter.clone(), resume))
             as Box<dyn burn::train::renderer::MetricsRenderer>
     });
-    let renderer = RunRenderer::new(csv.clone(), interrupter, tui).with_plateau(plateau);
+    let renderer = RunRenderer::new(csv.clone(), interrupter, tui)
+        .with_plateau(plateau)
+        .with_steps(loaders.steps_per_epoch, train.log_every);
     let stop_reason = renderer.stop_reason();
     let training = training.renderer(Box::new(renderer));
 
@@ -169,7 +164,7 @@ where
         let record = ModuleRecord::load(path.clone())
             .map_err(|e| anyhow::anyhow!("{}: cannot read: {e:?}", path.display()))?;
         model = model.load_record(record);
-        save_model(&model, &dir.join(MODEL_FILE))?;
+        save_model(&model.model, &dir.join(MODEL_FILE))?;
         return Ok(Fitted {
             model,
             epoch: good,
@@ -180,9 +175,9 @@ where
             )),
         });
     }
-    let best = match train.keep_best_by.as_str() {
-        "accuracy" => history.best_epoch_max("valid", "Accuracy"),
-        _ => history.best_epoch("valid", "Loss"),
+    let best = match train.keep_best_by {
+        KeepBestBy::Accuracy => history.best_epoch_max("valid", "Accuracy"),
+        KeepBestBy::Loss => history.best_epoch("valid", "Loss"),
     };
     if train.keep_best
         && let Some(best) = best
@@ -194,7 +189,7 @@ where
         model = model.load_record(record);
         epoch = best;
     }
-    save_model(&model, &dir.join(MODEL_FILE))?;
+    save_model(&model.model, &dir.join(MODEL_FILE))?;
     Ok(Fitted {
         model,
         epoch,

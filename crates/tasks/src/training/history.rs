@@ -1,16 +1,23 @@
-//! `metrics.csv` (`epoch,split,metric,value`), read back: the best epoch for `keep_best`, the
+//! `metrics.csv` (`epoch,step,split,metric,value`; files of the older `epoch,split,metric,value`
+//! form read with step 0), read back: the best epoch for `keep_best`, the
 //! curves for plots, and truncation when a run resumes from an earlier checkpoint.
 
 use std::path::Path;
 
 use anyhow::Context;
 
+/// The header of `metrics.csv`.
+pub const HEADER: &str = "epoch,step,split,metric,value";
+
 /// One row of `metrics.csv`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
     /// 1-based epoch.
     pub epoch: usize,
-    /// `train` or `valid`.
+    /// Optimiser steps done when the row was written (since the run started).
+    pub step: usize,
+    /// `train` or `valid` (epoch means), or `train_steps` (the mean over the last
+    /// `train.log_every` steps).
     pub split: String,
     /// burn's metric name (`Loss`, `Accuracy`, ...).
     pub metric: String,
@@ -35,25 +42,16 @@ impl History {
         };
         let mut rows = Vec::new();
         for (i, line) in text.lines().enumerate().skip(1) {
-            let bad = || {
-                anyhow::anyhow!(
-                    "{}:{}: expected `epoch,split,metric,value`",
-                    path.display(),
-                    i + 1
-                )
-            };
-            let mut parts = line.split(',');
-            let (Some(epoch), Some(split), Some(metric), Some(value), None) = (
-                parts.next(),
-                parts.next(),
-                parts.next(),
-                parts.next(),
-                parts.next(),
-            ) else {
-                return Err(bad());
+            let bad = || anyhow::anyhow!("{}:{}: expected `{HEADER}`", path.display(), i + 1);
+            let parts: Vec<&str> = line.split(',').collect();
+            let (epoch, step, split, metric, value) = match parts[..] {
+                [e, st, sp, m, v] => (e, st, sp, m, v),
+                [e, sp, m, v] => (e, "0", sp, m, v),
+                _ => return Err(bad()),
             };
             rows.push(Row {
                 epoch: epoch.parse().map_err(|_| bad())?,
+                step: step.parse().map_err(|_| bad())?,
                 split: split.into(),
                 metric: metric.into(),
                 value: value.parse().map_err(|_| bad())?,
@@ -65,14 +63,14 @@ impl History {
     /// Drops the rows of epochs after `epoch` (a resumed run redoes them), atomically.
     pub fn truncate(path: &Path, epoch: usize) -> anyhow::Result<()> {
         let history = Self::read(path)?;
-        let mut text = String::from("epoch,split,metric,value\n");
+        let mut text = format!("{HEADER}\n");
         for r in history.rows.iter().filter(|r| r.epoch <= epoch) {
             text.push_str(&format!(
-                "{},{},{},{}\n",
-                r.epoch, r.split, r.metric, r.value
+                "{},{},{},{},{}\n",
+                r.epoch, r.step, r.split, r.metric, r.value
             ));
         }
-        rnnlab_data::error::write_atomic(path, text.as_bytes())?;
+        rnnlab_data::io::write_atomic(path, text.as_bytes())?;
         Ok(())
     }
 
@@ -92,6 +90,18 @@ impl History {
             .iter()
             .filter(|r| r.split == split && r.metric == metric)
             .map(|r| (r.epoch, r.value))
+            .collect();
+        curve.sort_by_key(|p| p.0);
+        curve
+    }
+
+    /// `(step, value)` of `metric` on `split`, in step order.
+    pub fn by_step(&self, split: &str, metric: &str) -> Vec<(usize, f64)> {
+        let mut curve: Vec<(usize, f64)> = self
+            .rows
+            .iter()
+            .filter(|r| r.split == split && r.metric == metric)
+            .map(|r| (r.step, r.value))
             .collect();
         curve.sort_by_key(|p| p.0);
         curve
@@ -141,9 +151,17 @@ mod tests {
         std::fs::write(&path, "epoch,split,metric,value\n1,valid,Loss\n").unwrap();
         let err = History::read(&path).unwrap_err().to_string();
         assert!(
-            err.ends_with("metrics.csv:2: expected `epoch,split,metric,value`"),
+            err.ends_with("metrics.csv:2: expected `epoch,step,split,metric,value`"),
             "{err}"
         );
+        std::fs::write(
+            &path,
+            "epoch,step,split,metric,value\n1,5,train_steps,Loss,2.5\n1,10,valid,Loss,2\n",
+        )
+        .unwrap();
+        let h = History::read(&path).unwrap();
+        assert_eq!(h.by_step("train_steps", "Loss"), [(5, 2.5)]);
+        assert_eq!(h.by_step("valid", "Loss"), [(10, 2.0)]);
         assert!(
             History::read(&tmp.path().join("none.csv"))
                 .unwrap()

@@ -1,16 +1,20 @@
 //! What every task's training shares: the `[train]` section, the learning-rate schedule,
-//! global-norm gradient clipping, atomic checkpoints, `metrics.csv` history and [`fit`].
+//! global-norm gradient clipping and state carry ([`step`]), atomic checkpoints, `metrics.csv`
+//! history, the run renderer and [`fit`].
 
 pub mod checkpoint;
 pub mod fit;
 pub mod grad_clip;
 pub mod history;
+pub mod render;
 pub mod resumed_loader;
 pub mod schedule;
 pub mod section;
+pub mod step;
 
 pub use fit::{Fitted, Loaders, fit, load_model, save_model};
-pub use section::{ScheduleKind, TrainSection};
+pub use section::{KeepBestBy, ScheduleKind, TrainSection};
+pub use step::{Objective, Policy, Step};
 
 use burn::prelude::Device;
 

@@ -16,6 +16,16 @@ pub enum ScheduleKind {
     Plateau,
 }
 
+/// Which validation metric picks the kept epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeepBestBy {
+    /// The lowest validation loss.
+    Loss,
+    /// The highest validation accuracy (classification tasks).
+    Accuracy,
+}
+
 /// `[train]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,7 +56,12 @@ pub struct TrainSection {
     /// epoch's).
     pub keep_best: bool,
     /// `loss` (lowest validation loss) or, for classification, `accuracy` (highest).
-    pub keep_best_by: String,
+    pub keep_best_by: KeepBestBy,
+    /// Write the training loss (mean of the last steps) to `metrics.csv`, and on a pipe print
+    /// a progress line every ten times that (or after 30 s without one), every this many
+    /// optimiser steps;
+    /// 0 = about 50 times per epoch.
+    pub log_every: usize,
 }
 
 impl TrainSection {
@@ -65,7 +80,8 @@ impl TrainSection {
             min_lr: 0.0,
             early_stopping: 0,
             keep_best: false,
-            keep_best_by: "loss".into(),
+            keep_best_by: KeepBestBy::Loss,
+            log_every: 0,
         }
     }
 
@@ -77,10 +93,9 @@ impl TrainSection {
     /// [`validate`](Self::validate) for a task that reports accuracy (`has_accuracy`) or not,
     /// which decides whether `keep_best_by = "accuracy"` is possible.
     pub fn validate_for(&self, has_accuracy: bool) -> anyhow::Result<()> {
-        if !has_accuracy && self.keep_best_by != "loss" {
+        if !has_accuracy && self.keep_best_by != KeepBestBy::Loss {
             bail!(
-                "train.keep_best_by = {:?}: only \"loss\" for this task (it has no accuracy)",
-                self.keep_best_by
+                "train.keep_best_by = \"accuracy\": only \"loss\" for this task (it has no accuracy)"
             );
         }
         crate::config::require_nonzero(&[("train.epochs", self.epochs)])?;
@@ -107,12 +122,6 @@ impl TrainSection {
             bail!(
                 "train.plateau_factor = {}: must be between 0 and 1 (exclusive)",
                 self.plateau_factor
-            );
-        }
-        if !matches!(self.keep_best_by.as_str(), "loss" | "accuracy") {
-            bail!(
-                "train.keep_best_by = {:?}: expected \"loss\" or \"accuracy\"",
-                self.keep_best_by
             );
         }
         if self.schedule == ScheduleKind::Plateau && self.plateau_patience == 0 {

@@ -1,9 +1,13 @@
-//! [`RunRenderer`]: what a training run shows and records.
+//! [`RunRenderer`]: what a training run shows and records. (Over 400 lines because burn's
+//! renderer is five traits whose every method must also be forwarded to the dashboard.)
 //!
 //! - On a terminal it drives burn's TUI dashboard; elsewhere (CI, `| tee`) it prints one
 //!   readable line per epoch with the train and valid means of every numeric metric, since
 //!   burn's CLI renderer prints debug dumps without values (tracel-ai/burn#2302).
-//! - Either way it appends each epoch's means to `metrics.csv` (`epoch,split,metric,value`).
+//! - Either way it appends each epoch's means to `metrics.csv`
+//!   (`epoch,step,split,metric,value`), and every `train.log_every` steps the mean training
+//!   loss of those steps (split `train_steps`); on a pipe it prints a progress line every ten
+//!   such rows (or after 30 s without one): step, loss, items/s and the epoch's ETA.
 //! - It watches the training loss: a NaN or infinite loss stops the run through burn's
 //!   [`Interrupter`] (the step that produced it applied no update; see
 //!   [`crate::training::grad_clip::gradients`]).
@@ -75,6 +79,23 @@ pub struct RunRenderer {
     interrupter: Interrupter,
     plateau: Option<Plateau>,
     stopped: StopReason,
+    progress: Progress,
+}
+
+/// Step-level logging and progress lines.
+#[derive(Default)]
+struct Progress {
+    steps_per_epoch: usize,
+    log_every: usize,
+    /// Optimiser steps done since the run started (resumed runs count the epochs before).
+    step: usize,
+    in_train: bool,
+    total_items: usize,
+    started: Option<std::time::Instant>,
+    last_print: Option<std::time::Instant>,
+    loss_sum: f64,
+    loss_count: usize,
+    last_loss: f64,
 }
 
 impl RunRenderer {
@@ -98,7 +119,19 @@ impl RunRenderer {
             interrupter,
             plateau: None,
             stopped: StopReason::default(),
+            progress: Progress::default(),
         }
+    }
+
+    /// Logs the training loss every `log_every` of the `steps_per_epoch` steps (0 = about 50
+    /// times per epoch).
+    pub fn with_steps(mut self, steps_per_epoch: usize, log_every: usize) -> Self {
+        self.progress.steps_per_epoch = steps_per_epoch;
+        self.progress.log_every = match log_every {
+            0 => steps_per_epoch.div_ceil(50).max(1),
+            n => n,
+        };
+        self
     }
 
     /// Feeds each epoch's validation loss to `plateau`.
@@ -139,6 +172,20 @@ impl RunRenderer {
                 ));
             }
         }
+        let step_loss = match value {
+            Some(NumericEntry::Value(v)) => Some(*v),
+            Some(NumericEntry::Aggregated {
+                aggregated_value, ..
+            }) => Some(*aggregated_value),
+            _ => None,
+        };
+        if let (Split::Train, "Loss", Some(v)) = (split, name.as_str(), step_loss)
+            && v.is_finite()
+        {
+            self.progress.loss_sum += v;
+            self.progress.loss_count += 1;
+            self.progress.last_loss = v;
+        }
         if let Some(value) = value {
             match split {
                 Split::Train => self.train.add(name, value),
@@ -162,12 +209,54 @@ impl RunRenderer {
             .append(true)
             .open(&self.csv)
         {
+            // One write per call, so a kill cannot leave half a row behind another.
+            let mut text = String::new();
             if new {
-                let _ = writeln!(file, "epoch,split,metric,value");
+                text.push_str(super::history::HEADER);
+                text.push('\n');
             }
             for (name, value) in means {
-                let _ = writeln!(file, "{},{split},{name},{value}", self.epoch);
+                text.push_str(&format!(
+                    "{},{},{split},{name},{value}\n",
+                    self.epoch, self.progress.step
+                ));
             }
+            let _ = file.write_all(text.as_bytes());
+        }
+    }
+
+    /// After each training step: the step-loss row and the progress line when due.
+    fn after_train_step(&mut self, items: usize) {
+        let p = &mut self.progress;
+        p.step += 1;
+        let now = std::time::Instant::now();
+        let started = *p.started.get_or_insert(now);
+        let due = p.log_every > 0 && p.step.is_multiple_of(p.log_every);
+        if due && p.loss_count > 0 {
+            let mean = p.loss_sum / p.loss_count as f64;
+            (p.loss_sum, p.loss_count) = (0.0, 0);
+            self.write_csv("train_steps", &BTreeMap::from([("Loss".to_string(), mean)]));
+        }
+        let p = &mut self.progress;
+        let quiet_for = now.duration_since(p.last_print.unwrap_or(started));
+        // A line about five times per epoch (every 10 × log_every steps), or after 30 s quiet.
+        let print_every = p.log_every.saturating_mul(10).max(1);
+        if self.tui.is_none() && (p.step.is_multiple_of(print_every) || quiet_for.as_secs() >= 30) {
+            p.last_print = Some(now);
+            let secs = now.duration_since(started).as_secs_f64().max(1e-9);
+            let rate = items as f64 / secs;
+            let left = p.total_items.saturating_sub(items) as f64 / rate.max(1e-9);
+            let in_epoch = self.iteration;
+            println!(
+                "epoch {}/{} step {in_epoch}/{}  loss {:.4}  {:.0} items/s  ETA {}:{:02}",
+                self.epoch,
+                self.total_epochs,
+                p.steps_per_epoch,
+                p.last_loss,
+                rate,
+                (left as u64) / 60,
+                (left as u64) % 60
+            );
         }
     }
 }
@@ -229,6 +318,7 @@ impl TrainingProgressLogger for RunRenderer {
     ) {
         self.total_epochs = total_epochs;
         self.epoch = starting_epoch.max(1);
+        self.progress.step = (self.epoch - 1) * self.progress.steps_per_epoch;
         if let Some(tui) = &mut self.tui {
             tui.start(total_epochs, starting_epoch, total_items, label);
         }
@@ -243,6 +333,12 @@ impl TrainingProgressLogger for RunRenderer {
 
     fn start_split(&mut self, split: &str, total_items: usize) {
         self.iteration = 0;
+        self.progress.in_train = split.eq_ignore_ascii_case("train");
+        self.progress.total_items = total_items;
+        self.progress.started = None;
+        self.progress.last_print = None;
+        // Each epoch's step rows average its own steps only (so a resumed epoch repeats them).
+        (self.progress.loss_sum, self.progress.loss_count) = (0.0, 0);
         if let Some(tui) = &mut self.tui {
             tui.start_split(split, total_items);
         }
@@ -250,6 +346,9 @@ impl TrainingProgressLogger for RunRenderer {
 
     fn update_split(&mut self, items_processed: usize) {
         self.iteration += 1;
+        if self.progress.in_train {
+            self.after_train_step(items_processed);
+        }
         if let Some(tui) = &mut self.tui {
             tui.update_split(items_processed);
         }

@@ -1,0 +1,172 @@
+//! The forecasting data: the columns the run uses read from the CSV (missing cells handled by
+//! `data.missing`), optionally logged, scaled with the scaler fitted on the training rows
+//! (saved as `scaler.json`), cut into windows; the model built for them; the loaders.
+
+use std::path::Path;
+
+use anyhow::bail;
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataset::Dataset;
+use burn::prelude::Device;
+use rnnlab_data::timeseries::{
+    Features, MissingCount, Scaler, Series, TsBatch, TsBatcher, TsSplits,
+};
+use rnnlab_models::RecurrentConfig;
+
+use super::config::ForecastExperiment;
+use super::{ForecastConfig, ForecastModel};
+use crate::task::model_error;
+use crate::training::Loaders;
+
+/// The scaler's file in a run directory.
+pub const SCALER_FILE: &str = "scaler.json";
+
+/// The series on the original and on the model's scale, with the split and columns.
+pub struct Prepared {
+    /// As read.
+    pub series: Series,
+    /// Row-major `[rows, columns]`: log (if set), then scaled.
+    pub model_values: Vec<f32>,
+    /// Windows and the fitted scaler.
+    pub splits: TsSplits,
+    /// Input columns.
+    pub inputs: Vec<usize>,
+    /// Predicted columns.
+    pub outputs: Vec<usize>,
+    /// Cells filled or rows dropped by `data.missing`.
+    pub missing: MissingCount,
+}
+
+/// Reads and prepares the experiment's series; `scaler` (a run's saved one) replaces the
+/// freshly fitted scaler.
+pub fn prepare(e: &ForecastExperiment, scaler: Option<Scaler>) -> anyhow::Result<Prepared> {
+    let d = &e.data;
+    // Only the columns the run uses are read: a gap or a non-positive value elsewhere in the
+    // file does not concern it.
+    let used = match d.features {
+        Features::S => Some(vec![d.target.clone()]),
+        Features::M | Features::MS => None,
+    };
+    let (series, missing) = Series::read(
+        Path::new(&d.path),
+        &d.date_column,
+        used.as_deref(),
+        d.missing,
+    )?;
+    let c = series.names().len();
+    let logged = if d.log {
+        let mut v = series.values().to_vec();
+        for (i, x) in v.iter_mut().enumerate() {
+            if *x <= 0.0 {
+                bail!(
+                    "{}: row {}, column {:?}: {x} is not positive; data.log = true needs positive values",
+                    d.path,
+                    i / c + 1,
+                    series.names()[i % c]
+                );
+            }
+            *x = x.ln();
+        }
+        series.with_values(v)?
+    } else {
+        series.clone()
+    };
+    let mut splits = e
+        .window_config()
+        .build(&logged)
+        .map_err(|err| anyhow::anyhow!("data: {err}"))?;
+    if let Some(s) = scaler {
+        if s.columns != series.names() {
+            bail!(
+                "scaler.json: its columns {:?} are not the series' {:?}",
+                s.columns,
+                series.names()
+            );
+        }
+        splits.scaler = s;
+    }
+    let mut model_values = logged.values().to_vec();
+    splits.scaler.transform(&mut model_values);
+    let target = series.column_index(&d.target)?;
+    let all: Vec<usize> = (0..c).collect();
+    let (inputs, outputs) = match d.features {
+        Features::S => (vec![target], vec![target]),
+        Features::M => (all.clone(), all),
+        Features::MS => (all, vec![target]),
+    };
+    if splits.bounds[2] - splits.bounds[1] < e.eval_horizon() {
+        bail!(
+            "eval.horizon = {}: longer than the {} test rows",
+            e.eval_horizon(),
+            splits.bounds[2] - splits.bounds[1]
+        );
+    }
+    if splits.valid.len() == 0 {
+        bail!(
+            "data: the validation rows {}..{} hold no window of data.horizon = {} steps",
+            splits.bounds[0],
+            splits.bounds[1],
+            d.horizon
+        );
+    }
+    Ok(Prepared {
+        series,
+        model_values,
+        splits,
+        inputs,
+        outputs,
+        missing,
+    })
+}
+
+/// The untrained model for the prepared series.
+pub fn build(
+    e: &ForecastExperiment,
+    p: &Prepared,
+    device: &Device,
+) -> anyhow::Result<ForecastModel> {
+    let m = &e.model;
+    let outputs: Vec<usize> = p
+        .outputs
+        .iter()
+        .map(|o| {
+            p.inputs
+                .iter()
+                .position(|i| i == o)
+                .expect("outputs are among the inputs")
+        })
+        .collect();
+    let rnn = RecurrentConfig::new(m.cell, p.inputs.len(), m.d_hidden)
+        .with_n_layers(m.n_layers)
+        .with_dropout(m.dropout);
+    ForecastConfig::new(rnn, e.data.lookback, e.data.horizon, outputs, m.residual)
+        .with_season(e.data.season)
+        .with_relative_input(m.relative_input)
+        .try_init(device)
+        .map_err(model_error)
+}
+
+/// Shuffled training windows and validation windows.
+pub fn loaders(
+    e: &ForecastExperiment,
+    p: &Prepared,
+    device: &Device,
+) -> anyhow::Result<Loaders<TsBatch>> {
+    let d = &e.data;
+    let batcher = TsBatcher {
+        lookback: d.lookback,
+        horizon: d.horizon,
+    };
+    Ok(Loaders {
+        train: DataLoaderBuilder::new(batcher.clone())
+            .set_device(device.clone())
+            .batch_size(d.batch_size)
+            .shuffle(e.train.seed)
+            .build(p.splits.train.clone()),
+        valid: DataLoaderBuilder::new(batcher)
+            .set_device(device.clone())
+            .batch_size(d.batch_size.max(256))
+            .build(p.splits.valid.clone()),
+        steps_per_epoch: p.splits.train.len().div_ceil(d.batch_size),
+    })
+}

@@ -1,0 +1,223 @@
+//! The sentiment experiment file: `[data]`, `[model]`, `[train]`, `[baseline]`, their
+//! defaults and validation.
+
+use anyhow::bail;
+use rnnlab_models::{CellType, RecurrentConfig};
+use serde::{Deserialize, Serialize};
+
+use super::{Pooling, SentimentConfig};
+use crate::config::WordSplitting;
+use crate::task::TaskConfig;
+use crate::training::{KeepBestBy, TrainSection};
+
+/// Everything a sentiment run is built from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SentimentExperiment {
+    /// Always `sentiment`.
+    pub task: String,
+    /// Run name: runs go to `runs/<name>/<run-id>/`.
+    pub name: String,
+    /// The labelled sentences and their split.
+    pub data: DataSection,
+    /// The network.
+    pub model: ModelSection,
+    /// Optimisation.
+    pub train: TrainSection,
+    /// The TF-IDF + logistic-regression baseline scored beside the model.
+    pub baseline: BaselineSection,
+}
+
+/// How the labelled sentences are stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataFormat {
+    /// A folder with `rt-polarity.neg` and `rt-polarity.pos` (one sentence per line).
+    Mr,
+    /// A file of `text<TAB>label` lines; every label must be in `data.labels`.
+    Tsv,
+}
+
+/// `[baseline]`: TF-IDF over word n-grams (scikit-learn's `TfidfVectorizer` defaults: raw
+/// counts, smooth idf `ln((1 + n) / (1 + df)) + 1`, rows L2-normalised) and multinomial
+/// logistic regression with an L2 penalty (`linfa-logistic`), fitted on the training split.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineSection {
+    /// Longest word n-gram (2 = unigrams and bigrams).
+    pub ngram_max: usize,
+    /// n-grams in fewer training sentences are dropped.
+    pub min_df: usize,
+    /// Keep at most this many n-grams, the most frequent by document frequency.
+    pub max_features: usize,
+    /// L2 penalty weight (`1 / C` in scikit-learn terms).
+    pub alpha: f64,
+}
+
+/// `[data]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSection {
+    /// `mr`: a folder with `rt-polarity.neg`/`.pos`; `tsv`: a file of `text<TAB>label` lines.
+    pub format: DataFormat,
+    /// The folder (`mr`) or file (`tsv`).
+    pub path: String,
+    /// Class labels as the data writes them, in class-index order (`tsv` labels must be
+    /// among them; MR's are `negative`, `positive`).
+    pub labels: Vec<String>,
+    /// What `predict` and the report call each class (same order as `labels`); empty = the
+    /// labels themselves.
+    pub label_names: Vec<String>,
+    /// Fraction of each class held out for validation.
+    pub valid_fraction: f64,
+    /// Fraction of each class held out for test.
+    pub test_fraction: f64,
+    /// Seed of the stratified split (kept apart from `train.seed`, so the test set stays put).
+    pub split_seed: u64,
+    /// Words seen fewer times in training become `<unk>`.
+    pub min_freq: usize,
+    /// How sentences are split into words (the model's tokenizer and the baseline's).
+    pub words: WordSplitting,
+    /// Sentences per batch (batches hold sentences of similar length).
+    pub batch_size: usize,
+}
+
+/// `[model]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    /// `rnn`, `lstm` or `gru`.
+    pub cell: CellType,
+    /// Embedding size.
+    pub d_embed: usize,
+    /// Hidden size per direction.
+    pub d_hidden: usize,
+    /// Stacked layers.
+    pub n_layers: usize,
+    /// Run a reverse direction too.
+    pub bidirectional: bool,
+    /// `last`, `mean` or `attention`.
+    pub pooling: Pooling,
+    /// Dropout on embeddings, between layers and before the head.
+    pub dropout: f64,
+}
+
+impl Default for SentimentExperiment {
+    fn default() -> Self {
+        Self {
+            task: "sentiment".into(),
+            name: "sentiment".into(),
+            data: DataSection {
+                format: DataFormat::Mr,
+                path: "datasets/sentiment/mr".into(),
+                labels: vec!["negative".into(), "positive".into()],
+                label_names: Vec::new(),
+                valid_fraction: 0.1,
+                test_fraction: 0.1,
+                split_seed: 0,
+                min_freq: 2,
+                words: WordSplitting::default(),
+                batch_size: 32,
+            },
+            model: ModelSection {
+                cell: CellType::Gru,
+                d_embed: 128,
+                d_hidden: 128,
+                n_layers: 1,
+                bidirectional: true,
+                pooling: Pooling::Attention,
+                dropout: 0.5,
+            },
+            train: TrainSection {
+                grad_clip: 5.0,
+                early_stopping: 3,
+                keep_best: true,
+                keep_best_by: KeepBestBy::Accuracy,
+                ..TrainSection::new(10, 2e-3)
+            },
+            baseline: BaselineSection {
+                ngram_max: 2,
+                min_df: 2,
+                max_features: 10_000,
+                alpha: 1.0,
+            },
+        }
+    }
+}
+
+impl TaskConfig for SentimentExperiment {
+    fn task(&self) -> &str {
+        &self.task
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn train(&self) -> &TrainSection {
+        &self.train
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        crate::config::require_nonzero(&[
+            ("model.d_embed", self.model.d_embed),
+            ("model.d_hidden", self.model.d_hidden),
+            ("model.n_layers", self.model.n_layers),
+            ("data.batch_size", self.data.batch_size),
+            ("baseline.ngram_max", self.baseline.ngram_max),
+            ("baseline.max_features", self.baseline.max_features),
+        ])?;
+        if !(self.baseline.alpha > 0.0 && self.baseline.alpha.is_finite()) {
+            bail!(
+                "baseline.alpha = {}: must be a positive number",
+                self.baseline.alpha
+            );
+        }
+        if !self.data.label_names.is_empty()
+            && self.data.label_names.len() != self.data.labels.len()
+        {
+            bail!(
+                "data.label_names: {} names for {} labels; give one per label or none",
+                self.data.label_names.len(),
+                self.data.labels.len()
+            );
+        }
+        if self.data.labels.len() < 2 {
+            bail!("data.labels: need at least two class names");
+        }
+        if self.data.format == DataFormat::Mr && self.data.labels.len() != 2 {
+            bail!("data.labels: MR has two classes (negative, positive)");
+        }
+        let (v, t) = (self.data.valid_fraction, self.data.test_fraction);
+        if !(v > 0.0 && t > 0.0 && v + t < 1.0) {
+            bail!(
+                "data.valid_fraction = {v}, data.test_fraction = {t}: need both > 0 and a sum below 1"
+            );
+        }
+        if !(0.0..1.0).contains(&self.model.dropout) {
+            bail!("model.dropout = {}: must be in [0, 1)", self.model.dropout);
+        }
+        Ok(())
+    }
+}
+
+impl SentimentExperiment {
+    /// The model's config for a vocabulary of `vocab_size` words.
+    pub fn model_config(&self, vocab_size: usize) -> SentimentConfig {
+        let m = &self.model;
+        let rnn = RecurrentConfig::new(m.cell, m.d_embed, m.d_hidden)
+            .with_n_layers(m.n_layers)
+            .with_bidirectional(m.bidirectional)
+            .with_dropout(if m.n_layers > 1 { m.dropout } else { 0.0 });
+        SentimentConfig::new(vocab_size, self.data.labels.len(), rnn, m.pooling)
+            .with_dropout(m.dropout)
+    }
+
+    /// The display name of each class (`data.label_names`, else `data.labels`).
+    pub fn class_names(&self) -> &[String] {
+        match self.data.label_names.is_empty() {
+            true => &self.data.labels,
+            false => &self.data.label_names,
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! The sentiment data: the labelled sentences, their stratified split, the word tokenizer
+//! fitted on the training sentences (saved as `tokenizer.json`), and the loaders.
+
+use std::path::Path;
+
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::prelude::Device;
+use rnnlab_data::classification::{
+    ClassBatch, ClassBatcher, ClassDataset, Labelled, Split, load_mr, load_tsv, stratified_split,
+};
+use rnnlab_data::tokenizer::{AnyTokenizer, WordTokenizer};
+
+use super::config::{DataFormat, SentimentExperiment};
+use crate::training::Loaders;
+
+/// The tokenizer's file in a run directory.
+pub const TOKENIZER_FILE: &str = "tokenizer.json";
+
+/// The padding id of every batch.
+pub const PAD: u32 = 0;
+
+/// A sentiment run's data.
+pub struct SentimentData {
+    /// Every labelled sentence.
+    pub examples: Vec<Labelled>,
+    /// Their train/validation/test indices.
+    pub split: Split,
+    /// The word tokenizer (fitted on the training sentences, or the run's).
+    pub tokenizer: AnyTokenizer,
+}
+
+/// Reads and splits the sentences; fits the tokenizer on the training ones, or loads the one
+/// saved in `run`.
+pub fn read(e: &SentimentExperiment, run: Option<&Path>) -> anyhow::Result<SentimentData> {
+    let path = Path::new(&e.data.path);
+    let examples = match e.data.format {
+        DataFormat::Mr => load_mr(path)?,
+        DataFormat::Tsv => {
+            let labels: Vec<&str> = e.data.labels.iter().map(String::as_str).collect();
+            load_tsv(path, &labels)?
+        }
+    };
+    let labels: Vec<usize> = examples.iter().map(|x| x.label).collect();
+    let d = &e.data;
+    let split = stratified_split(&labels, d.valid_fraction, d.test_fraction, d.split_seed)?;
+    let tokenizer = match run {
+        Some(dir) => AnyTokenizer::load(&dir.join(TOKENIZER_FILE))?,
+        None => AnyTokenizer::Word(WordTokenizer::fit(
+            split.train.iter().map(|&i| examples[i].text.as_str()),
+            &d.words.word_config(d.min_freq),
+        )),
+    };
+    Ok(SentimentData {
+        examples,
+        split,
+        tokenizer,
+    })
+}
+
+impl SentimentData {
+    /// The sentences of `indices` as a dataset (batches of similar lengths when `bucket`).
+    pub fn dataset(&self, indices: &[usize]) -> anyhow::Result<ClassDataset> {
+        Ok(ClassDataset::new(
+            &self.examples,
+            indices,
+            &self.tokenizer,
+            PAD,
+        )?)
+    }
+
+    /// How the split was made, for the report.
+    pub fn describe_split(&self, seed: u64) -> String {
+        format!(
+            "stratified {}/{}/{} of {} with data.split_seed = {seed}",
+            self.split.train.len(),
+            self.split.valid.len(),
+            self.split.test.len(),
+            self.examples.len(),
+        )
+    }
+}
+
+/// Length-bucketed training batches (shuffled with the run's seed) and validation batches.
+pub fn loaders(
+    e: &SentimentExperiment,
+    data: &SentimentData,
+    device: &Device,
+) -> anyhow::Result<Loaders<ClassBatch>> {
+    let b = e.data.batch_size;
+    let train = data
+        .dataset(&data.split.train)?
+        .bucket_by_length(b, e.train.seed);
+    let valid = data.dataset(&data.split.valid)?.bucket_by_length(b, 0);
+    let loader = |set: ClassDataset| {
+        DataLoaderBuilder::new(ClassBatcher { pad_id: PAD })
+            .set_device(device.clone())
+            .batch_size(b)
+            .build(set)
+    };
+    Ok(Loaders {
+        train: loader(train),
+        valid: loader(valid),
+        steps_per_epoch: data.split.train.len().div_ceil(b),
+    })
+}

@@ -1,0 +1,149 @@
+//! Scoring a sentence classifier on the test split, in memory, beside the TF-IDF + logistic
+//! regression baseline fitted on the same training sentences.
+
+use std::fmt;
+
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::prelude::Device;
+use rnnlab_data::classification::ClassBatcher;
+use rnnlab_data::tokenizer::AnyTokenizer;
+
+use super::SentimentClassifier;
+use super::config::SentimentExperiment;
+use super::data::{PAD, SentimentData};
+use crate::metrics::ClassificationReport;
+use crate::run::Results;
+use crate::task::Report;
+
+/// The words of `text` as the run's tokenizer splits them.
+pub fn words(tokenizer: &AnyTokenizer, text: &str) -> Vec<String> {
+    match tokenizer {
+        AnyTokenizer::Word(w) => w.words(text),
+        _ => text.split_whitespace().map(str::to_string).collect(),
+    }
+}
+
+/// Test-split scores of a run.
+#[derive(Clone, Debug)]
+pub struct SentimentReport {
+    /// Class names.
+    pub labels: Vec<String>,
+    /// Scores and confusion matrix.
+    pub report: ClassificationReport,
+    /// The TF-IDF + logistic-regression baseline on the same test sentences.
+    pub baseline: ClassificationReport,
+    /// Test sentences.
+    pub n_test: usize,
+    /// The split, for the record.
+    pub split: String,
+}
+
+impl Report for SentimentReport {
+    /// `test_accuracy`, macro `test_precision`/`test_recall`/`test_f1`, and the baseline's
+    /// `baseline_accuracy`, `baseline_f1`.
+    fn results(&self) -> Results {
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+        Results::from([
+            ("test_accuracy".into(), self.report.accuracy),
+            ("test_precision".into(), mean(&self.report.precision)),
+            ("test_recall".into(), mean(&self.report.recall)),
+            ("test_f1".into(), mean(&self.report.f1)),
+            ("baseline_accuracy".into(), self.baseline.accuracy),
+            ("baseline_f1".into(), mean(&self.baseline.f1)),
+        ])
+    }
+}
+
+impl fmt::Display for SentimentReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = &self.report;
+        writeln!(f, "test split: {} sentences ({})", self.n_test, self.split)?;
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+        writeln!(f, "{:<34}{:>9}{:>10}", "", "accuracy", "macro F1")?;
+        writeln!(f, "{:<34}{:>9.4}{:>10.4}", "model", r.accuracy, mean(&r.f1))?;
+        writeln!(
+            f,
+            "{:<34}{:>9.4}{:>10.4}",
+            "TF-IDF + logistic regression",
+            self.baseline.accuracy,
+            mean(&self.baseline.f1)
+        )?;
+        writeln!(f, "model, per class:")?;
+        let w = self
+            .labels
+            .iter()
+            .map(|l| l.len())
+            .max()
+            .unwrap_or(5)
+            .max(9);
+        writeln!(f, "{:<w$}  precision  recall  f1", "class")?;
+        for (i, l) in self.labels.iter().enumerate() {
+            writeln!(
+                f,
+                "{l:<w$}  {:>9.4}  {:>6.4}  {:.4}",
+                r.precision[i], r.recall[i], r.f1[i]
+            )?;
+        }
+        writeln!(f, "confusion (rows: truth, columns: predicted)")?;
+        write!(f, "{:<w$}", "")?;
+        for l in &self.labels {
+            write!(f, "  {l:>w$}")?;
+        }
+        writeln!(f)?;
+        for (i, l) in self.labels.iter().enumerate() {
+            write!(f, "{l:<w$}")?;
+            for c in &r.confusion[i] {
+                write!(f, "  {c:>w$}")?;
+            }
+            writeln!(f)?;
+        }
+        Ok(())
+    }
+}
+
+/// Scores `model` on the test split and fits and scores the baseline.
+pub fn score(
+    e: &SentimentExperiment,
+    data: &SentimentData,
+    model: &SentimentClassifier,
+    device: &Device,
+) -> anyhow::Result<SentimentReport> {
+    let loader = DataLoaderBuilder::new(ClassBatcher { pad_id: PAD })
+        .set_device(device.clone())
+        .batch_size(e.data.batch_size)
+        .build(data.dataset(&data.split.test)?);
+    let (mut predicted, mut truth) = (Vec::new(), Vec::new());
+    for batch in loader.iter() {
+        let batch = batch?;
+        let n = batch.lengths.len();
+        truth.extend(crate::metrics::read_ints(batch.labels.clone())?);
+        let out = model.forward(batch.tokens, &batch.lengths, batch.mask);
+        predicted.extend(crate::metrics::read_ints(
+            out.logits.argmax(1).reshape([n]),
+        )?);
+    }
+    let n_classes = e.data.labels.len();
+    let report = ClassificationReport::new(&predicted, &truth, n_classes);
+    let ex = &data.examples;
+    let train: Vec<(Vec<String>, usize)> = data
+        .split
+        .train
+        .iter()
+        .map(|&i| (words(&data.tokenizer, &ex[i].text), ex[i].label))
+        .collect();
+    let test: Vec<Vec<String>> = data
+        .split
+        .test
+        .iter()
+        .map(|&i| words(&data.tokenizer, &ex[i].text))
+        .collect();
+    let test_truth: Vec<usize> = data.split.test.iter().map(|&i| ex[i].label).collect();
+    let baseline_predicted = super::tfidf::fit_predict(&train, &test, n_classes, &e.baseline)?;
+    Ok(SentimentReport {
+        labels: e.class_names().to_vec(),
+        report,
+        baseline: ClassificationReport::new(&baseline_predicted, &test_truth, n_classes),
+        n_test: data.split.test.len(),
+        split: data.describe_split(e.data.split_seed),
+    })
+}

@@ -1,0 +1,226 @@
+//! [`Task`]: the one lifecycle every task shares — validate → read the data and fit (or load)
+//! its artefacts → seeded initialisation → loaders → [`fit`] → score the model in memory, with
+//! its baseline → `results.json` and `report.txt`. A task supplies its config, data, model and
+//! scoring; [`train`], [`resume`], [`evaluate`] and [`load`] are written here once.
+
+use std::fmt::Display;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use burn::module::Module;
+use burn::prelude::Device;
+use burn::train::SupervisedTraining;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::run::{Results, finish};
+use crate::training::fit::MODEL_FILE;
+use crate::training::step::{Objective, Policy, Step};
+use crate::training::{Loaders, TrainSection, checkpoint, fit, load_model, seeded_init};
+
+/// A task's experiment: the typed `[data]`, `[model]`, `[train]`… sections of its file.
+pub trait TaskConfig: Serialize + DeserializeOwned + Default + Clone + 'static {
+    /// The `task` key.
+    fn task(&self) -> &str;
+    /// The run name (the folder under `runs/`).
+    fn name(&self) -> &str;
+    /// The `[train]` section.
+    fn train(&self) -> &TrainSection;
+    /// Checks every task-specific value, naming the key of the first impossible one.
+    fn validate(&self) -> anyhow::Result<()>;
+}
+
+/// What scoring a model produces: the text `train` and `eval` print (with the baseline beside
+/// the model) and the values saved in `results.json`.
+pub trait Report: Display {
+    /// The values under their `results.json` names (model first, then `baseline_*`…).
+    fn results(&self) -> Results;
+}
+
+/// One task: its config, data and artefacts, model and report types.
+pub trait Task: 'static {
+    /// The `task` key of its experiment files.
+    const NAME: &'static str;
+    /// Its config.
+    type Config: TaskConfig;
+    /// The data read for a run, with what was fitted on the training split (tokenizer,
+    /// scaler) and is saved in the run directory.
+    type Data;
+    /// Its model (validation mode outside training).
+    type Model: Objective;
+    /// Its scores.
+    type Report: Report;
+
+    /// Reads the data. A new run (`run = None`) fits its artefacts on the training split; a
+    /// run directory loads those it saved.
+    fn data(config: &Self::Config, run: Option<&Path>) -> anyhow::Result<Self::Data>;
+    /// Saves the fitted artefacts into a new run directory.
+    fn save(data: &Self::Data, dir: &Path) -> anyhow::Result<()>;
+    /// The untrained model for `config` and `data` on `device`.
+    fn model(
+        config: &Self::Config,
+        data: &Self::Data,
+        device: &Device,
+    ) -> anyhow::Result<Self::Model>;
+    /// Training and validation batches on `device` (an autodiff device).
+    fn loaders(
+        config: &Self::Config,
+        data: &Self::Data,
+        device: &Device,
+    ) -> anyhow::Result<Loaders<<Self::Model as Objective>::Batch>>;
+    /// How training steps behave; by default global-norm clipping at `train.grad_clip`.
+    fn policy(config: &Self::Config) -> Policy {
+        Policy::new(config.train().grad_clip, false)
+    }
+    /// Registers the task's metrics besides the loss (default: none).
+    fn metrics(
+        training: SupervisedTraining<Step<Self::Model>>,
+    ) -> SupervisedTraining<Step<Self::Model>> {
+        training
+    }
+    /// Whether the task reports accuracy (so `train.keep_best_by = "accuracy"` is possible).
+    const HAS_ACCURACY: bool = false;
+    /// Scores `model` (validation mode, on `device`) on the evaluation split, with the task's
+    /// baselines on the same split.
+    fn score(
+        config: &Self::Config,
+        data: &Self::Data,
+        model: &Self::Model,
+        device: &Device,
+    ) -> anyhow::Result<Self::Report>;
+}
+
+/// Validates `config` as an experiment of task `T`.
+pub fn validate<T: Task>(config: &T::Config) -> anyhow::Result<()> {
+    if config.task() != T::NAME {
+        bail!(
+            "task = {:?}: this is a {} experiment",
+            config.task(),
+            T::NAME
+        );
+    }
+    config.train().validate_for(T::HAS_ACCURACY)?;
+    config.validate()
+}
+
+/// Resolves an experiment file with `key=value` overrides: the typed, validated config and
+/// the resolved config as TOML (what the run saves as `config.toml`).
+pub fn resolve<T: Task>(
+    file: Option<&Path>,
+    overrides: &[String],
+) -> anyhow::Result<(T::Config, String)> {
+    let (config, table): (T::Config, _) = crate::config::resolve(file, overrides)?;
+    validate::<T>(&config)?;
+    let text = toml::to_string(&table).context("cannot print the config")?;
+    Ok((config, text))
+}
+
+/// The experiment a run directory was trained with (`config.toml`), validated.
+pub fn config_of_run<T: Task>(dir: &Path) -> anyhow::Result<(T::Config, String)> {
+    resolve::<T>(Some(&crate::run::config_of_run(dir)?), &[])
+}
+
+/// Trains `config` into `dir` on `device`: a new run (`resume = None`), or the run in `dir`
+/// continued from that epoch's checkpoint. Nothing is written before the data and the model
+/// are known to be valid. Returns the final results, also saved as `results.json`.
+pub fn train<T: Task>(
+    config: &T::Config,
+    resolved_toml: &str,
+    dir: &Path,
+    device: &Device,
+    resume: Option<usize>,
+) -> anyhow::Result<Results> {
+    validate::<T>(config)?;
+    let data = T::data(config, resume.map(|_| dir))?;
+    // Initialised on the CPU from the seed, then moved: one seed gives the same initial
+    // weights on every device.
+    let model = seeded_init(config.train().seed, device, |cpu| {
+        T::model(config, &data, cpu)
+    })?;
+    let step = Step::new(model, T::policy(config));
+    if let Some(epoch) = resume {
+        checkpoint::check_fits(&step, dir, epoch)?;
+    }
+    let train_device = device.clone().autodiff();
+    let loaders = T::loaders(config, &data, &train_device)?;
+    if resume.is_none() {
+        crate::run::create(dir, resolved_toml)?;
+        T::save(&data, dir)?;
+    }
+    let started = std::time::Instant::now();
+    let fitted = fit(
+        step.train().fork(&train_device),
+        loaders,
+        T::metrics,
+        config.train(),
+        dir,
+        resume,
+    )?;
+    let seconds = started.elapsed().as_secs_f64();
+    if let Some(reason) = fitted.stopped {
+        bail!("training stopped: {reason}");
+    }
+    let model = fitted.model.model.valid().fork(device);
+    let report = T::score(config, &data, &model, device)?;
+    finish(
+        dir,
+        report.results(),
+        (fitted.epochs_run, fitted.epoch),
+        seconds,
+        &report.to_string(),
+    )
+}
+
+/// Continues the run in `dir` from its last complete checkpoint.
+pub fn resume<T: Task>(dir: &Path, device: &Device) -> anyhow::Result<Results> {
+    let (config, text) = config_of_run::<T>(dir)?;
+    let done = checkpoint::latest_complete(&dir.join("checkpoint")).with_context(|| {
+        format!(
+            "{}: no complete checkpoint (model, optim and scheduler) to resume from",
+            dir.join("checkpoint").display()
+        )
+    })?;
+    let planned = config.train().epochs;
+    if done >= planned {
+        bail!(
+            "{}: all {planned} epochs are done (checkpoint of epoch {done}); nothing to resume",
+            dir.display()
+        );
+    }
+    train::<T>(&config, &text, dir, device, Some(done))
+}
+
+/// A trained run, loaded back.
+pub struct Loaded<T: Task> {
+    /// The resolved experiment.
+    pub config: T::Config,
+    /// Its data and the artefacts the run saved.
+    pub data: T::Data,
+    /// The saved model (validation mode) on the requested device.
+    pub model: T::Model,
+}
+
+/// Loads the run in `dir` (written by [`train`]); every missing file is an error naming it.
+pub fn load<T: Task>(dir: &Path, device: &Device) -> anyhow::Result<Loaded<T>> {
+    let (config, _) = config_of_run::<T>(dir)?;
+    let data = T::data(&config, Some(dir))?;
+    let mut model = T::model(&config, &data, device)?;
+    load_model(&mut model, &dir.join(MODEL_FILE))?;
+    Ok(Loaded {
+        config,
+        data,
+        model,
+    })
+}
+
+/// The run's report on its evaluation split, recomputed from the saved model (`rnnlab eval`;
+/// the same text `train` printed and saved as `report.txt`).
+pub fn evaluate<T: Task>(dir: &Path, device: &Device) -> anyhow::Result<T::Report> {
+    let run = load::<T>(dir, device)?;
+    T::score(&run.config, &run.data, &run.model, device)
+}
+
+/// `model.{message}` for an error from a model config's `try_init`.
+pub fn model_error(e: impl Display) -> anyhow::Error {
+    anyhow::anyhow!("model.{e}")
+}
