@@ -72,14 +72,14 @@ enum Command {
         /// Tokens to generate.
         #[arg(long, default_value_t = 500)]
         length: usize,
-        /// Sampling temperature (0 = greedy).
-        #[arg(long, default_value_t = 0.8)]
+        /// Sampling temperature: 0 = greedy, else a positive number.
+        #[arg(long, default_value_t = 0.8, allow_negative_numbers = true)]
         temperature: f64,
         /// Keep the k most likely tokens (0 = all).
         #[arg(long, default_value_t = 0)]
         top_k: usize,
-        /// Nucleus sampling threshold (1 = off).
-        #[arg(long, default_value_t = 1.0)]
+        /// Nucleus sampling threshold in (0, 1] (1 = off).
+        #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
         top_p: f64,
         /// Seed of the draws.
         #[arg(long, default_value_t = 0)]
@@ -285,6 +285,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             seed,
             device,
         } => {
+            anyhow::ensure!(
+                temperature.is_finite() && temperature >= 0.0,
+                "--temperature {temperature}: expected 0 (greedy) or a positive number"
+            );
+            anyhow::ensure!(
+                top_p > 0.0 && top_p <= 1.0,
+                "--top-p {top_p}: expected a number in (0, 1] (1 = off)"
+            );
             let device = choose_device(device.as_deref())?;
             let sampling = SamplingConfig {
                 temperature,
@@ -378,8 +386,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let report = forecast::score::backtest(&loaded, horizon, step, &device)?;
             let column = report.columns.len() - 1;
             println!(
-                "{:>8}  {:>10}  {:>10}  {:>10}   (MAE per origin, column {})",
-                "row", "model", "naive", "seasonal", report.columns[column]
+                "{:>8}  {:>10}  {:>10}  {:>10}  {:>10}   (MAE per origin, column {}; ETS refitted at each)",
+                "row", "model", "naive", "seasonal", "ETS", report.columns[column]
             );
             for f in &report.forecasts {
                 let mae = |v: &[f32]| {
@@ -389,8 +397,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         .sum::<f64>()
                         / v.len() as f64
                 };
+                let ets = f
+                    .ets
+                    .get(column)
+                    .map_or("-".into(), |e| format!("{:.4}", mae(e)));
                 println!(
-                    "{:>8}  {:>10.4}  {:>10.4}  {:>10.4}",
+                    "{:>8}  {:>10.4}  {:>10.4}  {:>10.4}  {ets:>10}",
                     f.origin,
                     mae(&f.model[column]),
                     mae(&f.naive[column]),

@@ -57,9 +57,24 @@ impl<T: Task> Registered for Entry<T> {
         device: &Device,
     ) -> anyhow::Result<(PathBuf, Results)> {
         let (config, text) = task::resolve::<T>(Some(file), overrides)?;
-        let dir = new_run_dir(runs, config.name(), config.train().seed);
-        let results = task::train::<T>(&config, &text, &dir, device, None)?;
-        Ok((dir, results))
+        // The folders this run makes; a run that fails before it starts leaves none behind.
+        let made: Vec<PathBuf> = [runs.to_path_buf(), runs.join(config.name())]
+            .into_iter()
+            .filter(|p| !p.exists())
+            .collect();
+        let dir = new_run_dir(runs, config.name(), config.train().seed)?;
+        match task::train::<T>(&config, &text, &dir, device, None) {
+            Ok(results) => Ok((dir, results)),
+            Err(e) => {
+                crate::run::discard_if_unstarted(&dir);
+                if !dir.exists() {
+                    for folder in made.iter().rev() {
+                        let _ = std::fs::remove_dir(folder);
+                    }
+                }
+                Err(e)
+            }
+        }
     }
 
     fn resume(&self, dir: &Path, device: &Device) -> anyhow::Result<Results> {

@@ -21,21 +21,41 @@ pub fn config_of_run(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(config)
 }
 
-/// A fresh run directory `<runs>/<name>/<UTC time>-seed<seed>` (a suffix keeps it unique);
-/// not created yet.
-pub fn new_run_dir(runs: &Path, name: &str, seed: u64) -> PathBuf {
+/// Creates a fresh, empty run directory `<runs>/<name>/<UTC time>-seed<seed>` (a suffix
+/// keeps it unique) and returns it. The directory is made with an exclusive create, so two
+/// runs started at the same second never share one.
+pub fn new_run_dir(runs: &Path, name: &str, seed: u64) -> anyhow::Result<PathBuf> {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let base = format!("{}-seed{seed}", utc_stamp(secs));
     let parent = runs.join(name);
-    let mut dir = parent.join(&base);
-    let mut n = 2;
-    while dir.exists() {
-        dir = parent.join(format!("{base}-{n}"));
-        n += 1;
+    std::fs::create_dir_all(&parent)
+        .with_context(|| format!("cannot create the runs directory {}", parent.display()))?;
+    for n in 1.. {
+        let dir = match n {
+            1 => parent.join(&base),
+            n => parent.join(format!("{base}-{n}")),
+        };
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("cannot create the run directory {}", dir.display()));
+            }
+        }
     }
-    dir
+    unreachable!("the suffixes never run out")
+}
+
+/// Removes a run directory that [`new_run_dir`] made when the run failed before writing its
+/// `config.toml` (bad data, say): no empty run is left behind. A run that started keeps its
+/// directory, to be resumed or inspected.
+pub fn discard_if_unstarted(dir: &Path) {
+    if !dir.join("config.toml").exists() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 /// `YYYYMMDD-HHMMSS` of a Unix time (UTC).
@@ -272,6 +292,26 @@ mod tests {
         assert_eq!(utc_stamp(0), "19700101-000000");
         assert_eq!(utc_stamp(1_795_811_045), "20261127-202405");
         assert_eq!(utc_stamp(951_782_400), "20000229-000000");
+    }
+
+    #[test]
+    fn run_dirs_are_created_exclusively() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dirs: Vec<PathBuf> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| new_run_dir(tmp.path(), "x", 0).unwrap()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut unique = dirs.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 8, "{dirs:?}");
+        discard_if_unstarted(&dirs[0]);
+        assert!(!dirs[0].exists());
+        std::fs::write(dirs[1].join("config.toml"), "").unwrap();
+        discard_if_unstarted(&dirs[1]);
+        assert!(dirs[1].exists());
     }
 
     #[test]

@@ -3,10 +3,10 @@
 use std::path::Path;
 
 use super::score::{ForecastReport, OriginForecast};
-use crate::plot::{Line, line_chart, sparkline};
+use crate::plot::{Line, line_chart_with, sparkline};
 
-/// Draws column `column` of `forecast` (history, actual, model, naive, seasonal naive) to an
-/// SVG file; the x axis is the row number.
+/// Draws column `column` of `forecast` (history, actual, model and every baseline) to an SVG
+/// file, with a vertical line at the origin; the x axis is labelled with the series' dates.
 pub fn forecast_svg(
     report: &ForecastReport,
     forecast: &OriginForecast,
@@ -63,11 +63,30 @@ pub fn forecast_svg(
             points: joined(ets),
         });
     }
+    let (lo, hi) = lines
+        .iter()
+        .flat_map(|l| l.points.iter().map(|p| p.1))
+        .filter(|y| y.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+            (a.min(y), b.max(y))
+        });
+    if lo.is_finite() {
+        lines.push(Line {
+            name: "origin".into(),
+            points: vec![(o - 0.5, lo), (o - 0.5, hi)],
+        });
+    }
+    let date = |row: usize| report.dates.get(row).cloned();
+    let origin_date = date(forecast.origin).unwrap_or_else(|| format!("row {}", forecast.origin));
     let title = format!(
-        "{}: forecast from row {} ({} scale)",
-        report.columns[column], forecast.origin, report.scale
+        "{}: forecast from {origin_date} ({} scale)",
+        report.columns[column], report.scale
     );
-    line_chart(path, &title, "row", &lines)
+    let x_format = |x: &f64| {
+        let row = x.round().max(0.0) as usize;
+        date(row).unwrap_or_else(|| format!("{row}"))
+    };
+    line_chart_with(path, &title, "date", &lines, Some(&x_format))
 }
 
 /// Sparklines of the actual values and each forecast of column `column`, on one scale.

@@ -100,6 +100,9 @@ pub struct ModelSection {
     pub pooling: Pooling,
     /// Dropout on embeddings, between layers and before the head.
     pub dropout: f64,
+    /// Buckets of a linear bag of uni- and bigrams added to the logits (a wide path beside the
+    /// recurrent one); 0 = the recurrent path alone.
+    pub ngram_buckets: usize,
 }
 
 impl Default for SentimentExperiment {
@@ -127,6 +130,7 @@ impl Default for SentimentExperiment {
                 bidirectional: true,
                 pooling: Pooling::Attention,
                 dropout: 0.5,
+                ngram_buckets: 0,
             },
             train: TrainSection {
                 grad_clip: 5.0,
@@ -211,6 +215,7 @@ impl SentimentExperiment {
             .with_dropout(if m.n_layers > 1 { m.dropout } else { 0.0 });
         SentimentConfig::new(vocab_size, self.data.labels.len(), rnn, m.pooling)
             .with_dropout(m.dropout)
+            .with_ngram_buckets(m.ngram_buckets)
     }
 
     /// The display name of each class (`data.label_names`, else `data.labels`).

@@ -21,7 +21,7 @@ use rnnlab_data::tokenizer::Tokenizer;
 
 pub use config::SentimentExperiment;
 pub use explain::{Explanation, explain};
-pub use model::{Pooling, SentimentClassifier, SentimentConfig};
+pub use model::{NgramBag, Pooling, SentimentClassifier, SentimentConfig};
 
 use crate::task::{Loaded, Task, model_error};
 use crate::training::{Loaders, Step};

@@ -42,6 +42,11 @@ pub struct SentimentConfig {
     /// Dropout on the embeddings and on the pooled vector (training only).
     #[config(default = 0.0)]
     pub dropout: f64,
+    /// Buckets of the linear bag of uni- and bigrams added to the logits (0 = none): a
+    /// "wide" path beside the recurrent one, as fastText or NBSVM are wide models. Bigram ids
+    /// are `(a · vocab + b) mod buckets`.
+    #[config(default = 0)]
+    pub ngram_buckets: usize,
 }
 
 impl SentimentConfig {
@@ -72,6 +77,20 @@ impl SentimentConfig {
             dropout: DropoutConfig::new(self.dropout).init(),
             head: LinearConfig::new(d, self.n_classes).init(device),
             pooling: self.pooling,
+            bag: (self.ngram_buckets > 0).then(|| {
+                // Zero weights: training starts from the recurrent path alone.
+                let zero = |n: usize| {
+                    let mut e = EmbeddingConfig::new(n, self.n_classes).init(device);
+                    e.weight = e.weight.map(|w| w.zeros_like());
+                    e
+                };
+                NgramBag {
+                    unigrams: zero(self.vocab_size),
+                    bigrams: zero(self.ngram_buckets),
+                    vocab: self.vocab_size,
+                    buckets: self.ngram_buckets,
+                }
+            }),
         })
     }
 }
@@ -101,6 +120,45 @@ pub struct SentimentClassifier {
     /// Pooling over time.
     #[module(skip)]
     pub pooling: Pooling,
+    /// The linear bag of n-grams added to the logits, when configured.
+    pub bag: Option<NgramBag>,
+}
+
+/// A linear model over the mean of a sentence's uni- and bigram vectors (one weight per class).
+#[derive(Module, Debug)]
+pub struct NgramBag {
+    /// Per word: its weight for each class `[V, n_classes]`.
+    pub unigrams: Embedding,
+    /// Per bigram bucket `[buckets, n_classes]`.
+    pub bigrams: Embedding,
+    /// Vocabulary size (the bigram hash multiplier).
+    #[module(skip)]
+    pub vocab: usize,
+    /// Bigram buckets.
+    #[module(skip)]
+    pub buckets: usize,
+}
+
+impl NgramBag {
+    /// `tokens` `[B, T]`, `mask` `[B, T]` → logits `[B, n_classes]`: the mean over the real
+    /// tokens of their unigram and bigram weights.
+    pub fn forward(&self, tokens: Tensor<2, Int>, mask: Tensor<2, Bool>) -> Tensor<2> {
+        let [b, t] = tokens.dims();
+        let m = mask.clone().float();
+        let n = m.clone().sum_dim(1).clamp_min(1.0); // [B, 1]
+        let uni = self.unigrams.forward(tokens.clone()) * m.clone().reshape([b, t, 1]);
+        let c = uni.dims()[2];
+        let mut sum = uni.sum_dim(1).reshape([b, c]);
+        if t > 1 {
+            let ids = (tokens.clone().narrow(1, 0, t - 1) * self.vocab as i64
+                + tokens.narrow(1, 1, t - 1))
+            .remainder_scalar(self.buckets as i64);
+            let m2 = m.clone().narrow(1, 0, t - 1) * m.narrow(1, 1, t - 1);
+            let bi = self.bigrams.forward(ids) * m2.reshape([b, t - 1, 1]);
+            sum = sum + bi.sum_dim(1).reshape([b, c]);
+        }
+        sum / n
+    }
 }
 
 /// Logits and, with attention pooling, the per-token weights.
@@ -120,6 +178,10 @@ impl SentimentClassifier {
         lengths: &[usize],
         mask: Tensor<2, Bool>,
     ) -> Classified {
+        let bag = self
+            .bag
+            .as_ref()
+            .map(|bag| bag.forward(tokens.clone(), mask.clone()));
         let x = self.dropout.forward(self.embedding.forward(tokens));
         let (out, state) = self.rnn.forward_with_lengths(x, lengths, None);
         let [b, t, d] = out.dims();
@@ -151,8 +213,12 @@ impl SentimentClassifier {
                 (pooled, None)
             }
         };
+        let logits = self.head.forward(self.dropout.forward(pooled));
         Classified {
-            logits: self.head.forward(self.dropout.forward(pooled)),
+            logits: match bag {
+                Some(bag) => logits + bag,
+                None => logits,
+            },
             weights,
         }
     }
