@@ -152,6 +152,18 @@ fn charlm_trains_generates_evaluates_and_resumes() {
         "{eval}"
     );
     fails(&["resume", &d], "all 2 epochs are done");
+    fails(
+        &["generate", &d, "--temperature", "-1"],
+        "--temperature -1: expected 0 (greedy) or a positive number",
+    );
+    fails(
+        &["generate", &d, "--temperature", "nan"],
+        "--temperature NaN",
+    );
+    fails(
+        &["generate", &d, "--top-p=1.5"],
+        "--top-p 1.5: expected a number in (0, 1]",
+    );
 
     // An interrupted run (epoch 2's checkpoint never written) resumes from epoch 1, and
     // (no dropout here) repeats the uninterrupted epoch 2 bit for bit: same shuffle, same

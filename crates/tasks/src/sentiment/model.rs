@@ -80,9 +80,9 @@ impl SentimentConfig {
             bag: (self.ngram_buckets > 0).then(|| {
                 // Zero weights: training starts from the recurrent path alone.
                 let zero = |n: usize| {
-                    let mut e = EmbeddingConfig::new(n, self.n_classes).init(device);
-                    e.weight = e.weight.map(|w| w.zeros_like());
-                    e
+                    EmbeddingConfig::new(n, self.n_classes)
+                        .with_initializer(burn::nn::Initializer::Zeros)
+                        .init(device)
                 };
                 NgramBag {
                     unigrams: zero(self.vocab_size),
@@ -275,16 +275,18 @@ mod tests {
 
     #[test]
     fn every_pooling_learns_a_keyword_task_and_ignores_padding() {
-        for (pooling, bi) in [
-            (Pooling::Last, true),
-            (Pooling::Mean, false),
-            (Pooling::Attention, true),
+        for (pooling, bi, buckets) in [
+            (Pooling::Last, true, 0),
+            (Pooling::Mean, false, 0),
+            (Pooling::Attention, true, 0),
+            (Pooling::Mean, false, 37),
         ] {
             let device = Device::flex().autodiff();
             device.seed(1);
             let rnn = RecurrentConfig::new(CellType::Gru, 8, 12).with_bidirectional(bi);
             let mut model = Step::new(
                 SentimentConfig::new(10, 2, rnn, pooling)
+                    .with_ngram_buckets(buckets)
                     .try_init(&device)
                     .unwrap(),
                 Policy::new(1.0, false),
@@ -329,6 +331,10 @@ mod tests {
                     (x - y).abs() < 1e-4,
                     "{pooling:?}: padding changed the logits"
                 );
+            }
+            if let Some(bag) = &valid.bag {
+                let moved: f32 = bag.bigrams.weight.val().abs().sum().into_scalar();
+                assert!(moved > 0.0, "the bag trained from zero");
             }
             if pooling == Pooling::Attention {
                 let w: Vec<f32> = batched

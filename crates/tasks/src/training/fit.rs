@@ -81,6 +81,14 @@ pub fn fit<O: Objective>(
     let csv = dir.join("metrics.csv");
     if let Some(epoch) = resume {
         History::truncate(&csv, epoch)?;
+        // Temporary files of a write that a kill interrupted.
+        if let Ok(entries) = std::fs::read_dir(&checkpoints) {
+            for entry in entries.flatten() {
+                if entry.path().extension().is_some_and(|e| e == "tmp") {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
     }
     let train_loader = match resume {
         Some(epoch) => Arc::new(ResumedLoader::new(loaders.train, epoch)),
@@ -148,6 +156,10 @@ pub fn fit<O: Objective>(
     let epochs_run = history.last_epoch().unwrap_or(0);
     let mut model = result.model;
     let mut epoch = epochs_run;
+    let best = match train.keep_best_by {
+        KeepBestBy::Accuracy => history.best_epoch_max("valid", "Accuracy"),
+        KeepBestBy::Loss => history.best_epoch("valid", "Loss"),
+    };
     if let Some(reason) = &stopped {
         // The weights after the bad step are not kept: the last checkpoint is the last good one.
         let Some(good) = checkpoint::latest_complete(&checkpoints) else {
@@ -160,25 +172,37 @@ pub fn fit<O: Objective>(
                 )),
             });
         };
-        let path = checkpoint::path(&checkpoints, "model", good);
+        // With `keep_best`, the best epoch before the divergence, when its checkpoint is kept
+        // (the best one always is); else the last good one.
+        let kept = match best {
+            Some(b)
+                if train.keep_best
+                    && b <= good
+                    && checkpoint::path(&checkpoints, "model", b).is_file() =>
+            {
+                b
+            }
+            _ => good,
+        };
+        let path = checkpoint::path(&checkpoints, "model", kept);
         let record = ModuleRecord::load(path.clone())
             .map_err(|e| anyhow::anyhow!("{}: cannot read: {e:?}", path.display()))?;
         model = model.load_record(record);
         save_model(&model.model, &dir.join(MODEL_FILE))?;
+        let which = match kept == good {
+            true => "the last good checkpoint",
+            false => "the best checkpoint (train.keep_best)",
+        };
         return Ok(Fitted {
             model,
-            epoch: good,
+            epoch: kept,
             epochs_run,
             stopped: Some(format!(
-                "{reason}; {} holds the last good checkpoint (epoch {good})",
+                "{reason}; {} holds {which} (epoch {kept})",
                 dir.join(MODEL_FILE).display()
             )),
         });
     }
-    let best = match train.keep_best_by {
-        KeepBestBy::Accuracy => history.best_epoch_max("valid", "Accuracy"),
-        KeepBestBy::Loss => history.best_epoch("valid", "Loss"),
-    };
     if train.keep_best
         && let Some(best) = best
         && best != epochs_run

@@ -41,7 +41,13 @@ impl History {
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
         let mut rows = Vec::new();
-        for (i, line) in text.lines().enumerate().skip(1) {
+        // A last line without its newline is a row a kill cut short: it is dropped (a resumed
+        // run writes it again), not an error.
+        let complete = match text.rfind('\n') {
+            Some(end) => &text[..=end],
+            None => "",
+        };
+        for (i, line) in complete.lines().enumerate().skip(1) {
             let bad = || anyhow::anyhow!("{}:{}: expected `{HEADER}`", path.display(), i + 1);
             let parts: Vec<&str> = line.split(',').collect();
             let (epoch, step, split, metric, value) = match parts[..] {
@@ -161,6 +167,10 @@ mod tests {
         .unwrap();
         let h = History::read(&path).unwrap();
         assert_eq!(h.by_step("train_steps", "Loss"), [(5, 2.5)]);
+        // A torn last row (no newline) is dropped.
+        let torn = "epoch,step,split,metric,value\n1,5,train_steps,Loss,2.5\n1,10,val";
+        std::fs::write(&path, torn).unwrap();
+        assert_eq!(History::read(&path).unwrap().rows.len(), 1);
         assert_eq!(h.by_step("valid", "Loss"), [(10, 2.0)]);
         assert!(
             History::read(&tmp.path().join("none.csv"))
