@@ -58,11 +58,12 @@ impl<T: Task> Registered for Entry<T> {
     ) -> anyhow::Result<(PathBuf, Results)> {
         let (config, text) = task::resolve::<T>(Some(file), overrides)?;
         // The folders this run makes; a run that fails before it starts leaves none behind.
-        let made: Vec<PathBuf> = [runs.to_path_buf(), runs.join(config.name())]
+        let name = task::run_name(&text)?;
+        let made: Vec<PathBuf> = [runs.to_path_buf(), runs.join(&name)]
             .into_iter()
             .filter(|p| !p.exists())
             .collect();
-        let dir = new_run_dir(runs, config.name(), config.train().seed)?;
+        let dir = new_run_dir(runs, &name, config.train().seed)?;
         match task::train::<T>(&config, &text, &dir, device, None) {
             Ok(results) => Ok((dir, results)),
             Err(e) => {

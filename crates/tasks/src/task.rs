@@ -18,12 +18,9 @@ use crate::training::fit::MODEL_FILE;
 use crate::training::step::{Objective, Policy, Step};
 use crate::training::{Loaders, TrainSection, checkpoint, fit, load_model, seeded_init};
 
-/// A task's experiment: the typed `[data]`, `[model]`, `[train]`… sections of its file.
+/// A task's experiment: the typed `[data]`, `[model]`, `[train]`… sections of its file (and
+/// its top-level `task` and `name` keys, which the lifecycle reads from the resolved table).
 pub trait TaskConfig: Serialize + DeserializeOwned + Default + Clone + 'static {
-    /// The `task` key.
-    fn task(&self) -> &str;
-    /// The run name (the folder under `runs/`).
-    fn name(&self) -> &str;
     /// The `[train]` section.
     fn train(&self) -> &TrainSection;
     /// Checks every task-specific value, naming the key of the first impossible one.
@@ -92,13 +89,6 @@ pub trait Task: 'static {
 
 /// Validates `config` as an experiment of task `T`.
 pub fn validate<T: Task>(config: &T::Config) -> anyhow::Result<()> {
-    if config.task() != T::NAME {
-        bail!(
-            "task = {:?}: this is a {} experiment",
-            config.task(),
-            T::NAME
-        );
-    }
     config.train().validate_for(T::HAS_ACCURACY)?;
     config.validate()
 }
@@ -110,9 +100,22 @@ pub fn resolve<T: Task>(
     overrides: &[String],
 ) -> anyhow::Result<(T::Config, String)> {
     let (config, table): (T::Config, _) = crate::config::resolve(file, overrides)?;
+    let task = table.get("task").and_then(|v| v.as_str()).unwrap_or("");
+    if task != T::NAME {
+        bail!("task = {task:?}: this is a {} experiment", T::NAME);
+    }
     validate::<T>(&config)?;
     let text = toml::to_string(&table).context("cannot print the config")?;
     Ok((config, text))
+}
+
+/// The run name (`name`, the folder under `runs/`) of a resolved config.
+pub fn run_name(resolved_toml: &str) -> anyhow::Result<String> {
+    let table: toml::Table = toml::from_str(resolved_toml).context("cannot read the config")?;
+    match table.get("name").and_then(|v| v.as_str()) {
+        Some(name) if !name.is_empty() => Ok(name.to_string()),
+        _ => bail!("name: expected the run name, a non-empty string"),
+    }
 }
 
 /// The experiment a run directory was trained with (`config.toml`), validated.

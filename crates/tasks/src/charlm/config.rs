@@ -124,14 +124,6 @@ impl Default for CharLmExperiment {
 }
 
 impl TaskConfig for CharLmExperiment {
-    fn task(&self) -> &str {
-        &self.task
-    }
-
-    fn name(&self) -> &str {
-        &self.name
-    }
-
     fn train(&self) -> &TrainSection {
         &self.train
     }

@@ -170,14 +170,6 @@ impl Default for ForecastExperiment {
 }
 
 impl TaskConfig for ForecastExperiment {
-    fn task(&self) -> &str {
-        &self.task
-    }
-
-    fn name(&self) -> &str {
-        &self.name
-    }
-
     fn train(&self) -> &TrainSection {
         &self.train
     }

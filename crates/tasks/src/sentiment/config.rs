@@ -150,14 +150,6 @@ impl Default for SentimentExperiment {
 }
 
 impl TaskConfig for SentimentExperiment {
-    fn task(&self) -> &str {
-        &self.task
-    }
-
-    fn name(&self) -> &str {
-        &self.name
-    }
-
     fn train(&self) -> &TrainSection {
         &self.train
     }

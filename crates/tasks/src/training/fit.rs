@@ -174,16 +174,9 @@ pub fn fit<O: Objective>(
         };
         // With `keep_best`, the best epoch before the divergence, when its checkpoint is kept
         // (the best one always is); else the last good one.
-        let kept = match best {
-            Some(b)
-                if train.keep_best
-                    && b <= good
-                    && checkpoint::path(&checkpoints, "model", b).is_file() =>
-            {
-                b
-            }
-            _ => good,
-        };
+        let kept = fallback_epoch(best, good, train.keep_best, |e| {
+            checkpoint::path(&checkpoints, "model", e).is_file()
+        });
         let path = checkpoint::path(&checkpoints, "model", kept);
         let record = ModuleRecord::load(path.clone())
             .map_err(|e| anyhow::anyhow!("{}: cannot read: {e:?}", path.display()))?;
@@ -222,6 +215,21 @@ pub fn fit<O: Objective>(
     })
 }
 
+/// The epoch whose weights a diverged run keeps: with `keep_best`, the best epoch by the
+/// selection metric when it is not after `good` (the last complete checkpoint) and its model
+/// checkpoint `exists`; else `good`.
+fn fallback_epoch(
+    best: Option<usize>,
+    good: usize,
+    keep_best: bool,
+    exists: impl Fn(usize) -> bool,
+) -> usize {
+    match best {
+        Some(b) if keep_best && b <= good && exists(b) => b,
+        _ => good,
+    }
+}
+
 /// Saves `model` as burnpack at `path`, through a temporary file and a rename.
 pub fn save_model<M: Module>(model: &M, path: &Path) -> anyhow::Result<()> {
     let tmp = path.with_extension("bpk.tmp");
@@ -249,4 +257,27 @@ pub fn load_model<M: Module>(model: &mut M, path: &Path) -> anyhow::Result<()> {
         .load_from(&mut store)
         .map_err(|e| anyhow::anyhow!("{}: does not fit the run's config: {e}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fallback_epoch;
+
+    #[test]
+    fn a_diverged_run_keeps_its_best_epoch_when_asked() {
+        let all = |_| true;
+        assert_eq!(fallback_epoch(Some(2), 5, true, all), 2);
+        assert_eq!(fallback_epoch(Some(2), 5, false, all), 5, "keep_best off");
+        assert_eq!(
+            fallback_epoch(Some(6), 5, true, all),
+            5,
+            "best after the divergence"
+        );
+        assert_eq!(
+            fallback_epoch(Some(2), 5, true, |e| e != 2),
+            5,
+            "checkpoint gone"
+        );
+        assert_eq!(fallback_epoch(None, 5, true, all), 5);
+    }
 }
