@@ -49,6 +49,19 @@ impl WordSplitting {
     }
 }
 
+/// The largest layer width a config accepts: a 2²⁰-wide LSTM layer already holds 16 TiB of
+/// weights, so anything above is a typo, and burn would panic allocating it.
+pub const MAX_WIDTH: usize = 1 << 20;
+
+/// Fails on the first `(key, value)` of a layer width that is 0 or above [`MAX_WIDTH`].
+pub fn require_width(pairs: &[(&str, usize)]) -> anyhow::Result<()> {
+    require_nonzero(pairs)?;
+    match pairs.iter().find(|(_, value)| *value > MAX_WIDTH) {
+        Some((key, value)) => anyhow::bail!("{key} = {value}: at most {MAX_WIDTH}"),
+        None => Ok(()),
+    }
+}
+
 /// Fails on the first `(key, value)` that is 0, naming it: sizes, counts and strides.
 pub fn require_nonzero(pairs: &[(&str, usize)]) -> anyhow::Result<()> {
     match pairs.iter().find(|(_, value)| *value == 0) {

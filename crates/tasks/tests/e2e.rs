@@ -528,6 +528,16 @@ fn bad_input_is_one_clear_error() {
         &["train", &exp("none.toml", "name = \"x\"\n"), "--runs", &r],
         "missing key `task`",
     );
+    fails(
+        &[
+            "train",
+            &ok_file,
+            "model.d_hidden=1000000000000",
+            "--runs",
+            &r,
+        ],
+        "model.d_hidden = 1000000000000: at most 1048576",
+    );
     assert!(!runs.exists(), "no run directory for a bad config");
     fails(
         &["eval", &tmp.path().display().to_string()],

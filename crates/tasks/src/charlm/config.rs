@@ -129,11 +129,11 @@ impl TaskConfig for CharLmExperiment {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
-        crate::config::require_nonzero(&[
+        crate::config::require_width(&[
             ("model.d_embed", self.model.d_embed),
             ("model.d_hidden", self.model.d_hidden),
-            ("model.n_layers", self.model.n_layers),
         ])?;
+        crate::config::require_nonzero(&[("model.n_layers", self.model.n_layers)])?;
         if !(self.data.train_fraction > 0.0 && self.data.train_fraction < 1.0) {
             bail!(
                 "data.train_fraction = {}: must be between 0 and 1 (exclusive)",

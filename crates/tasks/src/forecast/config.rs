@@ -176,6 +176,7 @@ impl TaskConfig for ForecastExperiment {
 
     fn validate(&self) -> anyhow::Result<()> {
         let d = &self.data;
+        crate::config::require_width(&[("model.d_hidden", self.model.d_hidden)])?;
         crate::config::require_nonzero(&[
             ("data.lookback", d.lookback),
             ("data.horizon", d.horizon),

@@ -155,9 +155,11 @@ impl TaskConfig for SentimentExperiment {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
-        crate::config::require_nonzero(&[
+        crate::config::require_width(&[
             ("model.d_embed", self.model.d_embed),
             ("model.d_hidden", self.model.d_hidden),
+        ])?;
+        crate::config::require_nonzero(&[
             ("model.n_layers", self.model.n_layers),
             ("data.batch_size", self.data.batch_size),
             ("baseline.ngram_max", self.baseline.ngram_max),
