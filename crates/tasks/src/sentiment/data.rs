@@ -58,7 +58,7 @@ pub fn read(e: &SentimentExperiment, run: Option<&Path>) -> anyhow::Result<Senti
 }
 
 impl SentimentData {
-    /// The sentences of `indices` as a dataset (batches of similar lengths when `bucket`).
+    /// The sentences of `indices` as a dataset.
     pub fn dataset(&self, indices: &[usize]) -> anyhow::Result<ClassDataset> {
         Ok(ClassDataset::new(
             &self.examples,

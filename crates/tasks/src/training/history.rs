@@ -91,26 +91,23 @@ impl History {
 
     /// `(epoch, value)` of `metric` on `split`, in epoch order.
     pub fn curve(&self, split: &str, metric: &str) -> Vec<(usize, f64)> {
-        let mut curve: Vec<(usize, f64)> = self
-            .rows
-            .iter()
-            .filter(|r| r.split == split && r.metric == metric)
-            .map(|r| (r.epoch, r.value))
-            .collect();
-        curve.sort_by_key(|p| p.0);
-        curve
+        self.points(split, metric, |r| r.epoch)
     }
 
     /// `(step, value)` of `metric` on `split`, in step order.
     pub fn by_step(&self, split: &str, metric: &str) -> Vec<(usize, f64)> {
-        let mut curve: Vec<(usize, f64)> = self
+        self.points(split, metric, |r| r.step)
+    }
+
+    fn points(&self, split: &str, metric: &str, x: fn(&Row) -> usize) -> Vec<(usize, f64)> {
+        let mut points: Vec<(usize, f64)> = self
             .rows
             .iter()
             .filter(|r| r.split == split && r.metric == metric)
-            .map(|r| (r.step, r.value))
+            .map(|r| (x(r), r.value))
             .collect();
-        curve.sort_by_key(|p| p.0);
-        curve
+        points.sort_by_key(|p| p.0);
+        points
     }
 
     /// The epoch with the lowest finite `metric` on `split` (the first one on ties).

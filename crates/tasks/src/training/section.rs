@@ -57,10 +57,9 @@ pub struct TrainSection {
     pub keep_best: bool,
     /// `loss` (lowest validation loss) or, for classification, `accuracy` (highest).
     pub keep_best_by: KeepBestBy,
-    /// Write the training loss (mean of the last steps) to `metrics.csv`, and on a pipe print
-    /// a progress line every ten times that (or after 30 s without one), every this many
-    /// optimiser steps;
-    /// 0 = about 50 times per epoch.
+    /// Every this many optimiser steps, write the mean training loss of those steps to
+    /// `metrics.csv` (0 = about 50 times per epoch); on a pipe a progress line follows every
+    /// ten such rows, or after 30 s without one.
     pub log_every: usize,
 }
 
