@@ -262,21 +262,7 @@ impl ClassDataset {
     /// `50 · batch_size` items, then shuffles the order of the resulting batches. Iterate it
     /// without the loader's own shuffle so batches keep their low padding.
     pub fn bucket_by_length(mut self, batch_size: usize, seed: u64) -> Self {
-        let mut rng = StdRng::seed_from_u64(seed);
-        self.items.shuffle(&mut rng);
-        for chunk in self.items.chunks_mut(50 * batch_size.max(1)) {
-            chunk.sort_by_key(|item| item.ids.len());
-        }
-        let mut batches: Vec<Vec<ClassItem>> = self
-            .items
-            .chunks(batch_size.max(1))
-            .map(<[ClassItem]>::to_vec)
-            .collect();
-        // A short last batch stays last, or it would shift every later batch boundary.
-        let full = batches.len()
-            - usize::from(batches.last().is_some_and(|b| b.len() < batch_size.max(1)));
-        batches[..full].shuffle(&mut rng);
-        self.items = batches.into_iter().flatten().collect();
+        bucket_by_length(&mut self.items, |item| item.ids.len(), batch_size, seed);
         self
     }
 
@@ -290,6 +276,28 @@ impl ClassDataset {
             })
             .sum()
     }
+}
+
+/// Orders `items` so that consecutive batches of `batch_size` hold items of similar `len`:
+/// shuffled with `seed`, sorted within windows of 50 batches, then the full batches shuffled
+/// (a short last batch stays last).
+pub fn bucket_by_length<T: Clone>(
+    items: &mut Vec<T>,
+    len: impl Fn(&T) -> usize,
+    batch_size: usize,
+    seed: u64,
+) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    items.shuffle(&mut rng);
+    for chunk in items.chunks_mut(50 * batch_size.max(1)) {
+        chunk.sort_by_key(|item| len(item));
+    }
+    let mut batches: Vec<Vec<T>> = items.chunks(batch_size.max(1)).map(<[T]>::to_vec).collect();
+    // A short last batch stays last, or it would shift every later batch boundary.
+    let full =
+        batches.len() - usize::from(batches.last().is_some_and(|b| b.len() < batch_size.max(1)));
+    batches[..full].shuffle(&mut rng);
+    *items = batches.into_iter().flatten().collect();
 }
 
 impl Dataset<ClassItem> for ClassDataset {

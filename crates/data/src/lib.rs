@@ -1,10 +1,12 @@
 //! # rnnlab-data
 //!
 //! Turns the raw files a researcher has into burn batches: tokenizers, language-model streams,
-//! padded classification batches and time-series windows. Nothing here knows about a specific model. Every error on user data
+//! padded classification batches, time-series windows and audio features (WAV → log-mel/MFCC).
+//! Nothing here knows about a specific model. Every error on user data
 //! names the file, the line (and column) and what was expected.
 #![warn(missing_docs)]
 
+pub mod audio;
 pub mod classification;
 pub mod error;
 pub mod io;

@@ -10,6 +10,7 @@ use rnnlab_data::tokenizer::Tokenizer;
 use crate::charlm::{CharLmTask, Sampler, SamplingConfig};
 use crate::registry::{require, task_of, task_of_run};
 use crate::run::Results;
+use crate::task::Task;
 
 /// The resolved config of an experiment file, as TOML.
 pub fn print_config(file: &Path, overrides: &[String]) -> anyhow::Result<String> {
@@ -81,4 +82,46 @@ pub fn generate(
     }
     let out = Sampler::new(sampling).generate(&loaded.model, &ids, length, device);
     Ok(format!("{prompt}{}", tokenizer.decode(&out)))
+}
+
+/// `rnnlab predict`: one line per input — for a sentiment run each input is a sentence, for a
+/// speech run the path of a WAV file. `explain` adds the tokens a sentence's class rests on;
+/// `plot` draws a single recording's spectrogram and frame-wise prediction.
+pub fn predict(
+    run: &Path,
+    inputs: &[String],
+    explain: bool,
+    plot: Option<&Path>,
+    device: &Device,
+) -> anyhow::Result<Vec<String>> {
+    let task = task_of_run(run)?.name();
+    if task == crate::speech::SpeechTask::NAME {
+        if explain {
+            bail!("--explain weighs the words of a sentiment run; for a speech run use --plot");
+        }
+        return crate::speech::predict_lines(run, inputs, plot, device);
+    }
+    if plot.is_some() {
+        bail!("--plot draws speech predictions; this is a {task} run");
+    }
+    require::<crate::sentiment::SentimentTask>(run, "predict")?;
+    let loaded = crate::task::load_for_inference::<crate::sentiment::SentimentTask>(run, device)?;
+    let labels = loaded.config.class_names();
+    let mut lines = Vec::new();
+    for text in inputs {
+        let e = crate::sentiment::predict(&loaded, text, device)?;
+        lines.push(format!(
+            "{} ({:.3})  {text}",
+            labels[e.label], e.probabilities[e.label]
+        ));
+        if explain {
+            let top: Vec<String> = e
+                .top(5)
+                .iter()
+                .map(|(w, v)| format!("{w} {v:.3}"))
+                .collect();
+            lines.push(format!("  top tokens by {}: {}", e.method, top.join(", ")));
+        }
+    }
+    Ok(lines)
 }

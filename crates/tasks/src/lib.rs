@@ -1,9 +1,10 @@
 //! # rnnlab-tasks
 //!
-//! The three tasks of rnnlab on burn-train's `Learner` and the `rnnlab` command line:
+//! The four tasks of rnnlab on burn-train's `Learner` and the `rnnlab` command line:
 //! - [`charlm`]: character (or word/BPE) language modelling and text generation;
 //! - [`sentiment`]: sentence classification with masked pooling;
-//! - [`forecast`]: uni- and multivariate time-series forecasting with baselines and backtests.
+//! - [`forecast`]: uni- and multivariate time-series forecasting with baselines and backtests;
+//! - [`speech`]: spoken-digit recognition from WAV files (log-mel/MFCC features).
 //!
 //! [`task`] is the lifecycle every task shares (the [`Task`](task::Task) trait with generic
 //! `train`, `resume`, `eval` and run loading) and [`registry`] the one list of tasks;
@@ -25,6 +26,8 @@ pub mod plot;
 pub mod registry;
 pub mod run;
 pub mod sentiment;
+pub mod speech;
 pub mod task;
 pub mod training;
+pub mod translate;
 pub mod weights;

@@ -8,10 +8,9 @@ use clap::{Parser, Subcommand};
 use rnnlab_tasks::charlm::SamplingConfig;
 use rnnlab_tasks::forecast::ForecastTask;
 use rnnlab_tasks::registry::require;
-use rnnlab_tasks::sentiment::SentimentTask;
 use rnnlab_tasks::task::Task;
 use rnnlab_tasks::task::load;
-use rnnlab_tasks::{commands, device, forecast, run, sentiment};
+use rnnlab_tasks::{commands, device, forecast, run};
 
 /// rnnlab: recurrent networks on burn.
 #[derive(Parser)]
@@ -23,7 +22,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train from an experiment file (`task = "charlm" | "sentiment" | "forecast"`);
+    /// Train from an experiment file (`task = "charlm" | "sentiment" | "forecast" | "speech"`);
     /// `key=value` overrides win over the file.
     Train {
         /// The experiment file (TOML; only what differs from the defaults).
@@ -97,22 +96,27 @@ enum Command {
         #[arg(long)]
         device: Option<String>,
     },
-    /// Classify sentences with a sentiment run: each line printed is the class name
-    /// (`data.label_names`), its probability and the sentence.
+    /// Classify sentences with a sentiment run, or WAV recordings with a speech run: each line
+    /// printed is the class name (`data.label_names`; the digit for speech), its probability
+    /// and the input.
     Predict {
         /// The run directory.
         run: PathBuf,
-        /// The sentences (after the flags; one starting with `-` is a sentence too, and `--`
-        /// ends the flags).
+        /// The sentences, or the WAV files of a speech run (after the flags; one starting
+        /// with `-` is an input too, and `--` ends the flags).
         #[arg(required_unless_present = "file", allow_hyphen_values = true)]
         texts: Vec<String>,
-        /// Read sentences from this file, one per line (`-` = standard input); blank lines are
-        /// skipped.
+        /// Read inputs (sentences, or WAV paths) from this file, one per line (`-` = standard
+        /// input); blank lines are skipped.
         #[arg(long)]
         file: Option<PathBuf>,
-        /// Show the tokens that weighed most (attention weights, or occlusion).
+        /// Show the tokens that weighed most (attention weights, or occlusion; sentiment).
         #[arg(long)]
         explain: bool,
+        /// Draw the recording's log-mel spectrogram and the frame-wise digit probabilities
+        /// to this SVG file (speech; one recording).
+        #[arg(long)]
+        plot: Option<PathBuf>,
         /// As for `train`.
         #[arg(long)]
         device: Option<String>,
@@ -316,31 +320,43 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             texts,
             file,
             explain,
+            plot,
             device,
         } => {
-            let mut texts = texts;
+            let (mut file, mut explain, mut plot, mut device) = (file, explain, plot, device);
+            let (mut inputs, mut inputs_kept) = (texts.into_iter(), Vec::new());
+            while let Some(arg) = inputs.next() {
+                // Flags written after the inputs (clap takes every later value as an input, so
+                // that a sentence may start with `-`).
+                let (flag, inline) = match arg.split_once('=') {
+                    Some((f, v)) => (f.to_string(), Some(v.to_string())),
+                    None => (arg.clone(), None),
+                };
+                let mut value = |name: &str| {
+                    inline
+                        .clone()
+                        .or_else(|| inputs.next())
+                        .ok_or_else(|| anyhow::anyhow!("{name}: expected a value after it"))
+                };
+                match flag.as_str() {
+                    "--explain" if inline.is_none() => explain = true,
+                    "--plot" => plot = Some(PathBuf::from(value("--plot")?)),
+                    "--file" => file = Some(PathBuf::from(value("--file")?)),
+                    "--device" => device = Some(value("--device")?),
+                    _ => inputs_kept.push(arg),
+                }
+            }
+            let mut texts = inputs_kept;
             if let Some(path) = &file {
                 texts.extend(read_sentences(path)?);
             }
-            anyhow::ensure!(!texts.is_empty(), "no sentences to classify");
-            require::<SentimentTask>(&run, "predict")?;
+            anyhow::ensure!(
+                !texts.is_empty(),
+                "nothing to predict: no sentences or files"
+            );
             let device = choose_device(device.as_deref())?;
-            let loaded = load::<SentimentTask>(&run, &device)?;
-            for text in texts {
-                let e = sentiment::predict(&loaded, &text, &device)?;
-                let labels = loaded.config.class_names();
-                println!(
-                    "{} ({:.3})  {text}",
-                    labels[e.label], e.probabilities[e.label]
-                );
-                if explain {
-                    let top: Vec<String> = e
-                        .top(5)
-                        .iter()
-                        .map(|(w, v)| format!("{w} {v:.3}"))
-                        .collect();
-                    println!("  top tokens by {}: {}", e.method, top.join(", "));
-                }
+            for line in commands::predict(&run, &texts, explain, plot.as_deref(), &device)? {
+                println!("{line}");
             }
             Ok(())
         }

@@ -61,6 +61,64 @@ impl ClassificationReport {
     }
 }
 
+impl ClassificationReport {
+    /// Per-class precision, recall and F1, then the confusion matrix, one line per class
+    /// (`labels` in class order).
+    pub fn table(&self, labels: &[String]) -> String {
+        use std::fmt::Write;
+        let w = labels.iter().map(|l| l.len()).max().unwrap_or(5).max(9);
+        let mut f = String::new();
+        let _ = writeln!(f, "{:<w$}  precision  recall  f1", "class");
+        for (i, l) in labels.iter().enumerate() {
+            let _ = writeln!(
+                f,
+                "{l:<w$}  {:>9.4}  {:>6.4}  {:.4}",
+                self.precision[i], self.recall[i], self.f1[i]
+            );
+        }
+        let _ = writeln!(f, "confusion (rows: truth, columns: predicted)");
+        let most = self.confusion.iter().flatten().max().copied().unwrap_or(0);
+        let c = labels
+            .iter()
+            .map(|l| l.len())
+            .max()
+            .unwrap_or(1)
+            .max(most.to_string().len());
+        let _ = write!(f, "{:<w$}", "");
+        for l in labels {
+            let _ = write!(f, "  {l:>c$}");
+        }
+        let _ = writeln!(f);
+        for (i, l) in labels.iter().enumerate() {
+            let _ = write!(f, "{l:<w$}");
+            for n in &self.confusion[i] {
+                let _ = write!(f, "  {n:>c$}");
+            }
+            let _ = writeln!(f);
+        }
+        f
+    }
+
+    /// `test_accuracy` and macro `test_precision`/`test_recall`/`test_f1` of this report, with
+    /// `baseline_accuracy` and `baseline_f1` of `baseline`'s (as `results.json` holds them).
+    pub fn results_beside(&self, baseline: &ClassificationReport) -> crate::run::Results {
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+        crate::run::Results::from([
+            ("test_accuracy".into(), self.accuracy),
+            ("test_precision".into(), mean(&self.precision)),
+            ("test_recall".into(), mean(&self.recall)),
+            ("test_f1".into(), self.macro_f1()),
+            ("baseline_accuracy".into(), baseline.accuracy),
+            ("baseline_f1".into(), baseline.macro_f1()),
+        ])
+    }
+
+    /// The unweighted mean of the per-class F1 scores.
+    pub fn macro_f1(&self) -> f64 {
+        self.f1.iter().sum::<f64>() / self.f1.len().max(1) as f64
+    }
+}
+
 /// Forecast errors over aligned predictions and targets (any shape, flattened).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ForecastErrors {

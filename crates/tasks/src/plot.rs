@@ -28,6 +28,25 @@ pub fn line_chart(path: &Path, title: &str, x_label: &str, lines: &[Line]) -> an
     line_chart_with(path, title, x_label, lines, None)
 }
 
+/// One legend line at height `y` of a legend panel: a stroke of `color`, then `name`.
+pub fn legend_entry<C: Color>(
+    legend: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    y: i32,
+    color: C,
+    name: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    legend.draw(&PathElement::new(
+        vec![(8, y), (30, y)],
+        color.stroke_width(2),
+    ))?;
+    legend.draw(&Text::new(
+        name.to_string(),
+        (36, y - 7),
+        ("sans-serif", 14),
+    ))?;
+    Ok(())
+}
+
 /// [`line_chart`] with the x values written by `x_format` (dates, say).
 pub fn line_chart_with(
     path: &Path,
@@ -85,16 +104,7 @@ pub fn line_chart_with(
                             .map(|&p| Circle::new(p, 3, color.filled())),
                     )?;
                 }
-                let y = 40 + 22 * i as i32;
-                legend.draw(&PathElement::new(
-                    vec![(8, y), (30, y)],
-                    color.stroke_width(2),
-                ))?;
-                legend.draw(&Text::new(
-                    line.name.clone(),
-                    (36, y - 7),
-                    ("sans-serif", 14),
-                ))?;
+                legend_entry(&legend, 40 + 22 * i as i32, color, &line.name)?;
             }
             root.present()?;
             Ok(())

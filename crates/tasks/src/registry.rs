@@ -16,6 +16,7 @@ pub static TASKS: &[&dyn Registered] = &[
     &Entry::<crate::charlm::CharLmTask>(PhantomData),
     &Entry::<crate::sentiment::SentimentTask>(PhantomData),
     &Entry::<crate::forecast::ForecastTask>(PhantomData),
+    &crate::speech::SPEECH,
 ];
 
 /// A task as the commands see it (the generic lifecycle of [`crate::task`] behind a name).
@@ -38,7 +39,15 @@ pub trait Registered: Sync {
     fn eval(&self, dir: &Path, device: &Device) -> anyhow::Result<String>;
 }
 
-struct Entry<T>(PhantomData<fn() -> T>);
+/// The [`Registered`] form of a [`Task`].
+pub struct Entry<T>(PhantomData<fn() -> T>);
+
+impl<T> Entry<T> {
+    /// The entry of `T`.
+    pub const fn new() -> Self {
+        Self(PhantomData)
+    }
+}
 
 impl<T: Task> Registered for Entry<T> {
     fn name(&self) -> &'static str {

@@ -5,6 +5,7 @@
 
 use std::fmt::Display;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use burn::module::Module;
@@ -15,7 +16,7 @@ use serde::de::DeserializeOwned;
 
 use crate::run::{Results, finish};
 use crate::training::fit::MODEL_FILE;
-use crate::training::step::{Objective, Policy, Step};
+use crate::training::step::{Clock, Objective, Policy, Reseed, Step};
 use crate::training::{Loaders, TrainSection, checkpoint, fit, load_model, seeded_init};
 
 /// A task's experiment: the typed `[data]`, `[model]`, `[train]`… sections of its file (and
@@ -51,6 +52,12 @@ pub trait Task: 'static {
     /// Reads the data. A new run (`run = None`) fits its artefacts on the training split; a
     /// run directory loads those it saved.
     fn data(config: &Self::Config, run: Option<&Path>) -> anyhow::Result<Self::Data>;
+    /// What inference on new inputs needs from the run in `run` (`predict`): by default all
+    /// of [`data`](Self::data); a task whose artefacts suffice overrides it, so that a run
+    /// predicts without its training data at hand.
+    fn artefacts(config: &Self::Config, run: &Path) -> anyhow::Result<Self::Data> {
+        Self::data(config, Some(run))
+    }
     /// Saves the fitted artefacts into a new run directory.
     fn save(data: &Self::Data, dir: &Path) -> anyhow::Result<()>;
     /// The untrained model for `config` and `data` on `device`.
@@ -140,11 +147,17 @@ pub fn train<T: Task>(
     let model = seeded_init(config.train().seed, device, |cpu| {
         T::model(config, &data, cpu)
     })?;
-    let step = Step::new(model, T::policy(config));
+    let train_device = device.clone().autodiff();
+    let mut policy = T::policy(config);
+    policy.reseed = Some(Reseed {
+        seed: config.train().seed,
+        device: train_device.clone(),
+        clock: Arc::new(Clock::new(resume.unwrap_or(0))),
+    });
+    let step = Step::new(model, policy);
     if let Some(epoch) = resume {
         checkpoint::check_fits(&step, dir, epoch)?;
     }
-    let train_device = device.clone().autodiff();
     let loaders = T::loaders(config, &data, &train_device)?;
     if resume.is_none() {
         crate::run::create(dir, resolved_toml)?;
@@ -185,12 +198,43 @@ pub fn resume<T: Task>(dir: &Path, device: &Device) -> anyhow::Result<Results> {
     })?;
     let planned = config.train().epochs;
     if done >= planned {
-        bail!(
-            "{}: all {planned} epochs are done (checkpoint of epoch {done}); nothing to resume",
-            dir.display()
-        );
+        if dir.join("results.json").is_file() {
+            bail!(
+                "{}: all {planned} epochs are done (checkpoint of epoch {done}); nothing to resume",
+                dir.display()
+            );
+        }
+        // Every epoch is checkpointed but the run stopped before its final files.
+        return finish_from_checkpoints::<T>(&config, dir, device);
     }
     train::<T>(&config, &text, dir, device, Some(done))
+}
+
+/// Writes the final files of a run whose epochs all finished (`model.bpk` from the kept
+/// checkpoint, then the scores); `train_seconds` is 0, the training time being unknown.
+fn finish_from_checkpoints<T: Task>(
+    config: &T::Config,
+    dir: &Path,
+    device: &Device,
+) -> anyhow::Result<Results> {
+    let data = T::data(config, Some(dir))?;
+    let model = seeded_init(config.train().seed, device, |cpu| {
+        T::model(config, &data, cpu)
+    })?;
+    let fitted = crate::training::fit::kept_from_checkpoints(
+        Step::new(model, T::policy(config)),
+        config.train(),
+        dir,
+    )?;
+    let model = fitted.model.model.valid().fork(device);
+    let report = T::score(config, &data, &model, device)?;
+    finish(
+        dir,
+        report.results(),
+        (fitted.epochs_run, fitted.epoch),
+        0.0,
+        &report.to_string(),
+    )
 }
 
 /// A trained run, loaded back.
@@ -205,8 +249,22 @@ pub struct Loaded<T: Task> {
 
 /// Loads the run in `dir` (written by [`train`]); every missing file is an error naming it.
 pub fn load<T: Task>(dir: &Path, device: &Device) -> anyhow::Result<Loaded<T>> {
+    load_with::<T>(dir, device, |config| T::data(config, Some(dir)))
+}
+
+/// Loads the run in `dir` for inference on new inputs: its config, its
+/// [`artefacts`](Task::artefacts) and its model.
+pub fn load_for_inference<T: Task>(dir: &Path, device: &Device) -> anyhow::Result<Loaded<T>> {
+    load_with::<T>(dir, device, |config| T::artefacts(config, dir))
+}
+
+fn load_with<T: Task>(
+    dir: &Path,
+    device: &Device,
+    data: impl FnOnce(&T::Config) -> anyhow::Result<T::Data>,
+) -> anyhow::Result<Loaded<T>> {
     let (config, _) = config_of_run::<T>(dir)?;
-    let data = T::data(&config, Some(dir))?;
+    let data = data(&config)?;
     let mut model = T::model(&config, &data, device)?;
     load_model(&mut model, &dir.join(MODEL_FILE))?;
     Ok(Loaded {

@@ -1,86 +1,24 @@
 //! End-to-end runs of the `rnnlab` binary, one per task on tiny configs, plus the bad-input
 //! contract: one clear error line, a non-zero exit, and nothing in a run directory damaged.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn datasets() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets")
-}
+use common::*;
 
-struct Out {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-fn rnnlab(args: &[&str]) -> Out {
-    let out = Command::new(env!("CARGO_BIN_EXE_rnnlab"))
-        .args(args)
-        .env("BURN_DEVICE", "flex")
-        .output()
-        .expect("rnnlab runs");
-    Out {
-        ok: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into(),
-        stderr: String::from_utf8_lossy(&out.stderr).into(),
-    }
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = rnnlab(args);
-    assert!(
-        out.ok,
-        "rnnlab {args:?} failed:\n{}\n{}",
-        out.stdout, out.stderr
-    );
-    out.stdout
-}
-
-/// Fails with exactly one `error:` line containing `expected`.
-fn fails(args: &[&str], expected: &str) {
-    let out = rnnlab(args);
-    assert!(!out.ok, "rnnlab {args:?} should fail:\n{}", out.stdout);
-    let lines: Vec<&str> = out
-        .stderr
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    assert_eq!(lines.len(), 1, "one error line: {}", out.stderr);
-    assert!(
-        lines[0].starts_with("error: ") && lines[0].contains(expected),
-        "{expected:?} in {}",
-        lines[0]
-    );
-}
-
-fn run_dir(stdout: &str) -> PathBuf {
-    let line = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("run: "))
-        .expect("a run: line");
-    PathBuf::from(line.trim())
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
-}
-
-fn listing(dir: &Path) -> Vec<(PathBuf, u64, std::time::SystemTime)> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
-        let meta = entry.metadata().unwrap();
-        if meta.is_dir() {
-            out.extend(listing(&entry.path()));
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
         } else {
-            out.push((entry.path(), meta.len(), meta.modified().unwrap()));
+            std::fs::copy(entry.path(), target).unwrap();
         }
     }
-    out.sort();
-    out
 }
 
 #[test]
@@ -152,6 +90,32 @@ fn charlm_trains_generates_evaluates_and_resumes() {
         "{eval}"
     );
     fails(&["resume", &d], "all 2 epochs are done");
+    // A kill after the last checkpoint but before the final files: `resume` finishes the run
+    // from its checkpoints, with the same weights and scores.
+    let stranded = tmp.path().join("stranded");
+    copy_dir(&dir, &stranded);
+    for name in ["model.bpk", "results.json", "report.txt"] {
+        std::fs::remove_file(stranded.join(name)).unwrap();
+    }
+    let s = stranded.display().to_string();
+    fails(&["eval", &s], "model.bpk: missing");
+    let finished = ok(&["resume", &s]);
+    assert!(finished.contains("bits/char"), "{finished}");
+    assert_eq!(
+        std::fs::read(stranded.join("model.bpk")).unwrap(),
+        std::fs::read(dir.join("model.bpk")).unwrap(),
+        "the kept weights"
+    );
+    let without_time = |p: &Path| -> Vec<String> {
+        std::fs::read_to_string(p.join("results.json"))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.contains("train_seconds"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(without_time(&stranded), without_time(&dir));
+    fails(&["resume", &s], "all 2 epochs are done");
     fails(
         &["generate", &d, "--temperature", "-1"],
         "--temperature -1: expected 0 (greedy) or a positive number",
@@ -262,6 +226,58 @@ fn charlm_trains_generates_evaluates_and_resumes() {
         "{}\n{}",
         out.stdout,
         out.stderr
+    );
+}
+
+#[test]
+fn a_resumed_run_with_dropout_repeats_the_uninterrupted_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = write(
+        tmp.path(),
+        "text.txt",
+        &"a rose by any other name would smell as sweet.\n".repeat(50),
+    );
+    let exp = write(
+        tmp.path(),
+        "lm.toml",
+        &format!(
+            "task = \"charlm\"\nname = \"drop\"\n[data]\npath = {text:?}\nseq_len = 16\nbatch_size = 8\n\
+             window_stride = 4\nvalid_stride = 8\n[model]\nd_embed = 8\nd_hidden = 16\nn_layers = 2\n\
+             dropout = 0.3\n[train]\nepochs = 3\nlr = 0.01\nkeep_best = false\n"
+        ),
+    );
+    let runs = tmp.path().join("runs").display().to_string();
+    let dir = run_dir(&ok(&["train", &exp, "--runs", &runs]));
+    let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let weights = std::fs::read(dir.join("model.bpk")).unwrap();
+    // Killed during epoch 3 (the last two epochs' checkpoints are kept): epoch 3 is redone
+    // from epoch 2's checkpoint.
+    for name in ["model", "optim", "scheduler"] {
+        std::fs::remove_file(dir.join(format!("checkpoint/{name}-3.bpk"))).unwrap();
+    }
+    for name in ["model.bpk", "results.json", "report.txt"] {
+        std::fs::remove_file(dir.join(name)).unwrap();
+    }
+    let resumed = ok(&["resume", &dir.display().to_string()]);
+    assert!(
+        resumed.contains("epoch 3/3") && !resumed.contains("epoch 2/3"),
+        "{resumed}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("metrics.csv")).unwrap(),
+        csv
+    );
+    assert_eq!(
+        std::fs::read(dir.join("model.bpk")).unwrap(),
+        weights,
+        "byte for byte"
+    );
+    // And the dropout draws differ between steps: training twice from scratch with another
+    // seed gives other numbers.
+    let other = run_dir(&ok(&["train", &exp, "--runs", &runs, "train.seed=1"]));
+    assert_ne!(
+        std::fs::read_to_string(other.join("metrics.csv")).unwrap(),
+        csv
     );
 }
 

@@ -21,7 +21,8 @@ use rnnlab_data::tokenizer::Tokenizer;
 
 pub use config::SentimentExperiment;
 pub use explain::{Explanation, explain};
-pub use model::{NgramBag, Pooling, SentimentClassifier, SentimentConfig};
+pub use model::{NgramBag, SentimentClassifier, SentimentConfig};
+pub use rnnlab_models::Pooling;
 
 use crate::task::{Loaded, Task, model_error};
 use crate::training::{Loaders, Step};
@@ -39,6 +40,18 @@ impl Task for SentimentTask {
 
     fn data(config: &SentimentExperiment, run: Option<&Path>) -> anyhow::Result<Self::Data> {
         data::read(config, run)
+    }
+
+    fn artefacts(_config: &SentimentExperiment, run: &Path) -> anyhow::Result<Self::Data> {
+        Ok(data::SentimentData {
+            examples: Vec::new(),
+            split: rnnlab_data::classification::Split {
+                train: Vec::new(),
+                valid: Vec::new(),
+                test: Vec::new(),
+            },
+            tokenizer: rnnlab_data::tokenizer::AnyTokenizer::load(&run.join(data::TOKENIZER_FILE))?,
+        })
     }
 
     fn save(data: &Self::Data, dir: &Path) -> anyhow::Result<()> {

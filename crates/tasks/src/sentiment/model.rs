@@ -7,26 +7,14 @@ use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::prelude::Device;
-use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Int};
 use burn::train::ClassificationOutput;
 use rnnlab_data::classification::ClassBatch;
-use rnnlab_models::{ConfigError, Recurrent, RecurrentConfig};
-use serde::{Deserialize, Serialize};
+use rnnlab_models::{
+    Attention, AttentionConfig, ConfigError, Pooled, Pooling, Recurrent, RecurrentConfig, pool,
+};
 
 use crate::training::Objective;
-
-/// How the per-token outputs become one sentence vector.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Pooling {
-    /// The final hidden state of the last layer (each direction's own last step).
-    Last,
-    /// The mean of the outputs over the real tokens.
-    Mean,
-    /// Additive attention over the real tokens (`vᵀ tanh(W h_t)`); its weights are exposed.
-    Attention,
-}
 
 /// Configuration of a [`SentimentClassifier`].
 #[derive(Config, Debug)]
@@ -66,10 +54,8 @@ impl SentimentConfig {
         }
         let rnn = self.rnn.try_init(device)?;
         let d = rnn.d_output();
-        let attention = (self.pooling == Pooling::Attention).then(|| Attention {
-            proj: LinearConfig::new(d, d).init(device),
-            score: LinearConfig::new(d, 1).with_bias(false).init(device),
-        });
+        let attention =
+            (self.pooling == Pooling::Attention).then(|| AttentionConfig::new(d).init(device));
         Ok(SentimentClassifier {
             embedding: EmbeddingConfig::new(self.vocab_size, self.rnn.d_input).init(device),
             rnn,
@@ -93,15 +79,6 @@ impl SentimentConfig {
             }),
         })
     }
-}
-
-/// Additive attention scores.
-#[derive(Module, Debug)]
-pub struct Attention {
-    /// `W`.
-    pub proj: Linear,
-    /// `v`.
-    pub score: Linear,
 }
 
 /// A recurrent sentence classifier.
@@ -184,35 +161,17 @@ impl SentimentClassifier {
             .map(|bag| bag.forward(tokens.clone(), mask.clone()));
         let x = self.dropout.forward(self.embedding.forward(tokens));
         let (out, state) = self.rnn.forward_with_lengths(x, lengths, None);
-        let [b, t, d] = out.dims();
-        let maskf = mask.clone().float().reshape([b, t, 1]);
-        let (pooled, weights) = match (&self.pooling, &self.attention) {
-            (Pooling::Attention, Some(att)) => {
-                let scores = att
-                    .score
-                    .forward(att.proj.forward(out.clone()).tanh())
-                    .reshape([b, t])
-                    .mask_fill(mask.bool_not(), -1.0e9);
-                let w = softmax(scores, 1);
-                let pooled = (out * w.clone().reshape([b, t, 1]))
-                    .sum_dim(1)
-                    .reshape([b, d]);
-                (pooled, Some(w))
-            }
-            (Pooling::Mean, _) => {
-                let lens: Vec<f32> = lengths.iter().map(|&l| l as f32).collect();
-                let lens = Tensor::<1>::from_floats(lens.as_slice(), &out.device()).reshape([b, 1]);
-                ((out * maskf).sum_dim(1).reshape([b, d]) / lens, None)
-            }
-            _ => {
-                // hidden: [L·D, B, H]; the last layer's directions, concatenated.
-                let [ld, _, h] = state.hidden.dims();
-                let dirs = d / h;
-                let last = state.hidden.narrow(0, ld - dirs, dirs);
-                let pooled = last.swap_dims(0, 1).reshape([b, d]);
-                (pooled, None)
-            }
-        };
+        let Pooled {
+            vector: pooled,
+            weights,
+        } = pool(
+            self.pooling,
+            self.attention.as_ref(),
+            out,
+            state.hidden,
+            lengths,
+            mask,
+        );
         let logits = self.head.forward(self.dropout.forward(pooled));
         Classified {
             logits: match bag {

@@ -42,15 +42,7 @@ impl Report for SentimentReport {
     /// `test_accuracy`, macro `test_precision`/`test_recall`/`test_f1`, and the baseline's
     /// `baseline_accuracy`, `baseline_f1`.
     fn results(&self) -> Results {
-        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-        Results::from([
-            ("test_accuracy".into(), self.report.accuracy),
-            ("test_precision".into(), mean(&self.report.precision)),
-            ("test_recall".into(), mean(&self.report.recall)),
-            ("test_f1".into(), mean(&self.report.f1)),
-            ("baseline_accuracy".into(), self.baseline.accuracy),
-            ("baseline_f1".into(), mean(&self.baseline.f1)),
-        ])
+        self.report.results_beside(&self.baseline)
     }
 }
 
@@ -69,35 +61,7 @@ impl fmt::Display for SentimentReport {
             mean(&self.baseline.f1)
         )?;
         writeln!(f, "model, per class:")?;
-        let w = self
-            .labels
-            .iter()
-            .map(|l| l.len())
-            .max()
-            .unwrap_or(5)
-            .max(9);
-        writeln!(f, "{:<w$}  precision  recall  f1", "class")?;
-        for (i, l) in self.labels.iter().enumerate() {
-            writeln!(
-                f,
-                "{l:<w$}  {:>9.4}  {:>6.4}  {:.4}",
-                r.precision[i], r.recall[i], r.f1[i]
-            )?;
-        }
-        writeln!(f, "confusion (rows: truth, columns: predicted)")?;
-        write!(f, "{:<w$}", "")?;
-        for l in &self.labels {
-            write!(f, "  {l:>w$}")?;
-        }
-        writeln!(f)?;
-        for (i, l) in self.labels.iter().enumerate() {
-            write!(f, "{l:<w$}")?;
-            for c in &r.confusion[i] {
-                write!(f, "  {c:>w$}")?;
-            }
-            writeln!(f)?;
-        }
-        Ok(())
+        write!(f, "{}", r.table(&self.labels))
     }
 }
 

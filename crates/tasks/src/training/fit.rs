@@ -90,10 +90,9 @@ pub fn fit<O: Objective>(
             }
         }
     }
-    let train_loader = match resume {
-        Some(epoch) => Arc::new(ResumedLoader::new(loaders.train, epoch)),
-        None => loaders.train,
-    };
+    let clock = model.policy.reseed.as_ref().map(|r| r.clock.clone());
+    let train_loader =
+        Arc::new(ResumedLoader::new(loaders.train, resume.unwrap_or(0)).with_clock(clock));
     let mut training = SupervisedTraining::new(dir, train_loader, loaders.valid)
         .metric_train_numeric(LossMetric::new())
         .metric_valid_numeric(LossMetric::new())
@@ -212,6 +211,43 @@ pub fn fit<O: Objective>(
         epoch,
         epochs_run,
         stopped,
+    })
+}
+
+/// The kept weights of a run whose epochs all finished but whose `model.bpk` was never written
+/// (a kill between the last checkpoint and the end): the best epoch's checkpoint with
+/// `train.keep_best` (by `metrics.csv`), else the last complete one, loaded into `model` and
+/// saved as `dir/model.bpk`.
+pub fn kept_from_checkpoints<O: Objective>(
+    model: Step<O>,
+    train: &TrainSection,
+    dir: &Path,
+) -> anyhow::Result<Fitted<Step<O>>> {
+    let checkpoints = dir.join("checkpoint");
+    let last = checkpoint::latest_complete(&checkpoints).with_context(|| {
+        format!(
+            "{}: no complete checkpoint to finish from",
+            checkpoints.display()
+        )
+    })?;
+    let history = History::read(&dir.join("metrics.csv"))?;
+    let best = match train.keep_best_by {
+        KeepBestBy::Accuracy => history.best_epoch_max("valid", "Accuracy"),
+        KeepBestBy::Loss => history.best_epoch("valid", "Loss"),
+    };
+    let kept = fallback_epoch(best, last, train.keep_best, |e| {
+        checkpoint::path(&checkpoints, "model", e).is_file()
+    });
+    let path = checkpoint::path(&checkpoints, "model", kept);
+    let record = ModuleRecord::load(path.clone())
+        .map_err(|e| anyhow::anyhow!("{}: cannot read: {e:?}", path.display()))?;
+    let model = model.load_record(record);
+    save_model(&model.model, &dir.join(MODEL_FILE))?;
+    Ok(Fitted {
+        model,
+        epoch: kept,
+        epochs_run: history.last_epoch().unwrap_or(last),
+        stopped: None,
     })
 }
 

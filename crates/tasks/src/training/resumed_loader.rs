@@ -1,5 +1,6 @@
-//! [`ResumedLoader`]: the training loader of a resumed run, which starts with the shuffle the
-//! uninterrupted run would have drawn for its next epoch.
+//! [`ResumedLoader`]: the training loader of a run, which (resumed) starts with the shuffle the
+//! uninterrupted run would have drawn for its next epoch, and tells the run's [`Clock`] when
+//! each epoch starts.
 //!
 //! burn's shuffling loader draws each epoch's order from a generator that is forked, from the
 //! seed, when the learner moves the loader to its device, and advanced once per epoch. A resumed
@@ -10,21 +11,38 @@ use std::sync::Arc;
 use burn::data::dataloader::{DataLoader, DataLoaderIterator};
 use burn::prelude::Device;
 
-/// Wraps a training loader for a run that resumes after `epochs_done` finished epochs.
+use super::step::Clock;
+
+/// Wraps a training loader for a run that resumes after `epochs_done` finished epochs (0 for
+/// a new run), and tells the run's [`Clock`] when an epoch starts.
 pub struct ResumedLoader<O> {
     inner: Arc<dyn DataLoader<O>>,
     epochs_done: usize,
+    clock: Option<Arc<Clock>>,
 }
 
 impl<O> ResumedLoader<O> {
     /// `inner` as it was built for the run, resumed after `epochs_done` epochs.
     pub fn new(inner: Arc<dyn DataLoader<O>>, epochs_done: usize) -> Self {
-        Self { inner, epochs_done }
+        Self {
+            inner,
+            epochs_done,
+            clock: None,
+        }
+    }
+
+    /// Starts an epoch of `clock` whenever an epoch's iteration starts.
+    pub fn with_clock(mut self, clock: Option<Arc<Clock>>) -> Self {
+        self.clock = clock;
+        self
     }
 }
 
 impl<O: Send + 'static> DataLoader<O> for ResumedLoader<O> {
     fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<O> + 'a> {
+        if let Some(clock) = &self.clock {
+            clock.start_epoch();
+        }
         self.inner.iter()
     }
 
@@ -39,10 +57,14 @@ impl<O: Send + 'static> DataLoader<O> for ResumedLoader<O> {
         for _ in 0..self.epochs_done {
             drop(moved.iter());
         }
-        moved
+        // Already advanced: the moved copy only keeps the clock.
+        Arc::new(Self::new(moved, 0).with_clock(self.clock.clone()))
     }
 
     fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<O>> {
-        Arc::new(Self::new(self.inner.slice(start, end), self.epochs_done))
+        Arc::new(
+            Self::new(self.inner.slice(start, end), self.epochs_done)
+                .with_clock(self.clock.clone()),
+        )
     }
 }

@@ -3,10 +3,12 @@
 //! `InferenceStep` with global-norm gradient clipping and, for truncated BPTT, the recurrent
 //! state carried from one training batch to the next.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use burn::Tensor;
 use burn::module::{Module, ModuleDisplay};
+use burn::prelude::Device;
 use burn::train::metric::{Adaptor, ItemLazy, LossInput};
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
 use rnnlab_models::RecurrentState;
@@ -49,6 +51,64 @@ pub struct Policy {
     /// (detached). Needs batches whose rows continue the previous batch's rows. A validation
     /// step clears the carried state, so every epoch starts from zeros.
     pub carry: Option<Carry>,
+    /// Reseeds the training device before every training step from (run seed, epoch, step),
+    /// so that a resumed run draws the dropout masks the uninterrupted one drew.
+    pub reseed: Option<Reseed>,
+}
+
+/// The training epochs and steps as the random draws see them: the training loader starts
+/// an epoch ([`Clock::start_epoch`]), every training step takes the next step number.
+#[derive(Debug, Default)]
+pub struct Clock {
+    next_epoch: AtomicU64,
+    step: AtomicU64,
+}
+
+impl Clock {
+    /// A clock whose next epoch is `epochs_done + 1` (0-based `epochs_done`).
+    pub fn new(epochs_done: usize) -> Self {
+        Self {
+            next_epoch: AtomicU64::new(epochs_done as u64),
+            step: AtomicU64::new(0),
+        }
+    }
+
+    /// Called when the training loader starts an epoch.
+    pub fn start_epoch(&self) {
+        let epoch = self.next_epoch.fetch_add(1, Ordering::SeqCst);
+        self.step.store(epoch << 32, Ordering::SeqCst);
+    }
+
+    /// `(epoch << 32) | step` of the next training step.
+    pub fn next_step(&self) -> u64 {
+        self.step.fetch_add(1, Ordering::SeqCst)
+    }
+}
+
+/// Seeds `device` from `seed` and the [`Clock`] before each training step.
+#[derive(Clone, Debug)]
+pub struct Reseed {
+    /// The run's seed.
+    pub seed: u64,
+    /// The training device.
+    pub device: Device,
+    /// Shared with the training loader.
+    pub clock: Arc<Clock>,
+}
+
+impl Reseed {
+    /// Seeds the device for the next step.
+    pub fn draw(&self) {
+        // SplitMix64 of the pair: nearby steps get unrelated seeds.
+        let mix = |mut z: u64| {
+            z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        self.device
+            .seed(mix(self.seed ^ mix(self.clock.next_step())));
+    }
 }
 
 impl Policy {
@@ -57,6 +117,7 @@ impl Policy {
         Self {
             grad_clip,
             carry: tbptt.then(Carry::default),
+            reseed: None,
         }
     }
 }
@@ -86,6 +147,9 @@ impl<M: Objective> TrainStep for Step<M> {
     type Output = M::Output;
 
     fn step(&self, batch: M::Batch) -> TrainOutput<M::Output> {
+        if let Some(r) = &self.policy.reseed {
+            r.draw();
+        }
         let output = match &self.policy.carry {
             None => self.model.objective(batch),
             Some(carry) => {

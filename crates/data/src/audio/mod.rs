@@ -1,0 +1,15 @@
+//! Audio: WAV files ([`read_wav`]) to log-mel or MFCC feature sequences
+//! ([`FeatureExtractor`]), and padded batches of them ([`FrameBatcher`]). The per-feature
+//! normalisation fitted on a training split is a [`Scaler`](crate::timeseries::Scaler) over
+//! the frames.
+
+mod batch;
+mod features;
+mod wav;
+
+pub use batch::{FrameBatch, FrameBatcher, FrameDataset, FrameItem};
+pub use features::{
+    FeatureConfig, FeatureExtractor, Features, LOG_FLOOR, dct_matrix, hz_to_mel, mel_filterbank,
+    mel_to_hz,
+};
+pub use wav::{Clip, read_wav};

@@ -1,0 +1,451 @@
+//! The speech data: the `{digit}_{speaker}_{take}.wav` recordings of a folder, their split
+//! (official or leave-one-speaker-out), their features (computed once per run, on both cores)
+//! and the per-feature normaliser fitted on the training frames (saved as `normalizer.json`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataset::Dataset;
+use burn::prelude::Device;
+use rnnlab_data::DataError;
+use rnnlab_data::audio::{
+    FeatureExtractor, Features, FrameBatch, FrameBatcher, FrameDataset, FrameItem, read_wav,
+};
+use rnnlab_data::classification::Split as Indices;
+use rnnlab_data::timeseries::{Scaler, ScalerKind};
+
+use super::config::{SpeechExperiment, Split, Target};
+pub use super::sequences::{Sample, Strings};
+use crate::training::Loaders;
+
+/// The normaliser's file in a run directory.
+pub const NORMALIZER_FILE: &str = "normalizer.json";
+
+/// One recording, as its file name describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recording {
+    /// The WAV file.
+    pub path: PathBuf,
+    /// The digit spoken (0–9).
+    pub digit: u32,
+    /// Who speaks it.
+    pub speaker: String,
+    /// The take number.
+    pub take: usize,
+}
+
+/// Parses `{digit}_{speaker}_{take}.wav`.
+fn parse(path: &Path) -> Result<Recording, DataError> {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    let bad = || {
+        DataError::in_file(
+            path,
+            "expected a name `{digit}_{speaker}_{take}.wav` (digit 0-9, take a number), as FSDD's",
+        )
+    };
+    let mut parts = stem.splitn(3, '_');
+    let (Some(digit), Some(speaker), Some(take)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    let digit: u32 = digit.parse().ok().filter(|d| *d < 10).ok_or_else(bad)?;
+    let take: usize = take.parse().map_err(|_| bad())?;
+    if speaker.is_empty() {
+        return Err(bad());
+    }
+    Ok(Recording {
+        path: path.to_path_buf(),
+        digit,
+        speaker: speaker.to_string(),
+        take,
+    })
+}
+
+/// Every `.wav` file in `dir`, sorted by speaker, digit and take.
+pub fn list(dir: &Path) -> anyhow::Result<Vec<Recording>> {
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("{}: cannot read the recordings folder", dir.display()))?;
+    let mut out = Vec::new();
+    for entry in entries {
+        let path = entry
+            .with_context(|| format!("{}: cannot list", dir.display()))?
+            .path();
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
+        {
+            out.push(parse(&path)?);
+        }
+    }
+    if out.is_empty() {
+        bail!("{}: no .wav recordings", dir.display());
+    }
+    out.sort_by(|a, b| (&a.speaker, a.digit, a.take).cmp(&(&b.speaker, b.digit, b.take)));
+    Ok(out)
+}
+
+/// Test: takes 0–4 (`official`) or one speaker; validation: the next `valid_takes` takes of
+/// the other recordings; training: the rest.
+pub fn split(recs: &[Recording], split: &Split, valid_takes: usize) -> anyhow::Result<Indices> {
+    let mut speakers: Vec<&str> = recs.iter().map(|r| r.speaker.as_str()).collect();
+    speakers.dedup();
+    let first_valid = match split {
+        Split::Official => 5,
+        Split::Speaker(name) => {
+            if !speakers.contains(&name.as_str()) {
+                bail!(
+                    "data.split = \"speaker:{name}\": no recordings of {name:?} (speakers: {})",
+                    speakers.join(", ")
+                );
+            }
+            0
+        }
+    };
+    let mut out = Indices {
+        train: Vec::new(),
+        valid: Vec::new(),
+        test: Vec::new(),
+    };
+    for (i, r) in recs.iter().enumerate() {
+        let test = match split {
+            Split::Official => r.take < 5,
+            Split::Speaker(name) => &r.speaker == name,
+        };
+        let part = if test {
+            &mut out.test
+        } else if (first_valid..first_valid + valid_takes).contains(&r.take) {
+            &mut out.valid
+        } else {
+            &mut out.train
+        };
+        part.push(i);
+    }
+    for (name, part) in [
+        ("training", &out.train),
+        ("validation", &out.valid),
+        ("test", &out.test),
+    ] {
+        if part.is_empty() {
+            bail!(
+                "data.split = \"{split}\", data.valid_takes = {valid_takes}: the {name} set is empty"
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// A speech run's data (no recordings when loaded for inference: [`artefacts`]).
+pub struct SpeechData {
+    /// Every recording.
+    pub recordings: Vec<Recording>,
+    /// Their train/validation/test indices.
+    pub split: Indices,
+    /// Each recording's normalised features.
+    pub features: Vec<Features>,
+    /// The digit strings of `target = "sequence"`, normalised.
+    pub strings: Option<Strings>,
+    /// The per-feature normaliser (fitted on the training frames, or the run's).
+    pub normalizer: Scaler,
+    /// The feature extractor (for `predict`).
+    pub extractor: FeatureExtractor,
+}
+
+/// `f` over `items` on every core, in order; the first error.
+pub fn par_map<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> Result<R, DataError> + Sync,
+) -> Result<Vec<R>, DataError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = items.len().div_ceil(threads).max(1);
+    let f = &f;
+    let parts: Vec<Result<Vec<R>, DataError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(f).collect()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("feature threads do not panic"))
+            .collect()
+    });
+    let mut out = Vec::with_capacity(items.len());
+    for part in parts {
+        out.extend(part?);
+    }
+    Ok(out)
+}
+
+/// The normaliser's column names: `c0`… (MFCC) or `mel0`…, then `d_`, `dd_` for deltas.
+fn columns(e: &SpeechExperiment) -> Vec<String> {
+    let f = &e.data.features;
+    let (prefix, n) = if f.n_mfcc == 0 {
+        ("mel", f.n_mels)
+    } else {
+        ("c", f.n_mfcc)
+    };
+    let base: Vec<String> = (0..n).map(|i| format!("{prefix}{i}")).collect();
+    let mut out = base.clone();
+    if f.deltas {
+        out.extend(base.iter().map(|c| format!("d_{c}")));
+        out.extend(base.iter().map(|c| format!("dd_{c}")));
+    }
+    out
+}
+
+/// Lists, splits and featurises the recordings (and, for `target = "sequence"`, synthesises
+/// and featurises the digit strings); fits the normaliser on the training frames (of the
+/// strings when there are strings), or loads the one saved in `run`.
+pub fn read(e: &SpeechExperiment, run: Option<&Path>) -> anyhow::Result<SpeechData> {
+    let extractor = FeatureExtractor::new(&e.data.features)?;
+    let recordings = list(Path::new(&e.data.path))?;
+    let split = split(&recordings, &e.data.split, e.data.valid_takes)?;
+    let clips = par_map(&recordings, |r| read_wav(&r.path))?;
+    let mut features = par_map(&(0..clips.len()).collect::<Vec<_>>(), |&i| {
+        extractor.compute(&clips[i], &recordings[i].path)
+    })?;
+    let mut strings = match e.data.target {
+        Target::Digit => None,
+        Target::Sequence => Some(Strings::make(e, &recordings, &clips, &split, &extractor)?),
+    };
+    let normalizer = match run {
+        Some(dir) => load_normalizer(e, dir)?,
+        None => {
+            let train: Vec<f32> = match &strings {
+                Some(s) => s
+                    .train
+                    .iter()
+                    .flat_map(|u| u.features.values.iter().copied())
+                    .collect(),
+                None => split
+                    .train
+                    .iter()
+                    .flat_map(|&i| features[i].values.iter().copied())
+                    .collect(),
+            };
+            let names = columns(e);
+            let rows = train.len() / names.len();
+            Scaler::fit(ScalerKind::Zscore, &names, &train, 0..rows)
+        }
+    };
+    for f in &mut features {
+        normalizer.transform(&mut f.values);
+    }
+    if let Some(s) = &mut strings {
+        s.normalise(&normalizer);
+    }
+    Ok(SpeechData {
+        recordings,
+        split,
+        features,
+        strings,
+        normalizer,
+        extractor,
+    })
+}
+
+/// The run's normaliser, checked against its config.
+fn load_normalizer(e: &SpeechExperiment, dir: &Path) -> anyhow::Result<Scaler> {
+    let path = dir.join(NORMALIZER_FILE);
+    let s = Scaler::load(&path)?;
+    let names = columns(e);
+    if s.columns != names {
+        bail!(
+            "{}: {} features saved, this run's config makes {}",
+            path.display(),
+            s.columns.len(),
+            names.len()
+        );
+    }
+    Ok(s)
+}
+
+/// What `predict` needs from the run in `dir`: the feature extractor and the normaliser (no
+/// recordings).
+pub fn artefacts(e: &SpeechExperiment, dir: &Path) -> anyhow::Result<SpeechData> {
+    Ok(SpeechData {
+        recordings: Vec::new(),
+        split: Indices {
+            train: Vec::new(),
+            valid: Vec::new(),
+            test: Vec::new(),
+        },
+        features: Vec::new(),
+        strings: None,
+        normalizer: load_normalizer(e, dir)?,
+        extractor: FeatureExtractor::new(&e.data.features)?,
+    })
+}
+
+impl SpeechData {
+    /// The recordings of `indices` with their digits, in that order.
+    pub fn dataset(&self, indices: &[usize]) -> FrameDataset {
+        FrameDataset::new(
+            indices
+                .iter()
+                .map(|&i| FrameItem {
+                    features: self.features[i].clone(),
+                    targets: vec![self.recordings[i].digit],
+                })
+                .collect(),
+        )
+    }
+
+    /// Digit strings with CTC targets (digit `d` → class `d + 1`), in that order.
+    pub fn string_dataset(&self, samples: &[Sample]) -> FrameDataset {
+        FrameDataset::new(
+            samples
+                .iter()
+                .map(|u| FrameItem {
+                    features: u.features.clone(),
+                    targets: u.digits.iter().map(|d| d + 1).collect(),
+                })
+                .collect(),
+        )
+    }
+
+    /// How the split was made, for the report.
+    pub fn describe_split(&self, split: &Split) -> String {
+        let what = match split {
+            Split::Official => "official split: takes 0-4 tested".to_string(),
+            Split::Speaker(name) => format!("speaker {name} left out"),
+        };
+        format!(
+            "{what}; {}/{}/{} train/validation/test of {} recordings",
+            self.split.train.len(),
+            self.split.valid.len(),
+            self.split.test.len(),
+            self.recordings.len()
+        )
+    }
+}
+
+/// Length-bucketed training batches (shuffled with the run's seed) and validation batches.
+pub fn loaders(
+    e: &SpeechExperiment,
+    data: &SpeechData,
+    device: &Device,
+) -> anyhow::Result<Loaders<FrameBatch>> {
+    let b = e.data.batch_size;
+    let loader = |set: FrameDataset| {
+        DataLoaderBuilder::new(FrameBatcher)
+            .set_device(device.clone())
+            .batch_size(b)
+            .build(set)
+    };
+    let (train, valid) = match &data.strings {
+        Some(s) => (data.string_dataset(&s.train), data.string_dataset(&s.valid)),
+        None => (
+            data.dataset(&data.split.train),
+            data.dataset(&data.split.valid),
+        ),
+    };
+    let steps_per_epoch = train.len().div_ceil(b);
+    Ok(Loaders {
+        train: loader(train.bucket_by_length(b, e.train.seed)),
+        valid: loader(valid.bucket_by_length(b, 0)),
+        steps_per_epoch,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(name: &str) -> Recording {
+        parse(Path::new(name)).unwrap()
+    }
+
+    #[test]
+    fn names_parse_and_bad_names_are_errors() {
+        let r = rec("dir/7_jackson_32.wav");
+        assert_eq!((r.digit, r.speaker.as_str(), r.take), (7, "jackson", 32));
+        for bad in [
+            "x_a_1.wav",
+            "12_a_1.wav",
+            "3_a.wav",
+            "3__1.wav",
+            "3_a_b.wav",
+        ] {
+            let e = parse(Path::new(bad)).unwrap_err().to_string();
+            assert!(e.starts_with(bad) && e.contains("expected a name"), "{e}");
+        }
+    }
+
+    #[test]
+    fn splits_never_share_a_recording_and_leave_the_speaker_out() {
+        let recs: Vec<Recording> = ["a", "b"]
+            .iter()
+            .flat_map(|s| {
+                (0..3).flat_map(move |d| (0..12).map(move |t| rec(&format!("{d}_{s}_{t}.wav"))))
+            })
+            .collect();
+        let s = split(&recs, &Split::Official, 5).unwrap();
+        assert_eq!((s.train.len(), s.valid.len(), s.test.len()), (12, 30, 30));
+        assert!(s.test.iter().all(|&i| recs[i].take < 5));
+        let s = split(&recs, &Split::Speaker("b".into()), 2).unwrap();
+        assert!(s.test.iter().all(|&i| recs[i].speaker == "b"));
+        assert!(
+            s.train
+                .iter()
+                .chain(&s.valid)
+                .all(|&i| recs[i].speaker == "a")
+        );
+        assert_eq!(s.test.len(), 36);
+        let e = split(&recs, &Split::Speaker("zed".into()), 2).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("no recordings of \"zed\" (speakers: a, b)"),
+            "{e}"
+        );
+        let e = split(&recs, &Split::Official, 20).unwrap_err();
+        assert!(e.to_string().contains("the training set is empty"), "{e}");
+    }
+
+    #[test]
+    fn sequence_runs_train_on_strings_with_ctc_targets() {
+        let mut e = SpeechExperiment::default();
+        e.data.path = rnnlab_data::shipped_datasets_dir()
+            .join("speech/fsdd/recordings")
+            .display()
+            .to_string();
+        e.data.target = Target::Sequence;
+        e.data.batch_size = 4;
+        let q = &mut e.data.sequences;
+        (q.train, q.valid, q.test) = (10, 3, 2);
+        let data = read(&e, None).unwrap();
+        let loaders = loaders(&e, &data, &Device::flex()).unwrap();
+        assert_eq!(loaders.steps_per_epoch, 3);
+        let batches: Vec<FrameBatch> = loaders.train.iter().map(Result::unwrap).collect();
+        assert_eq!(batches.iter().map(|b| b.lengths.len()).sum::<usize>(), 10);
+        let strings = data.strings.as_ref().unwrap();
+        let mut lengths: Vec<usize> = batches
+            .iter()
+            .flat_map(|b| b.target_lengths.clone())
+            .collect();
+        let mut expected: Vec<usize> = strings.train.iter().map(|s| s.digits.len()).collect();
+        lengths.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(lengths, expected, "one target per digit");
+        for b in &batches {
+            let y: Vec<i64> = b
+                .targets
+                .clone()
+                .into_data()
+                .convert::<i64>()
+                .try_to_vec()
+                .unwrap();
+            let s = b.targets.dims()[1];
+            for (row, &n) in b.target_lengths.iter().enumerate() {
+                assert!(
+                    y[row * s..row * s + n]
+                        .iter()
+                        .all(|&c| (1..=10).contains(&c)),
+                    "{y:?}"
+                );
+            }
+        }
+        assert_eq!(strings.test.len(), 2);
+        assert!(strings.test.iter().all(|s| s.clip.is_some()));
+    }
+}

@@ -1,0 +1,159 @@
+//! `rnnlab predict` on a speech run: each WAV file's digit (classification) or digit string
+//! (CTC, beam search) with its probability, and the frame-wise class probabilities the plot
+//! draws.
+
+use std::path::Path;
+
+use anyhow::bail;
+use burn::Tensor;
+use burn::prelude::Device;
+use burn::tensor::TensorData;
+use burn::tensor::activation::softmax;
+use rnnlab_data::audio::read_wav;
+
+use super::data::SpeechData;
+use super::{SpeechCtcTask, SpeechTask, Target, ctc, target_of};
+use crate::metrics::read_floats;
+use crate::task::{Loaded, load_for_inference};
+
+/// One recording, recognised.
+#[derive(Clone, Debug)]
+pub struct Prediction {
+    /// The digit, or the digit string.
+    pub text: String,
+    /// Its probability (for a string: summed over its alignments in the beam).
+    pub probability: f64,
+    /// `[frames][classes]`: each frame's class probabilities (classification: the head applied
+    /// to every frame's output; CTC: what the loss reads, blank first).
+    pub frame_probabilities: Vec<Vec<f32>>,
+    /// The name of every class.
+    pub class_names: Vec<String>,
+    /// `[frames][n_mels]`: the recording's log-mel energies (before normalisation).
+    pub log_mel: Vec<Vec<f32>>,
+    /// Seconds between frames.
+    pub hop_seconds: f64,
+}
+
+/// The normalised features of `path` as a batch of one, and its log-mel energies.
+fn prepare(
+    data: &SpeechData,
+    path: &Path,
+    device: &Device,
+) -> anyhow::Result<(Tensor<3>, Vec<Vec<f32>>)> {
+    let clip = read_wav(path)?;
+    let mut features = data.extractor.compute(&clip, path)?;
+    data.normalizer.transform(&mut features.values);
+    let mel = data.extractor.log_mel(&clip, path)?;
+    let (t, dim) = (features.frames, features.dim);
+    let x = Tensor::<3>::from_data(TensorData::new(features.values, [1, t, dim]), device);
+    Ok((x, (0..mel.frames).map(|i| mel.frame(i).to_vec()).collect()))
+}
+
+fn hop_seconds(data: &SpeechData) -> f64 {
+    data.extractor.hop() as f64 / data.extractor.config().sample_rate as f64
+}
+
+fn digits() -> Vec<String> {
+    (0..10).map(|d| d.to_string()).collect()
+}
+
+/// Classifies the WAV file at `path` with a digit run's model.
+pub fn predict(
+    run: &Loaded<SpeechTask>,
+    path: &Path,
+    device: &Device,
+) -> anyhow::Result<Prediction> {
+    let (x, log_mel) = prepare(&run.data, path, device)?;
+    let t = log_mel.len();
+    let mask = Tensor::<2>::ones([1, t], device).equal_elem(1.0);
+    let out = run.model.forward(x, &[t], mask);
+    let probabilities = read_floats(softmax(out.logits, 1))?;
+    let n = probabilities.len();
+    let frames = read_floats(softmax(out.frame_logits, 2))?;
+    let digit = (0..n)
+        .max_by(|&a, &b| probabilities[a].total_cmp(&probabilities[b]))
+        .unwrap_or(0);
+    Ok(Prediction {
+        text: digit.to_string(),
+        probability: probabilities[digit] as f64,
+        frame_probabilities: frames.chunks(n).map(<[f32]>::to_vec).collect(),
+        class_names: digits(),
+        log_mel,
+        hop_seconds: hop_seconds(&run.data),
+    })
+}
+
+/// Transcribes the WAV file at `path` with a CTC run's model (beam search, `decode.beam`).
+pub fn transcribe(
+    run: &Loaded<SpeechCtcTask>,
+    path: &Path,
+    device: &Device,
+) -> anyhow::Result<Prediction> {
+    let (x, log_mel) = prepare(&run.data, path, device)?;
+    let t = log_mel.len();
+    let lp = read_floats(run.model.log_probs(x, &[t]))?;
+    let rows: Vec<Vec<f32>> = lp
+        .chunks(lp.len() / t.max(1))
+        .map(<[f32]>::to_vec)
+        .collect();
+    let (digits, logp) = ctc::beam(&rows, run.config.decode.beam);
+    let text: String = digits.iter().map(|d| d.to_string()).collect();
+    let mut names = vec!["blank".to_string()];
+    names.extend(self::digits());
+    Ok(Prediction {
+        text: if text.is_empty() {
+            "(nothing)".into()
+        } else {
+            text
+        },
+        probability: logp.exp(),
+        frame_probabilities: rows
+            .iter()
+            .map(|r| r.iter().map(|v| v.exp()).collect())
+            .collect(),
+        class_names: names,
+        log_mel,
+        hop_seconds: hop_seconds(&run.data),
+    })
+}
+
+/// `rnnlab predict` on the speech run `dir`: `digit (probability)  file` per input, and with
+/// `plot` the single input's spectrogram and frame-wise probabilities drawn there.
+pub fn predict_lines(
+    dir: &Path,
+    inputs: &[String],
+    plot: Option<&Path>,
+    device: &Device,
+) -> anyhow::Result<Vec<String>> {
+    if plot.is_some() && inputs.len() != 1 {
+        bail!(
+            "--plot draws one recording; give one WAV file ({} given)",
+            inputs.len()
+        );
+    }
+    let target = target_of(&crate::run::config_of_run(dir)?, &[])?;
+    let predictions: Vec<Prediction> = match target {
+        Target::Digit => {
+            let run = load_for_inference::<SpeechTask>(dir, device)?;
+            inputs
+                .iter()
+                .map(|i| predict(&run, Path::new(i), device))
+                .collect::<anyhow::Result<_>>()?
+        }
+        Target::Sequence => {
+            let run = load_for_inference::<SpeechCtcTask>(dir, device)?;
+            inputs
+                .iter()
+                .map(|i| transcribe(&run, Path::new(i), device))
+                .collect::<anyhow::Result<_>>()?
+        }
+    };
+    if let (Some(out), Some(p)) = (plot, predictions.first()) {
+        super::prediction_svg(p, &inputs[0], out)?;
+    }
+    Ok(inputs
+        .iter()
+        .zip(&predictions)
+        .map(|(input, p)| format!("{} ({:.3})  {input}", p.text, p.probability))
+        .collect())
+}

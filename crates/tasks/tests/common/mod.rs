@@ -1,0 +1,85 @@
+//! Helpers of the end-to-end tests: run the `rnnlab` binary, expect success or exactly one
+//! clear error line, find the run directory it printed.
+#![allow(dead_code)] // each test binary uses its own share
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn datasets() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets")
+}
+
+pub struct Out {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn rnnlab(args: &[&str]) -> Out {
+    let out = Command::new(env!("CARGO_BIN_EXE_rnnlab"))
+        .args(args)
+        .env("BURN_DEVICE", "flex")
+        .output()
+        .expect("rnnlab runs");
+    Out {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
+}
+
+pub fn ok(args: &[&str]) -> String {
+    let out = rnnlab(args);
+    assert!(
+        out.ok,
+        "rnnlab {args:?} failed:\n{}\n{}",
+        out.stdout, out.stderr
+    );
+    out.stdout
+}
+
+/// Fails with exactly one `error:` line containing `expected`.
+pub fn fails(args: &[&str], expected: &str) {
+    let out = rnnlab(args);
+    assert!(!out.ok, "rnnlab {args:?} should fail:\n{}", out.stdout);
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(lines.len(), 1, "one error line: {}", out.stderr);
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains(expected),
+        "{expected:?} in {}",
+        lines[0]
+    );
+}
+
+pub fn run_dir(stdout: &str) -> PathBuf {
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("run: "))
+        .expect("a run: line");
+    PathBuf::from(line.trim())
+}
+
+pub fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+pub fn listing(dir: &Path) -> Vec<(PathBuf, u64, std::time::SystemTime)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let meta = entry.metadata().unwrap();
+        if meta.is_dir() {
+            out.extend(listing(&entry.path()));
+        } else {
+            out.push((entry.path(), meta.len(), meta.modified().unwrap()));
+        }
+    }
+    out.sort();
+    out
+}
