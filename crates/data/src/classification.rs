@@ -58,6 +58,13 @@ pub fn load_tsv(path: &Path, labels: &[&str]) -> Result<Vec<Labelled>, DataError
             let (text, label) = line.rsplit_once('\t').ok_or_else(|| {
                 DataError::in_file(path, "no tab; expected `text<TAB>label`").at_line(i + 1)
             })?;
+            if text.trim().is_empty() {
+                return Err(DataError::in_file(
+                    path,
+                    "no text before the tab; expected `text<TAB>label`",
+                )
+                .at_line(i + 1));
+            }
             Ok(Labelled {
                 text: text.trim().to_string(),
                 label: label_index(path, i + 1, label.trim(), labels)?,
@@ -126,6 +133,9 @@ fn label_index(path: &Path, line: usize, label: &str, labels: &[&str]) -> Result
     })
 }
 
+/// One fold of [`k_fold`]: training indices and held-out indices.
+pub type Fold = (Vec<usize>, Vec<usize>);
+
 /// Indices of a seeded stratified train/validation/test split.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Split {
@@ -171,11 +181,7 @@ pub fn stratified_split(
 
 /// Stratified k-fold: `k` pairs of (train, test) indices; every index is in exactly one test
 /// fold, and each class is spread evenly over the folds.
-pub fn k_fold(
-    labels: &[usize],
-    k: usize,
-    seed: u64,
-) -> Result<Vec<(Vec<usize>, Vec<usize>)>, DataError> {
+pub fn k_fold(labels: &[usize], k: usize, seed: u64) -> Result<Vec<Fold>, DataError> {
     if k < 2 || k > labels.len() {
         return Err(DataError::invalid(format!(
             "k-fold needs 2 <= k <= {} items, got k = {k}",

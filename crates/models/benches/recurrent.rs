@@ -90,6 +90,7 @@ const SHAPES: &[Shape] = &[
 ];
 
 /// burn-nn's equivalent of a shape.
+#[allow(clippy::large_enum_variant)] // one per shape, built once
 enum Baseline {
     Lstm(Vec<NnLstm>),
     BiLstm(BiLstm),

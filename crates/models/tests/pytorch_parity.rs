@@ -92,16 +92,6 @@ fn assert_close<const D: usize>(actual: Tensor<D>, expected: &TensorData, tol: f
     assert!(worst <= tol, "{what}: worst error {worst:e} > {tol:e}");
 }
 
-/// PyTorch's name suffix of cell `index` (`l{layer}` or `l{layer}_reverse`).
-fn suffix(index: usize, directions: usize) -> String {
-    let reverse = if index % directions == 1 {
-        "_reverse"
-    } else {
-        ""
-    };
-    format!("l{}{reverse}", index / directions)
-}
-
 fn check_case(name: &str, device: &Device, tol: f32) {
     let path = fixture(&format!("{name}.safetensors"));
     let config = config_of(&path);
@@ -174,37 +164,28 @@ fn check_case(name: &str, device: &Device, tol: f32) {
             &what("grad c0"),
         );
     }
-    let directions = if config.bidirectional { 2 } else { 1 };
-    let mut checked = 0;
-    for (index, p) in stack.cells.iter().enumerate() {
-        let s = suffix(index, directions);
-        let mut check2 = |key: String, t: Tensor<2>| {
-            assert_close(
-                t.grad(&grads).unwrap(),
-                dict.get(&key).unwrap(),
-                tol,
-                &what(&key),
-            );
-            checked += 1;
-        };
-        check2(format!("grad.weight_ih_{s}"), p.weight_ih.val());
-        check2(format!("grad.weight_hh_{s}"), p.weight_hh.val());
-        if let Some(w) = &p.weight_hr {
-            check2(format!("grad.weight_hr_{s}"), w.val());
-        }
-        for (key, b) in [("bias_ih", &p.bias_ih), ("bias_hh", &p.bias_hh)] {
-            if let Some(b) = b {
-                let key = format!("grad.{key}_{s}");
-                assert_close(
-                    b.val().grad(&grads).unwrap(),
-                    dict.get(&key).unwrap(),
-                    tol,
-                    &what(&key),
-                );
-                checked += 1;
-            }
-        }
+    // The parameter gradients, exported under PyTorch's names, against PyTorch's `p.grad`.
+    let exported = stack.gradients_state_dict(&grads, "grad.");
+    for key in exported.keys() {
+        let ours = exported.get(key).unwrap();
+        let theirs = dict
+            .get(key)
+            .unwrap_or_else(|| panic!("{name}: no {key} in the fixture"));
+        assert_eq!(ours.shape(), theirs.shape(), "{key}: shape");
+        let a = ours.clone().convert::<f32>().try_into_vec::<f32>().unwrap();
+        let e = theirs.clone().try_into_vec::<f32>().unwrap();
+        let worst = a
+            .iter()
+            .zip(&e)
+            .map(|(x, y)| (x - y).abs() / y.abs().max(1.0))
+            .fold(0.0f32, f32::max);
+        assert!(
+            worst <= tol,
+            "{}: worst error {worst:e} > {tol:e}",
+            what(key)
+        );
     }
+    let checked = exported.len();
     let expected = dict
         .keys()
         .filter(|k| {
@@ -325,6 +306,38 @@ fn mismatched_weights_name_every_key_and_both_shapes() {
         ),
         "{err}"
     );
+}
+
+#[test]
+fn non_strict_load_ignores_and_lists_unexpected_keys_but_not_missing_ones() {
+    let device = Device::flex();
+    let config = RecurrentConfig::new(CellType::Lstm, 3, 4);
+    let source = config.init(&device);
+    let mut dict = source.to_state_dict("rnn.");
+    let extra = TensorData::new(vec![0f32; 2], [2]);
+    dict.insert("rnn.head.weight", extra.clone());
+    dict.insert("optimizer.step", extra);
+    assert!(
+        config.init(&device).load_state_dict(&dict, "rnn.").is_err(),
+        "strict refuses"
+    );
+    let (loaded, ignored) = config
+        .init(&device)
+        .load_state_dict_non_strict(&dict, "rnn.")
+        .unwrap();
+    assert_eq!(ignored, ["rnn.head.weight"]);
+    let a = loaded.to_state_dict("");
+    let b = source.to_state_dict("");
+    for key in b.keys() {
+        assert_eq!(a.get(key), b.get(key), "{key}");
+    }
+    dict.remove("rnn.weight_hh_l0");
+    let err = config
+        .init(&device)
+        .load_state_dict_non_strict(&dict, "rnn.")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("rnn.weight_hh_l0"), "{err}");
 }
 
 #[test]

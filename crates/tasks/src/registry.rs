@@ -42,6 +42,12 @@ pub trait Registered: Sync {
 /// The [`Registered`] form of a [`Task`].
 pub struct Entry<T>(PhantomData<fn() -> T>);
 
+impl<T> Default for Entry<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<T> Entry<T> {
     /// The entry of `T`.
     pub const fn new() -> Self {

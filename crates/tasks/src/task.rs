@@ -1,5 +1,5 @@
 //! [`Task`]: the one lifecycle every task shares — validate → read the data and fit (or load)
-//! its artefacts → seeded initialisation → loaders → [`fit`] → score the model in memory, with
+//! its artefacts → seeded initialisation → loaders → [`fit()`] → score the model in memory, with
 //! its baseline → `results.json` and `report.txt`. A task supplies its config, data, model and
 //! scoring; [`train`], [`resume`], [`evaluate`] and [`load`] are written here once.
 

@@ -40,6 +40,7 @@ pub trait Tokenizer {
 /// Any of the tokenizers, as saved to and loaded from a file (`{"kind": "char", ...}`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
+#[allow(clippy::large_enum_variant)] // one tokenizer per run: its size does not matter
 pub enum AnyTokenizer {
     /// Characters.
     Char(CharTokenizer),

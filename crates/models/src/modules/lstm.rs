@@ -24,7 +24,8 @@ pub struct LstmConfig {
     /// Whether the layers have the biases `b_ih` and `b_hh`.
     #[config(default = true)]
     pub bias: bool,
-    /// `[B, T, ·]` input and output when true (the default here), `[T, B, ·]` when false.
+    /// `[B, T, ·]` input and output when true (the default here: unlike PyTorch, whose
+    /// `batch_first` defaults to false), `[T, B, ·]` when false.
     #[config(default = true)]
     pub batch_first: bool,
     /// Dropout on the outputs of every layer but the last, in training only.

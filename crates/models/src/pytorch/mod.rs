@@ -12,6 +12,7 @@ use std::path::Path;
 
 use burn::Tensor;
 use burn::module::Param;
+use burn::tensor::Gradients;
 
 pub use state_dict::StateDict;
 
@@ -32,6 +33,37 @@ pub trait PytorchWeights: Sized {
 
     /// The parameters under PyTorch's names, each prefixed with `prefix`.
     fn to_state_dict(&self, prefix: &str) -> StateDict;
+
+    /// The gradients of the parameters (from `loss.backward()` on an autodiff device) under
+    /// PyTorch's names, each prefixed with `prefix`, to compare with PyTorch's `p.grad`.
+    /// Parameters without a gradient are left out.
+    fn gradients_state_dict(&self, grads: &Gradients, prefix: &str) -> StateDict;
+
+    /// [`load_state_dict`](Self::load_state_dict) that ignores keys under `prefix` this module
+    /// does not have (a checkpoint of a larger model, optimiser extras), returning them sorted.
+    /// Missing keys and shape mismatches are still errors.
+    fn load_state_dict_non_strict(
+        self,
+        dict: &StateDict,
+        prefix: &str,
+    ) -> Result<(Self, Vec<String>), WeightError> {
+        let expected: std::collections::BTreeSet<String> = self
+            .to_state_dict(prefix)
+            .keys()
+            .map(str::to_string)
+            .collect();
+        let mut kept = StateDict::new(dict.source());
+        let mut ignored = Vec::new();
+        for key in dict.keys() {
+            if key.starts_with(prefix) && !expected.contains(key) {
+                ignored.push(key.to_string());
+            } else if let Some(data) = dict.get(key) {
+                kept.insert(key, data.clone());
+            }
+        }
+        ignored.sort();
+        Ok((self.load_state_dict(&kept, prefix)?, ignored))
+    }
 
     /// Reads `path` (`.safetensors`, or a `torch.save` pickle) and loads it.
     fn load_pytorch(self, path: impl AsRef<Path>, prefix: &str) -> Result<Self, WeightError> {
@@ -181,6 +213,29 @@ impl PytorchWeights for Recurrent {
         }
         dict
     }
+
+    fn gradients_state_dict(&self, grads: &Gradients, prefix: &str) -> StateDict {
+        self.gradients(grads, prefix)
+    }
+}
+
+impl Recurrent {
+    fn gradients(&self, grads: &Gradients, prefix: &str) -> StateDict {
+        let mut dict = StateDict::new("gradients");
+        for (index, params) in self.cells.iter().enumerate() {
+            for (name, w, b) in named_params(params, &self.suffix(index)) {
+                let grad = match (w, b) {
+                    (Some(w), _) => w.grad(grads).map(|g| g.into_data()),
+                    (None, Some(b)) => b.grad(grads).map(|g| g.into_data()),
+                    (None, None) => None,
+                };
+                if let Some(data) = grad {
+                    dict.insert(format!("{prefix}{name}"), data);
+                }
+            }
+        }
+        dict
+    }
 }
 
 macro_rules! delegate_to_inner {
@@ -192,6 +247,10 @@ macro_rules! delegate_to_inner {
 
             fn to_state_dict(&self, prefix: &str) -> StateDict {
                 self.inner.to_state_dict(prefix)
+            }
+
+            fn gradients_state_dict(&self, grads: &Gradients, prefix: &str) -> StateDict {
+                self.inner.gradients_state_dict(grads, prefix)
             }
         }
     )*};

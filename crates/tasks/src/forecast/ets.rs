@@ -66,13 +66,9 @@ mod tests {
         let out = forecasts(&series, &[80, 100], 10, 0).unwrap();
         assert_eq!((out.len(), out[0].len()), (2, 10));
         for (k, origin) in [80usize, 100].into_iter().enumerate() {
-            for s in 0..10 {
+            for (s, &value) in out[k].iter().enumerate() {
                 let truth = 50.0 + 2.0 * (origin + s) as f32;
-                assert!(
-                    (out[k][s] - truth).abs() < 3.0,
-                    "{k} {s}: {} vs {truth}",
-                    out[k][s]
-                );
+                assert!((value - truth).abs() < 3.0, "{k} {s}: {value} vs {truth}");
             }
         }
         // Refitted: the later origin sees the later level, not the earlier forecast's.

@@ -126,6 +126,9 @@ impl fmt::Display for ForecastReport {
 }
 
 /// Model forecasts on the model's scale: per origin, `[steps × n_out]` row-major.
+/// Which forecast of an origin a row of the report scores.
+type Forecaster = fn(&OriginForecast) -> &Vec<Vec<f32>>;
+
 fn model_forecasts(
     model: &ForecastModel,
     e: &ForecastExperiment,
@@ -242,7 +245,7 @@ pub fn score(
         .collect();
     let train_end = p.splits.bounds[0];
     let mut results = Results::new();
-    let mut scored: Vec<(&str, fn(&OriginForecast) -> &Vec<Vec<f32>>)> = vec![
+    let mut scored: Vec<(&str, Forecaster)> = vec![
         ("test", |f| &f.model),
         ("naive", |f| &f.naive),
         ("snaive", |f| &f.seasonal),

@@ -40,9 +40,43 @@ pub fn read(e: &SentimentExperiment, run: Option<&Path>) -> anyhow::Result<Senti
             load_tsv(path, &labels)?
         }
     };
+    if examples.is_empty() {
+        anyhow::bail!(
+            "{}: no labelled sentences (only blank lines)",
+            path.display()
+        );
+    }
     let labels: Vec<usize> = examples.iter().map(|x| x.label).collect();
     let d = &e.data;
     let split = stratified_split(&labels, d.valid_fraction, d.test_fraction, d.split_seed)?;
+    let n = examples.len();
+    let empty = |name: &str, hint: String| {
+        anyhow::anyhow!(
+            "{}: the {name} split of its {n} sentences is empty; {hint}",
+            path.display()
+        )
+    };
+    if split.test.is_empty() {
+        let f = d.test_fraction;
+        return Err(empty(
+            "test",
+            format!(
+                "data.test_fraction = {f} of each class rounds to none: give more data or raise it"
+            ),
+        ));
+    }
+    if split.valid.is_empty() {
+        let f = d.valid_fraction;
+        return Err(empty(
+            "validation",
+            format!(
+                "data.valid_fraction = {f} of each class rounds to none: give more data or raise it"
+            ),
+        ));
+    }
+    if split.train.is_empty() {
+        return Err(empty("training", "data.valid_fraction and data.test_fraction take every sentence: give more data or lower them".into()));
+    }
     let tokenizer = match run {
         Some(dir) => AnyTokenizer::load(&dir.join(TOKENIZER_FILE))?,
         None => AnyTokenizer::Word(WordTokenizer::fit(

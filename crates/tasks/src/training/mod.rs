@@ -1,6 +1,6 @@
 //! What every task's training shares: the `[train]` section, the learning-rate schedule,
 //! global-norm gradient clipping and state carry ([`step`]), atomic checkpoints, `metrics.csv`
-//! history, the run renderer and [`fit`].
+//! history, the run renderer and [`fit()`].
 
 pub mod checkpoint;
 pub mod fit;

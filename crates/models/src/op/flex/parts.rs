@@ -53,6 +53,7 @@ impl Shared {
 
 /// `0..n` as the parts a step is split into: two halves for two cores when `parallel` (the
 /// split point rounded to a multiple of 16 so that vector blocks stay whole), else one.
+#[allow(clippy::single_range_in_vec_init)] // one part holding the whole range is meant
 pub(super) fn parts(n: usize, parallel: bool) -> Vec<Range<usize>> {
     if parallel && n >= 32 {
         let mid = (n / 2).div_ceil(16) * 16;
