@@ -141,12 +141,24 @@ pub fn train<T: Task>(
     resume: Option<usize>,
 ) -> anyhow::Result<Results> {
     validate::<T>(config)?;
-    let data = T::data(config, resume.map(|_| dir))?;
+    // A warm start reads its artefacts from the run it starts from; a resumed run its own.
+    let init = warm_start::<T>(config)?;
+    let artefacts = match (resume, &init) {
+        (Some(_), _) => Some(dir),
+        (None, Some(init)) => Some(init.as_path()),
+        (None, None) => None,
+    };
+    let data = T::data(config, artefacts)?;
     // Initialised on the CPU from the seed, then moved: one seed gives the same initial
     // weights on every device.
-    let model = seeded_init(config.train().seed, device, |cpu| {
+    let mut model = seeded_init(config.train().seed, device, |cpu| {
         T::model(config, &data, cpu)
     })?;
+    if let (None, Some(init)) = (resume, &init) {
+        load_model(&mut model, &init.join(MODEL_FILE)).map_err(|e| {
+            anyhow::anyhow!("train.init_from = {:?}: {e}", config.train().init_from)
+        })?;
+    }
     let train_device = device.clone().autodiff();
     let mut policy = T::policy(config);
     policy.reseed = Some(Reseed {
@@ -176,15 +188,29 @@ pub fn train<T: Task>(
     if let Some(reason) = fitted.stopped {
         bail!("training stopped: {reason}");
     }
-    let model = fitted.model.model.valid().fork(device);
-    let report = T::score(config, &data, &model, device)?;
-    finish(
-        dir,
-        report.results(),
-        (fitted.epochs_run, fitted.epoch),
-        seconds,
-        &report.to_string(),
-    )
+    score_and_finish::<T>(config, &data, fitted, dir, seconds, device)
+}
+
+/// The run `train.init_from` names, checked to be a finished run of task `T`.
+fn warm_start<T: Task>(config: &T::Config) -> anyhow::Result<Option<std::path::PathBuf>> {
+    let from = &config.train().init_from;
+    if from.is_empty() {
+        return Ok(None);
+    }
+    let dir = std::path::PathBuf::from(from);
+    let found = crate::registry::task_of_run(&dir)
+        .map_err(|e| anyhow::anyhow!("train.init_from = {from:?}: {e}"))?
+        .name();
+    if found != T::NAME {
+        bail!(
+            "train.init_from = {from:?}: a {found} run; this is a {} experiment",
+            T::NAME
+        );
+    }
+    if !dir.join(MODEL_FILE).is_file() {
+        bail!("train.init_from = {from:?}: no {MODEL_FILE}; is that run finished?");
+    }
+    Ok(Some(dir))
 }
 
 /// Continues the run in `dir` from its last complete checkpoint.
@@ -210,6 +236,27 @@ pub fn resume<T: Task>(dir: &Path, device: &Device) -> anyhow::Result<Results> {
     train::<T>(&config, &text, dir, device, Some(done))
 }
 
+/// Scores the kept model (validation mode, on `device`) and writes `results.json` and
+/// `report.txt`.
+fn score_and_finish<T: Task>(
+    config: &T::Config,
+    data: &T::Data,
+    fitted: crate::training::Fitted<Step<T::Model>>,
+    dir: &Path,
+    seconds: f64,
+    device: &Device,
+) -> anyhow::Result<Results> {
+    let model = fitted.model.model.valid().fork(device);
+    let report = T::score(config, data, &model, device)?;
+    finish(
+        dir,
+        report.results(),
+        (fitted.epochs_run, fitted.epoch),
+        seconds,
+        &report.to_string(),
+    )
+}
+
 /// Writes the final files of a run whose epochs all finished (`model.bpk` from the kept
 /// checkpoint, then the scores); `train_seconds` is 0, the training time being unknown.
 fn finish_from_checkpoints<T: Task>(
@@ -226,15 +273,7 @@ fn finish_from_checkpoints<T: Task>(
         config.train(),
         dir,
     )?;
-    let model = fitted.model.model.valid().fork(device);
-    let report = T::score(config, &data, &model, device)?;
-    finish(
-        dir,
-        report.results(),
-        (fitted.epochs_run, fitted.epoch),
-        0.0,
-        &report.to_string(),
-    )
+    score_and_finish::<T>(config, &data, fitted, dir, 0.0, device)
 }
 
 /// A trained run, loaded back.

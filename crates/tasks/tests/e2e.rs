@@ -282,6 +282,90 @@ fn a_resumed_run_with_dropout_repeats_the_uninterrupted_run() {
 }
 
 #[test]
+fn a_warm_start_continues_from_a_finished_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let first = write(
+        tmp.path(),
+        "a.txt",
+        &"to be or not to be, that is the question.\n".repeat(60),
+    );
+    // The same letters in another order; a third text has letters the first lacks.
+    let second = write(
+        tmp.path(),
+        "b.txt",
+        &"that is not the question: to be, or to be not.\n".repeat(60),
+    );
+    let third = write(
+        tmp.path(),
+        "c.txt",
+        &"to sleep, perchance to dream.\n".repeat(60),
+    );
+    let exp = write(
+        tmp.path(),
+        "lm.toml",
+        &format!(
+            "task = \"charlm\"\nname = \"lm\"\n[data]\npath = {first:?}\nseq_len = 16\nbatch_size = 8\n\
+             window_stride = 4\nvalid_stride = 8\n[model]\nd_embed = 8\nd_hidden = 32\nn_layers = 1\n\
+             [train]\nepochs = 2\nlr = 0.01\n"
+        ),
+    );
+    let runs = tmp.path().join("runs").display().to_string();
+    let base = run_dir(&ok(&["train", &exp, "--runs", &runs]));
+    let from = format!("train.init_from={}", base.display());
+    let on = |path: &str| format!("data.path={path}");
+    let args = |extra: &[&str]| -> Vec<String> {
+        ["train", &exp, "--runs", &runs, "train.epochs=1"]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let train = |extra: &[&str]| {
+        let a = args(extra);
+        run_dir(&ok(&a.iter().map(String::as_str).collect::<Vec<_>>()))
+    };
+    let refuse = |extra: &[&str], expected: &str| {
+        let a = args(extra);
+        fails(&a.iter().map(String::as_str).collect::<Vec<_>>(), expected)
+    };
+    let valid_loss = |dir: &Path| -> f64 {
+        let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+        let row = csv
+            .lines()
+            .find(|l| l.starts_with("1,") && l.contains(",valid,Loss,"))
+            .unwrap();
+        row.rsplit(',').next().unwrap().parse().unwrap()
+    };
+    let scratch = train(&[&on(&second)]);
+    let warm = train(&[&on(&second), &from]);
+    assert!(
+        valid_loss(&warm) < valid_loss(&scratch),
+        "one epoch from the first run beats one from scratch: {} vs {}",
+        valid_loss(&warm),
+        valid_loss(&scratch)
+    );
+    // The warm-started run is self-contained: its tokenizer is the first run's.
+    assert_eq!(
+        std::fs::read(warm.join("tokenizer.json")).unwrap(),
+        std::fs::read(base.join("tokenizer.json")).unwrap()
+    );
+    // Letters the first text lacks: <unk> by default, an error when asked.
+    train(&[&on(&third), &from]);
+    refuse(
+        &[&on(&third), &from, "data.unknown=error"],
+        "c.txt:1:5: character 'l' is not in the tokenizer of",
+    );
+    refuse(
+        &[&on(&second), &from, "model.d_hidden=16"],
+        "train.init_from",
+    );
+    refuse(
+        &["train.init_from=/nonexistent"],
+        "train.init_from = \"/nonexistent\"",
+    );
+}
+
+#[test]
 fn sentiment_trains_evaluates_and_explains() {
     let tmp = tempfile::tempdir().unwrap();
     let mut lines = String::new();

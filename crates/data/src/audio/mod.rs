@@ -4,12 +4,13 @@
 //! the frames.
 
 mod batch;
+mod config;
 mod features;
 mod wav;
 
 pub use batch::{FrameBatch, FrameBatcher, FrameDataset, FrameItem};
+pub use config::FeatureConfig;
 pub use features::{
-    FeatureConfig, FeatureExtractor, Features, LOG_FLOOR, dct_matrix, hz_to_mel, mel_filterbank,
-    mel_to_hz,
+    FeatureExtractor, Features, LOG_FLOOR, dct_matrix, hz_to_mel, mel_filterbank, mel_to_hz,
 };
 pub use wav::{Clip, read_wav};

@@ -2,6 +2,7 @@
 //! and validation.
 
 use anyhow::bail;
+use rnnlab_data::tokenizer::UnknownPolicy;
 use rnnlab_models::{CellType, RecurrentConfig};
 use serde::{Deserialize, Serialize};
 
@@ -72,6 +73,10 @@ pub struct DataSection {
     /// Validation windows (during training) start every `valid_stride` tokens; the final
     /// evaluation always scores the whole validation split.
     pub valid_stride: usize,
+    /// A character the char tokenizer lacks (the run's own meeting the validation text, or the
+    /// one of `train.init_from` meeting a new corpus): `unk` (it becomes `<unk>`) or `error`
+    /// (one error naming it, its line and column).
+    pub unknown: UnknownPolicy,
     /// Truncated BPTT with carried state: `batch_size` contiguous streams read in order, each
     /// batch starting from the previous batch's final state (`window_stride` is then unused).
     pub tbptt: bool,
@@ -109,6 +114,7 @@ impl Default for CharLmExperiment {
                 window_stride: 50,
                 valid_stride: 500,
                 tbptt: false,
+                unknown: UnknownPolicy::Unk,
             },
             model: ModelSection {
                 cell: CellType::Lstm,

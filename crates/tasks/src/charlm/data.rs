@@ -41,6 +41,28 @@ pub fn read(e: &CharLmExperiment, run: Option<&Path>) -> anyhow::Result<LmData> 
         Some(dir) => AnyTokenizer::load(&dir.join(TOKENIZER_FILE))?,
         None => fit_tokenizer(e, train)?,
     };
+    if let (AnyTokenizer::Char(t), UnknownPolicy::Error) = (&tokenizer, e.data.unknown) {
+        let known: std::collections::HashSet<char> = t.chars().iter().copied().collect();
+        if let Some((line, text_line)) = text
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.chars().any(|c| !known.contains(&c)))
+        {
+            let (col, c) = text_line
+                .chars()
+                .enumerate()
+                .find(|(_, c)| !known.contains(c))
+                .expect("the line has one");
+            anyhow::bail!(
+                "{}:{}:{}: character {c:?} is not in the tokenizer of {} (data.unknown = \"error\"; \
+                 \"unk\" reads it as <unk>)",
+                e.data.path,
+                line + 1,
+                col + 1,
+                run.map_or(String::new(), |d| d.display().to_string())
+            );
+        }
+    }
     Ok(LmData {
         train_ids: tokenizer.encode(train)?,
         valid_ids: tokenizer.encode(valid)?,

@@ -3,9 +3,10 @@
 //! per-frame CTC over blank + 10 digits on synthesised digit strings
 //! (`data.target = "sequence"`, [`SpeechCtcTask`]), each beside its baseline. `task =
 //! "speech"` is one registry entry, [`SPEECH`], that picks the task by `data.target`. One file
-//! per job: [`config`], [`data`], [`sequences`], [`model`](SpeechClassifier), [`ctc`]
-//! (decoding, error rates), [`score`], `baseline`, `plot`, `predict`.
+//! per job: [`config`], [`recordings`], [`data`], [`sequences`], [`model`](SpeechClassifier),
+//! `augment`, [`ctc`] (decoding, error rates), [`score`], `baseline`, `plot`, `predict`.
 
+mod augment;
 mod baseline;
 pub mod config;
 pub mod ctc;
@@ -13,6 +14,7 @@ pub mod data;
 mod model;
 mod plot;
 mod predict;
+pub mod recordings;
 pub mod score;
 pub mod sequences;
 

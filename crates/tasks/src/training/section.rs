@@ -61,6 +61,9 @@ pub struct TrainSection {
     /// `metrics.csv` (0 = about 50 times per epoch); on a pipe a progress line follows every
     /// ten such rows, or after 30 s without one.
     pub log_every: usize,
+    /// Warm start: a finished run directory whose weights and artefacts (tokenizer, scaler,
+    /// normaliser) this run starts from; the same task and architecture. Empty = from scratch.
+    pub init_from: String,
 }
 
 impl TrainSection {
@@ -81,6 +84,7 @@ impl TrainSection {
             keep_best: false,
             keep_best_by: KeepBestBy::Loss,
             log_every: 0,
+            init_from: String::new(),
         }
     }
 
