@@ -13,6 +13,7 @@ pub mod io;
 pub mod lm;
 pub mod timeseries;
 pub mod tokenizer;
+pub mod translation;
 
 use std::path::{Path, PathBuf};
 

@@ -26,6 +26,7 @@
 //! (`scan.rs`) runs instead.
 #![warn(missing_docs)]
 
+mod attention;
 mod cell;
 mod error;
 mod lengths;
@@ -43,6 +44,7 @@ mod reference;
 #[cfg(test)]
 mod tests;
 
+pub use attention::{Score, SeqAttention, SeqAttentionConfig};
 pub use cell::{CellType, Nonlinearity};
 pub use error::{ConfigError, KeyProblem, WeightError};
 pub use modules::{Gru, GruConfig, Lstm, LstmConfig, Rnn, RnnConfig};
