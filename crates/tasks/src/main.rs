@@ -87,8 +87,8 @@ enum Command {
         #[arg(long)]
         device: Option<String>,
     },
-    /// Metrics of a run's saved model on its evaluation split (test for sentiment and
-    /// forecasting, validation for language models).
+    /// Metrics of a run's saved model on its evaluation split (test for sentiment,
+    /// forecasting and speech, validation for language models).
     Eval {
         /// The run directory.
         run: PathBuf,
@@ -102,8 +102,9 @@ enum Command {
     Predict {
         /// The run directory.
         run: PathBuf,
-        /// The sentences, or the WAV files of a speech run (after the flags; one starting
-        /// with `-` is an input too, and `--` ends the flags).
+        /// The sentences, or the WAV files of a speech run. `--file`, `--explain`, `--plot` and
+        /// `--device` may come before or after them; any other value starting with `-` is an
+        /// input too.
         #[arg(required_unless_present = "file", allow_hyphen_values = true)]
         texts: Vec<String>,
         /// Read inputs (sentences, or WAV paths) from this file, one per line (`-` = standard
