@@ -366,6 +366,62 @@ fn a_warm_start_continues_from_a_finished_run() {
 }
 
 #[test]
+fn runs_started_at_once_never_share_a_run_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = write(
+        tmp.path(),
+        "t.txt",
+        &"all the world's a stage.\n".repeat(40),
+    );
+    let exp = write(
+        tmp.path(),
+        "lm.toml",
+        &format!(
+            "task = \"charlm\"\nname = \"same\"\n[data]\npath = {text:?}\nseq_len = 8\nbatch_size = 8\n\
+             window_stride = 8\nvalid_stride = 8\n[model]\nd_embed = 4\nd_hidden = 8\nn_layers = 1\n\
+             [train]\nepochs = 1\n"
+        ),
+    );
+    let runs = tmp.path().join("runs");
+    // Four processes, one experiment, one seed, one second: four run directories.
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_rnnlab"))
+                .args(["train", &exp, "--runs", &runs.display().to_string()])
+                .env("BURN_DEVICE", "flex")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut dirs: Vec<PathBuf> = children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            run_dir(&String::from_utf8_lossy(&out.stdout))
+        })
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    assert_eq!(dirs.len(), 4, "{dirs:?}");
+    for d in &dirs {
+        let csv = std::fs::read_to_string(d.join("metrics.csv")).unwrap();
+        assert_eq!(
+            csv.lines().filter(|l| l.contains(",valid,Loss,")).count(),
+            1,
+            "{csv}"
+        );
+        assert!(d.join("results.json").is_file() && d.join("model.bpk").is_file());
+    }
+}
+
+#[test]
 fn sentiment_trains_evaluates_and_explains() {
     let tmp = tempfile::tempdir().unwrap();
     let mut lines = String::new();
