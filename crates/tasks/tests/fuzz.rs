@@ -29,8 +29,14 @@ fn datasets() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets")
 }
 
-/// Valid seed files, each cut to a few KiB (mutations of them reach deeper than noise).
-fn seeds() -> Vec<Vec<u8>> {
+/// Valid seed files, each cut to a few KiB (mutations of them reach deeper than noise), read
+/// once.
+fn seeds() -> &'static [Vec<u8>] {
+    static SEEDS: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+    SEEDS.get_or_init(read_seeds)
+}
+
+fn read_seeds() -> Vec<Vec<u8>> {
     let read = |p: &str| {
         let mut b = std::fs::read(datasets().join(p)).unwrap();
         b.truncate(4096);

@@ -3,13 +3,10 @@
 
 use burn::Tensor;
 use burn::data::dataloader::batcher::Batcher;
-use burn::data::dataset::{Dataset, DatasetError};
 use burn::prelude::Device;
 use burn::tensor::{Bool, Int, TensorData};
 
 use super::Features;
-use crate::classification::bucket_by_length;
-use crate::error::DataError;
 
 /// One recording's features and its targets.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,40 +61,6 @@ impl Batcher<FrameItem, FrameBatch> for FrameBatcher {
             targets: Tensor::from_data(TensorData::new(targets, [b, s]), device),
             target_lengths: items.iter().map(|i| i.targets.len()).collect(),
         }
-    }
-}
-
-/// Recordings in memory, in iteration order.
-#[derive(Clone, Debug, Default)]
-pub struct FrameDataset {
-    items: Vec<FrameItem>,
-}
-
-impl FrameDataset {
-    /// The items in this order.
-    pub fn new(items: Vec<FrameItem>) -> Self {
-        Self { items }
-    }
-
-    /// Length bucketing as [`ClassDataset::bucket_by_length`](crate::classification::ClassDataset::bucket_by_length).
-    pub fn bucket_by_length(mut self, batch_size: usize, seed: u64) -> Self {
-        bucket_by_length(&mut self.items, |i| i.features.frames, batch_size, seed);
-        self
-    }
-}
-
-impl Dataset<FrameItem> for FrameDataset {
-    fn get(&self, index: usize) -> Result<FrameItem, DatasetError> {
-        self.items.get(index).cloned().ok_or_else(|| {
-            DatasetError::new(DataError::invalid(format!(
-                "item {index} out of range: there are {}",
-                self.items.len()
-            )))
-        })
-    }
-
-    fn len(&self) -> usize {
-        self.items.len()
     }
 }
 

@@ -266,7 +266,11 @@ impl FeatureExtractor {
     /// The configured features `[frames, dim]` of `clip`: log-mel or MFCC, the utterance mean
     /// subtracted if asked, deltas appended if asked.
     pub fn compute(&self, clip: &Clip, path: &Path) -> Result<Features, DataError> {
-        let mel = self.log_mel(clip, path)?;
+        Ok(self.from_log_mel(&self.log_mel(clip, path)?))
+    }
+
+    /// The configured features of a recording from its [`log_mel`](Self::log_mel) energies.
+    pub fn from_log_mel(&self, mel: &Features) -> Features {
         let c = &self.config;
         let base = if c.n_mfcc == 0 { c.n_mels } else { c.n_mfcc };
         let dim = self.config.dim();
@@ -296,11 +300,11 @@ impl FeatureExtractor {
             deltas(&mut values, frames, dim, 0, base, base);
             deltas(&mut values, frames, dim, base, 2 * base, base);
         }
-        Ok(Features {
+        Features {
             values,
             frames,
             dim,
-        })
+        }
     }
 
     /// Reads `path` and computes its features.

@@ -43,23 +43,20 @@ pub fn read(e: &CharLmExperiment, run: Option<&Path>) -> anyhow::Result<LmData> 
     };
     if let (AnyTokenizer::Char(t), UnknownPolicy::Error) = (&tokenizer, e.data.unknown) {
         let known: std::collections::HashSet<char> = t.chars().iter().copied().collect();
-        if let Some((line, text_line)) = text
-            .lines()
-            .enumerate()
-            .find(|(_, l)| l.chars().any(|c| !known.contains(&c)))
-        {
-            let (col, c) = text_line
-                .chars()
+        let first_unknown = text.lines().enumerate().find_map(|(line, l)| {
+            l.chars()
                 .enumerate()
                 .find(|(_, c)| !known.contains(c))
-                .expect("the line has one");
+                .map(|(col, c)| (line, col, c))
+        });
+        if let Some((line, col, c)) = first_unknown {
             anyhow::bail!(
                 "{}:{}:{}: character {c:?} is not in the tokenizer of {} (data.unknown = \"error\"; \
                  \"unk\" reads it as <unk>)",
                 e.data.path,
                 line + 1,
                 col + 1,
-                run.map_or(String::new(), |d| d.display().to_string())
+                run.map_or("the training text".to_string(), |d| d.display().to_string())
             );
         }
     }

@@ -5,14 +5,16 @@
 use std::path::Path;
 
 use anyhow::bail;
-use burn::data::dataloader::DataLoaderBuilder;
-use burn::data::dataset::Dataset;
+use std::sync::Arc;
+
+use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
+use burn::data::dataset::InMemDataset;
 use burn::prelude::Device;
 use rnnlab_data::DataError;
 use rnnlab_data::audio::{
-    FeatureExtractor, Features, FrameBatch, FrameBatcher, FrameDataset, FrameItem, read_wav,
+    FeatureExtractor, Features, FrameBatch, FrameBatcher, FrameItem, read_wav,
 };
-use rnnlab_data::classification::Split as Indices;
+use rnnlab_data::classification::{Split as Indices, bucket_by_length};
 use rnnlab_data::timeseries::{Scaler, ScalerKind};
 
 use super::config::{SpeechExperiment, Split, Target};
@@ -167,29 +169,25 @@ pub fn artefacts(e: &SpeechExperiment, dir: &Path) -> anyhow::Result<SpeechData>
 
 impl SpeechData {
     /// The recordings of `indices` with their digits, in that order.
-    pub fn dataset(&self, indices: &[usize]) -> FrameDataset {
-        FrameDataset::new(
-            indices
-                .iter()
-                .map(|&i| FrameItem {
-                    features: self.features[i].clone(),
-                    targets: vec![self.recordings[i].digit],
-                })
-                .collect(),
-        )
+    pub fn items(&self, indices: &[usize]) -> Vec<FrameItem> {
+        indices
+            .iter()
+            .map(|&i| FrameItem {
+                features: self.features[i].clone(),
+                targets: vec![self.recordings[i].digit],
+            })
+            .collect()
     }
 
     /// Digit strings with CTC targets (digit `d` → class `d + 1`), in that order.
-    pub fn string_dataset(&self, samples: &[Sample]) -> FrameDataset {
-        FrameDataset::new(
-            samples
-                .iter()
-                .map(|u| FrameItem {
-                    features: u.features.clone(),
-                    targets: u.digits.iter().map(|d| d + 1).collect(),
-                })
-                .collect(),
-        )
+    pub fn string_items(&self, samples: &[Sample]) -> Vec<FrameItem> {
+        samples
+            .iter()
+            .map(|u| FrameItem {
+                features: u.features.clone(),
+                targets: u.digits.iter().map(|d| d + 1).collect(),
+            })
+            .collect()
     }
 
     /// How the split was made, for the report.
@@ -215,25 +213,32 @@ pub fn loaders(
     device: &Device,
 ) -> anyhow::Result<Loaders<FrameBatch>> {
     let b = e.data.batch_size;
-    let loader = |set: FrameDataset| {
-        DataLoaderBuilder::new(FrameBatcher)
-            .set_device(device.clone())
-            .batch_size(b)
-            .build(set)
-    };
     let (train, valid) = match &data.strings {
-        Some(s) => (data.string_dataset(&s.train), data.string_dataset(&s.valid)),
-        None => (
-            data.dataset(&data.split.train),
-            data.dataset(&data.split.valid),
-        ),
+        Some(s) => (data.string_items(&s.train), data.string_items(&s.valid)),
+        None => (data.items(&data.split.train), data.items(&data.split.valid)),
     };
     let steps_per_epoch = train.len().div_ceil(b);
     Ok(Loaders {
-        train: loader(train.bucket_by_length(b, e.train.seed)),
-        valid: loader(valid.bucket_by_length(b, 0)),
+        train: frame_loader(train, b, Some(e.train.seed), device),
+        valid: frame_loader(valid, b, Some(0), device),
         steps_per_epoch,
     })
+}
+
+/// Batches of `items` on `device`: in their order, or length-bucketed with `bucket_seed`.
+pub fn frame_loader(
+    mut items: Vec<FrameItem>,
+    batch_size: usize,
+    bucket_seed: Option<u64>,
+    device: &Device,
+) -> Arc<dyn DataLoader<FrameBatch>> {
+    if let Some(seed) = bucket_seed {
+        bucket_by_length(&mut items, |i| i.features.frames, batch_size, seed);
+    }
+    DataLoaderBuilder::new(FrameBatcher)
+        .set_device(device.clone())
+        .batch_size(batch_size)
+        .build(InMemDataset::new(items))
 }
 
 #[cfg(test)]

@@ -83,14 +83,10 @@ pub struct SpeechClassifier {
     pub augment: SpecAugment,
 }
 
-/// Logits with what a plot of the decision needs.
+/// Logits and, with attention pooling, the per-frame weights.
 pub struct Classified {
     /// `[B, n_classes]`.
     pub logits: Tensor<2>,
-    /// `[B, T, n_classes]`: the head applied to every frame's output (no dropout). With
-    /// mean pooling the logits are exactly their mean over the real frames (the head is
-    /// linear), with attention pooling their attention-weighted mean.
-    pub frame_logits: Tensor<3>,
     /// `[B, T]` attention weights (attention pooling only).
     pub weights: Option<Tensor<2>>,
 }
@@ -112,8 +108,16 @@ impl SpeechClassifier {
         self.rnn.forward_with_lengths(x, lengths, None)
     }
 
+    /// `features` `[B, T, F]` with each row's `lengths` → `[B, T, n_classes]`: the head applied
+    /// to every frame's output (what `predict --plot` draws). With mean pooling the logits of
+    /// [`forward`](Self::forward) are exactly their mean over the real frames (the head is
+    /// linear), with attention pooling their attention-weighted mean.
+    pub fn frame_logits(&self, features: Tensor<3>, lengths: &[usize]) -> Tensor<3> {
+        self.head.forward(self.encode(features, lengths).0)
+    }
+
     /// `features` `[B, T, F]` (padded), each row's `lengths`, `mask` `[B, T]` (true on real
-    /// frames) → logits `[B, n_classes]`, and the head applied to every frame.
+    /// frames) → logits `[B, n_classes]`.
     pub fn forward(
         &self,
         features: Tensor<3>,
@@ -121,7 +125,6 @@ impl SpeechClassifier {
         mask: Tensor<2, Bool>,
     ) -> Classified {
         let (out, state) = self.encode(features, lengths);
-        let frame_logits = self.head.forward(out.clone());
         let Pooled { vector, weights } = pool(
             self.pooling,
             self.attention.as_ref(),
@@ -132,7 +135,6 @@ impl SpeechClassifier {
         );
         Classified {
             logits: self.head.forward(self.dropout.forward(vector)),
-            frame_logits,
             weights,
         }
     }

@@ -40,10 +40,9 @@ fn prepare(
     path: &Path,
     device: &Device,
 ) -> anyhow::Result<(Tensor<3>, Vec<Vec<f32>>)> {
-    let clip = read_wav(path)?;
-    let mut features = data.extractor.compute(&clip, path)?;
+    let mel = data.extractor.log_mel(&read_wav(path)?, path)?;
+    let mut features = data.extractor.from_log_mel(&mel);
     data.normalizer.transform(&mut features.values);
-    let mel = data.extractor.log_mel(&clip, path)?;
     let (t, dim) = (features.frames, features.dim);
     let x = Tensor::<3>::from_data(TensorData::new(features.values, [1, t, dim]), device);
     Ok((x, (0..mel.frames).map(|i| mel.frame(i).to_vec()).collect()))
@@ -66,10 +65,10 @@ pub fn predict(
     let (x, log_mel) = prepare(&run.data, path, device)?;
     let t = log_mel.len();
     let mask = Tensor::<2>::ones([1, t], device).equal_elem(1.0);
-    let out = run.model.forward(x, &[t], mask);
+    let out = run.model.forward(x.clone(), &[t], mask);
     let probabilities = read_floats(softmax(out.logits, 1))?;
     let n = probabilities.len();
-    let frames = read_floats(softmax(out.frame_logits, 2))?;
+    let frames = read_floats(softmax(run.model.frame_logits(x, &[t]), 2))?;
     let digit = (0..n)
         .max_by(|&a, &b| probabilities[a].total_cmp(&probabilities[b]))
         .unwrap_or(0);

@@ -7,13 +7,12 @@ use std::fmt;
 use std::path::Path;
 
 use anyhow::Context;
-use burn::data::dataloader::DataLoaderBuilder;
 use burn::prelude::Device;
-use rnnlab_data::audio::{Clip, Features, FrameBatcher};
+use rnnlab_data::audio::{Clip, Features};
 
 use super::config::{N_DIGITS, SpeechExperiment};
 use super::ctc::{self, ErrorRates};
-use super::data::{Sample, SpeechData};
+use super::data::{Sample, SpeechData, frame_loader};
 use super::{CtcModel, SpeechClassifier};
 use crate::metrics::{ClassificationReport, read_floats, read_ints};
 use crate::run::Results;
@@ -74,10 +73,7 @@ pub fn classify(
     batch_size: usize,
     device: &Device,
 ) -> anyhow::Result<Vec<usize>> {
-    let loader = DataLoaderBuilder::new(FrameBatcher)
-        .set_device(device.clone())
-        .batch_size(batch_size)
-        .build(data.dataset(indices));
+    let loader = frame_loader(data.items(indices), batch_size, None, device);
     let mut out = Vec::with_capacity(indices.len());
     for batch in loader.iter() {
         let batch = batch?;
@@ -196,10 +192,7 @@ pub fn log_probs(
     batch_size: usize,
     device: &Device,
 ) -> anyhow::Result<Vec<Vec<Vec<f32>>>> {
-    let loader = DataLoaderBuilder::new(FrameBatcher)
-        .set_device(device.clone())
-        .batch_size(batch_size)
-        .build(data.string_dataset(samples));
+    let loader = frame_loader(data.string_items(samples), batch_size, None, device);
     let mut out = Vec::with_capacity(samples.len());
     for batch in loader.iter() {
         let batch = batch?;
@@ -278,11 +271,9 @@ pub fn score_sequences(
         n_test: test.len(),
         n_digits: refs.iter().map(Vec::len).sum(),
         split: format!(
-            "{} digits per string, made from the test recordings; {}",
-            format_args!(
-                "{}-{}",
-                e.data.sequences.min_digits, e.data.sequences.max_digits
-            ),
+            "{}-{} digits per string, made from the test recordings; {}",
+            e.data.sequences.min_digits,
+            e.data.sequences.max_digits,
             data.describe_split(&e.data.split)
         ),
     })
