@@ -73,13 +73,14 @@ fn tensor<const D: usize>(dict: &StateDict, key: &str, device: &Device) -> Tenso
 }
 
 fn assert_close<const D: usize>(actual: Tensor<D>, expected: &TensorData, tol: f32, what: &str) {
-    assert_eq!(
-        actual.dims().to_vec(),
-        expected.shape().to_vec(),
-        "{what}: shape"
-    );
+    assert_data_close(&actual.into_data(), expected, tol, what);
+}
+
+/// The worst error relative to `max(|expected|, 1)` is within `tol`, and the shapes agree.
+fn assert_data_close(actual: &TensorData, expected: &TensorData, tol: f32, what: &str) {
+    assert_eq!(actual.shape(), expected.shape(), "{what}: shape");
     let a = actual
-        .into_data()
+        .clone()
         .convert::<f32>()
         .try_into_vec::<f32>()
         .unwrap();
@@ -171,19 +172,7 @@ fn check_case(name: &str, device: &Device, tol: f32) {
         let theirs = dict
             .get(key)
             .unwrap_or_else(|| panic!("{name}: no {key} in the fixture"));
-        assert_eq!(ours.shape(), theirs.shape(), "{key}: shape");
-        let a = ours.clone().convert::<f32>().try_into_vec::<f32>().unwrap();
-        let e = theirs.clone().try_into_vec::<f32>().unwrap();
-        let worst = a
-            .iter()
-            .zip(&e)
-            .map(|(x, y)| (x - y).abs() / y.abs().max(1.0))
-            .fold(0.0f32, f32::max);
-        assert!(
-            worst <= tol,
-            "{}: worst error {worst:e} > {tol:e}",
-            what(key)
-        );
+        assert_data_close(ours, theirs, tol, &what(key));
     }
     let checked = exported.len();
     let expected = dict

@@ -49,33 +49,35 @@ pub fn read(e: &SentimentExperiment, run: Option<&Path>) -> anyhow::Result<Senti
     let labels: Vec<usize> = examples.iter().map(|x| x.label).collect();
     let d = &e.data;
     let split = stratified_split(&labels, d.valid_fraction, d.test_fraction, d.split_seed)?;
-    let n = examples.len();
-    let empty = |name: &str, hint: String| {
-        anyhow::anyhow!(
-            "{}: the {name} split of its {n} sentences is empty; {hint}",
-            path.display()
-        )
+    let fraction = |key: &str, f: f64| {
+        format!("{key} = {f} of each class rounds to none: give more data or raise it")
     };
-    if split.test.is_empty() {
-        let f = d.test_fraction;
-        return Err(empty(
+    for (name, part, hint) in [
+        (
             "test",
-            format!(
-                "data.test_fraction = {f} of each class rounds to none: give more data or raise it"
-            ),
-        ));
-    }
-    if split.valid.is_empty() {
-        let f = d.valid_fraction;
-        return Err(empty(
+            &split.test,
+            fraction("data.test_fraction", d.test_fraction),
+        ),
+        (
             "validation",
-            format!(
-                "data.valid_fraction = {f} of each class rounds to none: give more data or raise it"
-            ),
-        ));
-    }
-    if split.train.is_empty() {
-        return Err(empty("training", "data.valid_fraction and data.test_fraction take every sentence: give more data or lower them".into()));
+            &split.valid,
+            fraction("data.valid_fraction", d.valid_fraction),
+        ),
+        (
+            "training",
+            &split.train,
+            "data.valid_fraction and data.test_fraction take every sentence: give more data or \
+             lower them"
+                .to_string(),
+        ),
+    ] {
+        if part.is_empty() {
+            anyhow::bail!(
+                "{}: the {name} split of its {} sentences is empty; {hint}",
+                path.display(),
+                examples.len()
+            );
+        }
     }
     let tokenizer = match run {
         Some(dir) => AnyTokenizer::load(&dir.join(TOKENIZER_FILE))?,

@@ -179,6 +179,15 @@ impl SpeechData {
             .collect()
     }
 
+    /// The training recordings' features with their digits (what the baselines fit on).
+    pub fn training_recordings(&self) -> Vec<(&Features, usize)> {
+        self.split
+            .train
+            .iter()
+            .map(|&i| (&self.features[i], self.recordings[i].digit as usize))
+            .collect()
+    }
+
     /// Digit strings with CTC targets (digit `d` → class `d + 1`), in that order.
     pub fn string_items(&self, samples: &[Sample]) -> Vec<FrameItem> {
         samples

@@ -99,12 +99,7 @@ pub fn score(
         .map(|&i| data.recordings[i].digit as usize)
         .collect();
     let predicted = classify(model, data, test, e.data.batch_size, device)?;
-    let train: Vec<_> = data
-        .split
-        .train
-        .iter()
-        .map(|&i| (&data.features[i], data.recordings[i].digit as usize))
-        .collect();
+    let train = data.training_recordings();
     let test_features: Vec<_> = test.iter().map(|&i| &data.features[i]).collect();
     let baseline = super::baseline::fit_predict(&train, &test_features, e.baseline.alpha)?;
     Ok(SpeechReport {
@@ -231,12 +226,7 @@ pub fn score_sequences(
         .map(|lp| ctc::beam(lp, e.decode.beam).0)
         .collect();
     // Baseline: a classifier of isolated training recordings on energy segments.
-    let train: Vec<_> = data
-        .split
-        .train
-        .iter()
-        .map(|&i| (&data.features[i], data.recordings[i].digit as usize))
-        .collect();
+    let train = data.training_recordings();
     let classifier = super::baseline::Classifier::fit(&train, e.baseline.alpha)?;
     let x = &data.extractor;
     let mut segmented = Vec::with_capacity(test.len());
