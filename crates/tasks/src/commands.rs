@@ -125,3 +125,51 @@ pub fn predict(
     }
     Ok(lines)
 }
+
+/// `rnnlab translate`: one line per input, its translation (normalised text); `beam`
+/// overrides the run's `decode.beam`; `plot` draws a single sentence's attention matrix.
+/// Unknown words are named on standard error.
+pub fn translate(
+    run: &Path,
+    inputs: &[String],
+    beam: Option<usize>,
+    plot: Option<&Path>,
+    device: &Device,
+) -> anyhow::Result<Vec<String>> {
+    use crate::translate::TranslateTask;
+    require::<TranslateTask>(run, "translate")?;
+    let loaded = crate::task::load_for_inference::<TranslateTask>(run, device)?;
+    if plot.is_some() {
+        if inputs.len() != 1 {
+            bail!(
+                "--plot-attention draws one sentence; {} were given",
+                inputs.len()
+            );
+        }
+        if loaded.model.attention.is_none() {
+            bail!("--plot-attention: this run has no attention (model.attention = \"none\")");
+        }
+    }
+    let translated = crate::translate::translate(&loaded, inputs, beam, device)?;
+    if let (Some(path), Some(t)) = (plot, translated.first()) {
+        crate::translate::attention_svg(
+            &t.source_tokens,
+            &t.output_tokens,
+            &t.translation.attention,
+            path,
+        )?;
+    }
+    Ok(translated
+        .into_iter()
+        .map(|t| {
+            if !t.unknown.is_empty() {
+                eprintln!(
+                    "note: {:?}: not in the run's vocabulary, read as <unk>: {}",
+                    t.input,
+                    t.unknown.join(", ")
+                );
+            }
+            t.output
+        })
+        .collect())
+}

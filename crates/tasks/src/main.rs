@@ -22,7 +22,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train from an experiment file (`task = "charlm" | "sentiment" | "forecast" | "speech"`);
+    /// Train from an experiment file (`task = "charlm" | "sentiment" | "forecast" | "speech" |
+    /// "translate"`);
     /// `key=value` overrides win over the file.
     Train {
         /// The experiment file (TOML; only what differs from the defaults).
@@ -122,6 +123,32 @@ enum Command {
         #[arg(long)]
         device: Option<String>,
     },
+    /// Translate sentences with a translation run: one line per input, its translation (the
+    /// normalised text the model writes: lower case, no accents, punctuation spaced). Unknown
+    /// words are read as `<unk>` and named on standard error; an empty input, one longer than
+    /// the run trained on, or one of only unknown words is an error.
+    Translate {
+        /// The run directory.
+        run: PathBuf,
+        /// The sentences. `--file`, `--beam`, `--plot-attention` and `--device` may come before
+        /// or after them; any other value starting with `-` is a sentence too.
+        #[arg(required_unless_present = "file", allow_hyphen_values = true)]
+        texts: Vec<String>,
+        /// Read sentences from this file, one per line (`-` = standard input); blank lines are
+        /// skipped.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Beam width (1 = greedy); default the run's `decode.beam`.
+        #[arg(long)]
+        beam: Option<String>,
+        /// Draw the sentence's attention matrix (source tokens × output tokens) to this SVG
+        /// file (one sentence).
+        #[arg(long)]
+        plot_attention: Option<PathBuf>,
+        /// As for `train`.
+        #[arg(long)]
+        device: Option<String>,
+    },
     /// Forecast the test split of a forecasting run; show one origin and optionally plot it.
     Forecast {
         /// The run directory.
@@ -194,6 +221,47 @@ fn after_training(
         println!("sample:\n{sample}");
     }
     Ok(())
+}
+
+/// A value that followed a task-specific command's inputs: clap takes every later value as an
+/// input (so that a sentence may start with `-`), so flags written after them are found here.
+enum Trailing {
+    /// A flag without a value.
+    Switch(&'static str),
+    /// A flag with its value (`--flag v` or `--flag=v`).
+    Value(&'static str, String),
+    /// An input.
+    Input(String),
+}
+
+/// Splits `args` into inputs and the `switches` and `valued` flags among them.
+fn trailing_flags(
+    args: Vec<String>,
+    switches: &[&'static str],
+    valued: &[&'static str],
+) -> anyhow::Result<Vec<Trailing>> {
+    let mut out = Vec::new();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) => (f.to_string(), Some(v.to_string())),
+            None => (arg.clone(), None),
+        };
+        if let Some(&s) = switches.iter().find(|&&s| s == flag && inline.is_none()) {
+            out.push(Trailing::Switch(s));
+        } else if let Some(&v) = valued.iter().find(|&&v| v == flag) {
+            let value = match inline {
+                Some(value) => value,
+                None => args
+                    .next()
+                    .ok_or_else(|| anyhow::anyhow!("{v}: expected a value after it"))?,
+            };
+            out.push(Trailing::Value(v, value));
+        } else {
+            out.push(Trailing::Input(arg));
+        }
+    }
+    Ok(out)
 }
 
 /// The non-blank lines of `path` (`-` = standard input), trimmed.
@@ -318,36 +386,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Predict {
             run,
-            texts,
+            texts: texts_in,
             file,
             explain,
             plot,
             device,
         } => {
             let (mut file, mut explain, mut plot, mut device) = (file, explain, plot, device);
-            let (mut inputs, mut inputs_kept) = (texts.into_iter(), Vec::new());
-            while let Some(arg) = inputs.next() {
-                // Flags written after the inputs (clap takes every later value as an input, so
-                // that a sentence may start with `-`).
-                let (flag, inline) = match arg.split_once('=') {
-                    Some((f, v)) => (f.to_string(), Some(v.to_string())),
-                    None => (arg.clone(), None),
-                };
-                let mut value = |name: &str| {
-                    inline
-                        .clone()
-                        .or_else(|| inputs.next())
-                        .ok_or_else(|| anyhow::anyhow!("{name}: expected a value after it"))
-                };
-                match flag.as_str() {
-                    "--explain" if inline.is_none() => explain = true,
-                    "--plot" => plot = Some(PathBuf::from(value("--plot")?)),
-                    "--file" => file = Some(PathBuf::from(value("--file")?)),
-                    "--device" => device = Some(value("--device")?),
-                    _ => inputs_kept.push(arg),
+            let mut texts = Vec::new();
+            for flag in trailing_flags(texts_in, &["--explain"], &["--plot", "--file", "--device"])?
+            {
+                match flag {
+                    Trailing::Switch("--explain") => explain = true,
+                    Trailing::Switch(_) => {}
+                    Trailing::Value("--plot", v) => plot = Some(PathBuf::from(v)),
+                    Trailing::Value("--file", v) => file = Some(PathBuf::from(v)),
+                    Trailing::Value(_, v) => device = Some(v),
+                    Trailing::Input(text) => texts.push(text),
                 }
             }
-            let mut texts = inputs_kept;
             if let Some(path) = &file {
                 texts.extend(read_sentences(path)?);
             }
@@ -357,6 +414,46 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             let device = choose_device(device.as_deref())?;
             for line in commands::predict(&run, &texts, explain, plot.as_deref(), &device)? {
+                println!("{line}");
+            }
+            Ok(())
+        }
+        Command::Translate {
+            run,
+            texts: texts_in,
+            file,
+            beam,
+            plot_attention,
+            device,
+        } => {
+            let (mut file, mut beam, mut plot, mut device) = (file, beam, plot_attention, device);
+            let mut texts = Vec::new();
+            let valued = ["--file", "--beam", "--plot-attention", "--device"];
+            for flag in trailing_flags(texts_in, &[], &valued)? {
+                match flag {
+                    Trailing::Value("--file", v) => file = Some(PathBuf::from(v)),
+                    Trailing::Value("--beam", v) => beam = Some(v),
+                    Trailing::Value("--plot-attention", v) => plot = Some(PathBuf::from(v)),
+                    Trailing::Value(_, v) => device = Some(v),
+                    Trailing::Switch(_) => {}
+                    Trailing::Input(text) => texts.push(text),
+                }
+            }
+            if let Some(path) = &file {
+                texts.extend(read_sentences(path)?);
+            }
+            anyhow::ensure!(
+                !texts.is_empty(),
+                "nothing to translate: no sentences or file"
+            );
+            let beam = match beam {
+                None => None,
+                Some(b) => Some(b.parse::<usize>().map_err(|_| {
+                    anyhow::anyhow!("--beam {b}: expected a whole number from 1 to 100")
+                })?),
+            };
+            let device = choose_device(device.as_deref())?;
+            for line in commands::translate(&run, &texts, beam, plot.as_deref(), &device)? {
                 println!("{line}");
             }
             Ok(())

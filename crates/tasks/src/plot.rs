@@ -21,6 +21,20 @@ const COLORS: [RGBColor; 5] = [
     RGBColor(214, 39, 40),
 ];
 
+/// A dark-to-bright colour for `t` in `[0, 1]` (viridis' end points and middle).
+pub fn heat(t: f64) -> RGBColor {
+    const STOPS: [(f64, f64, f64); 3] = [
+        (68.0, 1.0, 84.0),
+        (33.0, 145.0, 140.0),
+        (253.0, 231.0, 37.0),
+    ];
+    let t = t.clamp(0.0, 1.0) * 2.0;
+    let (i, f) = ((t.floor() as usize).min(1), t - t.floor().min(1.0));
+    let (a, b) = (STOPS[i], STOPS[i + 1]);
+    let mix = |x: f64, y: f64| (x + (y - x) * f).round() as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
 /// Draws `lines` into an SVG file at `path` (written to a temporary file, then renamed); the
 /// legend sits in a panel right of the plot, never over the data, and lines of few points get
 /// a marker at each point.

@@ -17,6 +17,7 @@ pub static TASKS: &[&dyn Registered] = &[
     &Entry::<crate::sentiment::SentimentTask>(PhantomData),
     &Entry::<crate::forecast::ForecastTask>(PhantomData),
     &crate::speech::SPEECH,
+    &Entry::<crate::translate::TranslateTask>(PhantomData),
 ];
 
 /// A task as the commands see it (the generic lifecycle of [`crate::task`] behind a name).
