@@ -17,12 +17,17 @@ pub fn available() -> &'static [&'static str] {
     ]
 }
 
-/// `flex` (pure-Rust CPU), `wgpu` (Vulkan/Metal/DX12 GPU, or Mesa's software Vulkan), and with
+/// `flex` (pure-Rust CPU), `wgpu` (Vulkan/Metal/DX12 GPU, or Mesa's software Vulkan), `wgpu:N`
+/// (the N-th discrete GPU), and with
 /// the matching cargo features `cuda` (GPU 0) and `ndarray`.
 pub fn parse(name: &str) -> anyhow::Result<Device> {
     Ok(match name {
         "flex" => Device::flex(),
         "wgpu" => Device::wgpu(DeviceKind::DefaultDevice),
+        gpu if gpu.starts_with("wgpu:") => match gpu["wgpu:".len()..].parse::<usize>() {
+            Ok(index) => Device::wgpu(DeviceKind::DiscreteGpu(index)),
+            Err(_) => bail!("unknown device `{gpu}`: expected wgpu:N, the N-th discrete GPU"),
+        },
         #[cfg(feature = "cuda")]
         "cuda" => Device::cuda(0),
         #[cfg(feature = "ndarray")]

@@ -97,6 +97,12 @@ pub trait Task: 'static {
 /// Validates `config` as an experiment of task `T`.
 pub fn validate<T: Task>(config: &T::Config) -> anyhow::Result<()> {
     config.train().validate_for(T::HAS_ACCURACY)?;
+    if config.train().devices.len() > 1 && T::policy(config).carry.is_some() {
+        bail!(
+            "train.devices: a run that carries its state from batch to batch (truncated BPTT) \
+             trains on one device; set data.tbptt = false or list one device"
+        );
+    }
     config.validate()
 }
 
@@ -163,7 +169,6 @@ pub fn train<T: Task>(
     let mut policy = T::policy(config);
     policy.reseed = Some(Reseed {
         seed: config.train().seed,
-        device: train_device.clone(),
         clock: Arc::new(Clock::new(resume.unwrap_or(0))),
     });
     let step = Step::new(model, policy);

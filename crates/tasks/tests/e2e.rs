@@ -694,6 +694,27 @@ fn bad_input_is_one_clear_error() {
         ],
         "model.d_hidden = 1000000000000: at most 1048576",
     );
+    fails(
+        &[
+            "train",
+            &ok_file,
+            "train.devices=[\"flex\", \"tpu\"]",
+            "--runs",
+            &r,
+        ],
+        "train.devices: unknown device `tpu`",
+    );
+    let lm = exp("lm.toml", "task = \"charlm\"\n[data]\ntbptt = true\n");
+    fails(
+        &[
+            "train",
+            &lm,
+            "train.devices=[\"flex\", \"flex\"]",
+            "--runs",
+            &r,
+        ],
+        "set data.tbptt = false or list one device",
+    );
     // Sentence files that cannot make a run: one line each, and no run directory.
     let tsv = |name: &str, text: &str| {
         let data = write(tmp.path(), name, text);

@@ -10,6 +10,7 @@ use anyhow::Context;
 use burn::data::dataloader::DataLoader;
 use burn::module::Module;
 use burn::optim::{AdamConfig, AdamWConfig};
+use burn::prelude::Device;
 use burn::store::ModuleRecord;
 use burn::train::checkpoint::{
     ComposedCheckpointingStrategy, KeepLastNCheckpoints, MetricCheckpointingStrategy,
@@ -17,11 +18,15 @@ use burn::train::checkpoint::{
 use burn::train::metric::store::{Aggregate, Direction, Split};
 use burn::train::metric::{AccuracyMetric, LossMetric};
 use burn::train::renderer::tui::TuiMetricsRendererWrapper;
-use burn::train::{Learner, MetricEarlyStoppingStrategy, StoppingCondition, SupervisedTraining};
+use burn::train::{
+    ExecutionStrategy, Learner, MetricEarlyStoppingStrategy, MultiDeviceOptim, StoppingCondition,
+    SupervisedTraining,
+};
 use burn_store::{BurnpackStore, ModuleSnapshot};
 
 use super::checkpoint::{self, AtomicCheckpointer};
 use super::history::History;
+use super::metric_log::RunMetricLog;
 use super::render::RunRenderer;
 use super::resumed_loader::ResumedLoader;
 use super::schedule::LrSchedule;
@@ -69,7 +74,14 @@ pub fn fit<O: Objective>(
         AtomicCheckpointer::new(&checkpoints, name)
             .with_context(|| format!("cannot create {}", checkpoints.display()))
     };
-    let schedule = LrSchedule::new(train, train.epochs * loaders.steps_per_epoch.max(1));
+    let devices = train
+        .devices
+        .iter()
+        .map(|name| crate::device::parse(name).map(Device::autodiff))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    // Each optimiser step takes one batch per device.
+    let steps_per_epoch = loaders.steps_per_epoch.div_ceil(devices.len().max(1));
+    let schedule = LrSchedule::new(train, train.epochs * steps_per_epoch.max(1));
     let plateau = schedule.plateau();
     let optimizer = if train.weight_decay > 0.0 {
         AdamWConfig::new()
@@ -97,8 +109,14 @@ pub fn fit<O: Objective>(
         .metric_train_numeric(LossMetric::new())
         .metric_valid_numeric(LossMetric::new())
         .num_epochs(train.epochs)
+        .with_metric_logger(RunMetricLog::new(&History::read(&csv)?))
         .with_custom_checkpointers(ck("model")?, ck("optim")?, ck("scheduler")?);
     training = metrics(training);
+    if devices.len() > 1 {
+        training = training.with_training_strategy(
+            ExecutionStrategy::multi(devices, MultiDeviceOptim::OptimMainDevice).into(),
+        );
+    }
     // Keep the last two epochs (for resume) and the best one by the selection metric.
     let keep = ComposedCheckpointingStrategy::builder().add(KeepLastNCheckpoints::new(2));
     let keep = if train.keep_best_by == KeepBestBy::Accuracy {

@@ -6,6 +6,7 @@ pub mod checkpoint;
 pub mod fit;
 pub mod grad_clip;
 pub mod history;
+pub mod metric_log;
 pub mod render;
 pub mod resumed_loader;
 pub mod schedule;

@@ -202,26 +202,29 @@ impl RunRenderer {
         }
     }
 
-    fn write_csv(&self, split: &str, means: &BTreeMap<String, f64>) {
+    /// Appends rows; a failed write (a full disk) stops training with a message naming the
+    /// file, since the rows are what resume, early stopping and `loss.svg` read.
+    fn write_csv(&mut self, split: &str, means: &BTreeMap<String, f64>) {
         let new = !self.csv.exists();
-        if let Ok(mut file) = std::fs::OpenOptions::new()
+        // One write per call, so a kill cannot leave half a row behind another.
+        let mut text = String::new();
+        if new {
+            text.push_str(super::history::HEADER);
+            text.push('\n');
+        }
+        for (name, value) in means {
+            text.push_str(&format!(
+                "{},{},{split},{name},{value}\n",
+                self.epoch, self.progress.step
+            ));
+        }
+        let written = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.csv)
-        {
-            // One write per call, so a kill cannot leave half a row behind another.
-            let mut text = String::new();
-            if new {
-                text.push_str(super::history::HEADER);
-                text.push('\n');
-            }
-            for (name, value) in means {
-                text.push_str(&format!(
-                    "{},{},{split},{name},{value}\n",
-                    self.epoch, self.progress.step
-                ));
-            }
-            let _ = file.write_all(text.as_bytes());
+            .and_then(|mut file| file.write_all(text.as_bytes()));
+        if let Err(e) = written {
+            self.stop(format!("{}: cannot write: {e}", self.csv.display()));
         }
     }
 

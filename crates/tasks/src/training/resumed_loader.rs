@@ -61,10 +61,10 @@ impl<O: Send + 'static> DataLoader<O> for ResumedLoader<O> {
         Arc::new(Self::new(moved, 0).with_clock(self.clock.clone()))
     }
 
+    /// A part of the loader (one device's share in multi-device training); only the part
+    /// that starts at the first item tells the clock, so an epoch starts once.
     fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<O>> {
-        Arc::new(
-            Self::new(self.inner.slice(start, end), self.epochs_done)
-                .with_clock(self.clock.clone()),
-        )
+        let clock = if start == 0 { self.clock.clone() } else { None };
+        Arc::new(Self::new(self.inner.slice(start, end), self.epochs_done).with_clock(clock))
     }
 }

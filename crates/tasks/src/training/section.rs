@@ -64,6 +64,12 @@ pub struct TrainSection {
     /// Warm start: a finished run directory whose weights and artefacts (tokenizer, scaler,
     /// normaliser) this run starts from; the same task and architecture. Empty = from scratch.
     pub init_from: String,
+    /// Data-parallel training across these devices (`["flex", "flex"]`, `["wgpu:0",
+    /// "wgpu:1"]`): every optimiser step takes one batch on each device and sums their
+    /// gradients on the first (burn-train's multi-device strategy), so a step sees
+    /// `devices × batch_size` items; clipping applies to each device's gradients before the
+    /// sum. Empty (or one device) = the command's `--device`. Scoring runs on `--device`.
+    pub devices: Vec<String>,
 }
 
 impl TrainSection {
@@ -85,6 +91,7 @@ impl TrainSection {
             keep_best_by: KeepBestBy::Loss,
             log_every: 0,
             init_from: String::new(),
+            devices: Vec::new(),
         }
     }
 
@@ -126,6 +133,9 @@ impl TrainSection {
                 "train.plateau_factor = {}: must be between 0 and 1 (exclusive)",
                 self.plateau_factor
             );
+        }
+        for name in &self.devices {
+            crate::device::parse(name).map_err(|e| anyhow::anyhow!("train.devices: {e}"))?;
         }
         if self.schedule == ScheduleKind::Plateau && self.plateau_patience == 0 {
             bail!("train.plateau_patience = 0: must be at least 1 with schedule = \"plateau\"");

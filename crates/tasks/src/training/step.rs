@@ -90,15 +90,13 @@ impl Clock {
 pub struct Reseed {
     /// The run's seed.
     pub seed: u64,
-    /// The training device.
-    pub device: Device,
     /// Shared with the training loader.
     pub clock: Arc<Clock>,
 }
 
 impl Reseed {
-    /// Seeds the device for the next step.
-    pub fn draw(&self) {
+    /// Seeds `device` (the one the step runs on) for the next step.
+    pub fn draw(&self, device: &Device) {
         // SplitMix64 of the pair: nearby steps get unrelated seeds.
         let mix = |mut z: u64| {
             z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -106,8 +104,7 @@ impl Reseed {
             z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
             z ^ (z >> 31)
         };
-        self.device
-            .seed(mix(self.seed ^ mix(self.clock.next_step())));
+        device.seed(mix(self.seed ^ mix(self.clock.next_step())));
     }
 }
 
@@ -147,8 +144,8 @@ impl<M: Objective> TrainStep for Step<M> {
     type Output = M::Output;
 
     fn step(&self, batch: M::Batch) -> TrainOutput<M::Output> {
-        if let Some(r) = &self.policy.reseed {
-            r.draw();
+        if let (Some(r), Some(device)) = (&self.policy.reseed, self.devices().first()) {
+            r.draw(device);
         }
         let output = match &self.policy.carry {
             None => self.model.objective(batch),
