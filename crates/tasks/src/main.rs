@@ -125,8 +125,8 @@ enum Command {
     },
     /// Translate sentences with a translation run: one line per input, its translation (the
     /// normalised text the model writes: lower case, no accents, punctuation spaced). Unknown
-    /// words are read as `<unk>` and named on standard error; an empty input, one longer than
-    /// the run trained on, or one of only unknown words is an error.
+    /// words are read as `<unk>` and named on standard error; an input without letters, one
+    /// longer than the run trained on, or one of only unknown words is an error.
     Translate {
         /// The run directory.
         run: PathBuf,

@@ -366,6 +366,49 @@ mod tests {
     }
 
     #[test]
+    fn without_teacher_forcing_training_feeds_back_the_greedy_tokens() {
+        let device = Device::flex();
+        let encoder = RecurrentConfig::new(CellType::Gru, 5, 4);
+        let m = crate::training::seeded_init(5, &device, |cpu| {
+            Seq2SeqConfig::new(7, V, encoder)
+                .with_attention(Some(Score::Additive))
+                .with_teacher_forcing(0.0)
+                .try_init(cpu)
+        })
+        .unwrap();
+        let source = vec![4u32, 6, 5];
+        let how = Decoding {
+            beam: 1,
+            length_penalty: 0.0,
+            max_len: 6,
+        };
+        let greedy = &decode(&m, std::slice::from_ref(&source), how, &device).unwrap()[0];
+        let mut steps = greedy.tokens.clone();
+        if greedy.ended {
+            steps.push(EOS);
+        }
+        // A reference unlike the greedy output at every step: it must never reach the decoder.
+        let target: Vec<u32> = (0..5)
+            .map(|j| match steps.get(j) {
+                Some(4) => 5,
+                _ => 4,
+            })
+            .collect();
+        let item = PairItem { source, target };
+        let batch = PairBatcher.batch(vec![item.clone()], &device);
+        let logits = log_softmax(m.forward(&batch), 2);
+        let v = logits.dims()[2];
+        let lp = floats(logits).unwrap();
+        let fed_back: f64 = steps
+            .iter()
+            .enumerate()
+            .map(|(j, &tok)| lp[j * v + tok as usize] as f64)
+            .sum();
+        let stepped = log_prob(&m, &item.source, &greedy.tokens, greedy.ended);
+        assert!((fed_back - stepped).abs() < 1e-4, "{fed_back} vs {stepped}");
+    }
+
+    #[test]
     fn teacher_forced_logits_score_a_target_as_stepping_does() {
         let device = Device::flex();
         let m = model(CellType::Lstm, Some(Score::Additive));
