@@ -228,14 +228,32 @@ pub fn resume<T: Task>(dir: &Path, device: &Device) -> anyhow::Result<Results> {
         )
     })?;
     let planned = config.train().epochs;
-    if done >= planned {
+    // A run that early stopping had ended, killed before its final files.
+    let patience = config.train().early_stopping;
+    let losses: Vec<f64> = crate::training::history::History::read(&dir.join("metrics.csv"))?
+        .curve("valid", "Loss")
+        .into_iter()
+        .filter(|&(epoch, _)| epoch <= done)
+        .map(|(_, loss)| loss)
+        .collect();
+    let stopped =
+        losses.len() == done && crate::training::early_stop::no_improvement(&losses, patience);
+    if done >= planned || stopped {
         if dir.join("results.json").is_file() {
+            if done < planned {
+                bail!(
+                    "{}: early stopping ended this run after epoch {done} \
+                     (train.early_stopping = {patience}); nothing to resume",
+                    dir.display()
+                );
+            }
             bail!(
                 "{}: all {planned} epochs are done (checkpoint of epoch {done}); nothing to resume",
                 dir.display()
             );
         }
-        // Every epoch is checkpointed but the run stopped before its final files.
+        // Every epoch is checkpointed (or early stopping had ended the run) but the run
+        // stopped before its final files.
         return finish_from_checkpoints::<T>(&config, dir, device);
     }
     train::<T>(&config, &text, dir, device, Some(done))

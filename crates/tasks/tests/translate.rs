@@ -309,3 +309,73 @@ fn bad_pairs_files_name_their_line_and_leave_no_run_behind() {
     }
     assert!(!runs.exists());
 }
+
+/// A run that early stopping ended, killed after its last checkpoint but before its final
+/// files: `resume` finishes it (it does not train on), with the weights and scores the
+/// uninterrupted run saved.
+#[test]
+fn resume_finishes_an_early_stopped_run_that_lost_its_final_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = pairs(tmp.path());
+    let exp = experiment(tmp.path(), &data, "");
+    let runs = tmp.path().join("runs").display().to_string();
+    let out = ok(&[
+        "train",
+        &exp,
+        "--runs",
+        &runs,
+        "train.epochs=60",
+        "train.early_stopping=2",
+    ]);
+    let dir = run_dir(&out);
+    let results = |d: &Path| -> Vec<String> {
+        std::fs::read_to_string(d.join("results.json"))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.contains("train_seconds"))
+            .map(str::to_string)
+            .collect()
+    };
+    let epochs = results(&dir)
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("\"epochs\": ").map(str::to_string))
+        .unwrap();
+    let epochs: f64 = epochs.trim_end_matches(',').parse().unwrap();
+    assert!(
+        epochs < 60.0,
+        "early stopping ended the run ({epochs} epochs)"
+    );
+    let ds = dir.display().to_string();
+    fails(
+        &["resume", &ds],
+        "early stopping ended this run after epoch",
+    );
+
+    let stranded = tmp.path().join("stranded");
+    std::fs::create_dir_all(stranded.join("checkpoint")).unwrap();
+    for entry in std::fs::read_dir(&dir)
+        .unwrap()
+        .chain(std::fs::read_dir(dir.join("checkpoint")).unwrap())
+    {
+        let path = entry.unwrap().path();
+        let name = path.strip_prefix(&dir).unwrap();
+        let keep = !["model.bpk", "results.json", "report.txt"]
+            .iter()
+            .any(|f| name == Path::new(f));
+        if path.is_file() && keep {
+            std::fs::copy(&path, stranded.join(name)).unwrap();
+        }
+    }
+    let s = stranded.display().to_string();
+    let finished = ok(&["resume", &s]);
+    assert!(
+        finished.contains("model, greedy") && !finished.contains("epoch "),
+        "{finished}"
+    );
+    assert_eq!(results(&stranded), results(&dir));
+    assert_eq!(
+        std::fs::read(stranded.join("model.bpk")).unwrap(),
+        std::fs::read(dir.join("model.bpk")).unwrap(),
+        "the kept weights"
+    );
+}

@@ -18,13 +18,11 @@ use burn::train::checkpoint::{
 use burn::train::metric::store::{Aggregate, Direction, Split};
 use burn::train::metric::{AccuracyMetric, LossMetric};
 use burn::train::renderer::tui::TuiMetricsRendererWrapper;
-use burn::train::{
-    ExecutionStrategy, Learner, MetricEarlyStoppingStrategy, MultiDeviceOptim, StoppingCondition,
-    SupervisedTraining,
-};
+use burn::train::{ExecutionStrategy, Learner, MultiDeviceOptim, SupervisedTraining};
 use burn_store::{BurnpackStore, ModuleSnapshot};
 
 use super::checkpoint::{self, AtomicCheckpointer};
+use super::early_stop::ValidLossPatience;
 use super::history::History;
 use super::metric_log::RunMetricLog;
 use super::render::RunRenderer;
@@ -136,15 +134,9 @@ pub fn fit<O: Objective>(
     };
     training = training.with_checkpointing_strategy(keep.build());
     if train.early_stopping > 0 {
-        training = training.early_stopping(MetricEarlyStoppingStrategy::new(
-            &LossMetric::new(),
-            Aggregate::Mean,
-            Direction::Lowest,
-            Split::Valid,
-            StoppingCondition::NoImprovementSince {
-                n_epochs: train.early_stopping,
-            },
-        ));
+        training = training.early_stopping(ValidLossPatience {
+            patience: train.early_stopping,
+        });
     }
     if let Some(epoch) = resume {
         training = training.checkpoint(epoch);

@@ -3,6 +3,7 @@
 //! history, the run renderer and [`fit()`].
 
 pub mod checkpoint;
+pub mod early_stop;
 pub mod fit;
 pub mod grad_clip;
 pub mod history;
