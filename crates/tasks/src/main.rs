@@ -264,6 +264,20 @@ fn trailing_flags(
     Ok(out)
 }
 
+/// `inputs` followed by the lines of `file` (if any); `nothing` is the error when both are
+/// empty.
+fn with_file(
+    mut inputs: Vec<String>,
+    file: Option<&std::path::Path>,
+    nothing: &str,
+) -> anyhow::Result<Vec<String>> {
+    if let Some(path) = file {
+        inputs.extend(read_sentences(path)?);
+    }
+    anyhow::ensure!(!inputs.is_empty(), "{nothing}");
+    Ok(inputs)
+}
+
 /// The non-blank lines of `path` (`-` = standard input), trimmed.
 fn read_sentences(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
     let text = if path.as_os_str() == "-" {
@@ -405,13 +419,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     Trailing::Input(text) => texts.push(text),
                 }
             }
-            if let Some(path) = &file {
-                texts.extend(read_sentences(path)?);
-            }
-            anyhow::ensure!(
-                !texts.is_empty(),
-                "nothing to predict: no sentences or files"
-            );
+            let texts = with_file(
+                texts,
+                file.as_deref(),
+                "nothing to predict: no sentences or files",
+            )?;
             let device = choose_device(device.as_deref())?;
             for line in commands::predict(&run, &texts, explain, plot.as_deref(), &device)? {
                 println!("{line}");
@@ -439,13 +451,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     Trailing::Input(text) => texts.push(text),
                 }
             }
-            if let Some(path) = &file {
-                texts.extend(read_sentences(path)?);
-            }
-            anyhow::ensure!(
-                !texts.is_empty(),
-                "nothing to translate: no sentences or file"
-            );
+            let texts = with_file(
+                texts,
+                file.as_deref(),
+                "nothing to translate: no sentences or file",
+            )?;
             let beam = match beam {
                 None => None,
                 Some(b) => Some(b.parse::<usize>().map_err(|_| {

@@ -21,6 +21,35 @@ const COLORS: [RGBColor; 5] = [
     RGBColor(214, 39, 40),
 ];
 
+/// The drawing area of an SVG file being drawn.
+pub type Svg<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+
+/// Draws an SVG of `size` pixels (white background) with `draw` and writes it to `path` whole
+/// or not at all: drawn into a temporary file, renamed over `path`, the temporary file removed
+/// if drawing or writing fails.
+pub fn write_svg(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(&Svg<'_>) -> Result<(), Box<dyn std::error::Error>>,
+) -> anyhow::Result<()> {
+    let tmp = path.with_extension("svg.tmp");
+    let drawn = {
+        let root = SVGBackend::new(&tmp, size).into_drawing_area();
+        root.fill(&WHITE)
+            .map_err(Into::into)
+            .and_then(|()| draw(&root))
+            .and_then(|()| root.present().map_err(Into::into))
+            .map_err(|e| anyhow::anyhow!("cannot draw {}: {e}", path.display()))
+    };
+    let written = drawn.and_then(|()| {
+        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
 /// A dark-to-bright colour for `t` in `[0, 1]` (viridis' end points and middle).
 pub fn heat(t: f64) -> RGBColor {
     const STOPS: [(f64, f64, f64); 3] = [
@@ -87,45 +116,37 @@ pub fn line_chart_with(
     }
     let pad = ((y1 - y0) * 0.05).max(1e-9);
     let (x1, y0, y1) = (if x1 > x0 { x1 } else { x0 + 1.0 }, y0 - pad, y1 + pad);
-    let tmp = path.with_extension("svg.tmp");
-    {
-        let root = SVGBackend::new(&tmp, (1060, 420)).into_drawing_area();
-        let draw = || -> Result<(), Box<dyn std::error::Error + '_>> {
-            root.fill(&WHITE)?;
-            let (plot, legend) = root.split_horizontally(880);
-            let mut chart = ChartBuilder::on(&plot)
-                .caption(title, ("sans-serif", 20))
-                .margin(12)
-                .x_label_area_size(36)
-                .y_label_area_size(60)
-                .build_cartesian_2d(x0..x1, y0..y1)?;
-            let mut mesh = chart.configure_mesh();
-            mesh.x_desc(x_label);
-            if let Some(format) = x_format {
-                mesh.x_label_formatter(format).x_labels(6);
+    write_svg(path, (1060, 420), |root| {
+        let (plot, legend) = root.split_horizontally(880);
+        let mut chart = ChartBuilder::on(&plot)
+            .caption(title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, y0..y1)?;
+        let mut mesh = chart.configure_mesh();
+        mesh.x_desc(x_label);
+        if let Some(format) = x_format {
+            mesh.x_label_formatter(format).x_labels(6);
+        }
+        mesh.draw()?;
+        for (i, line) in lines.iter().enumerate() {
+            let color = COLORS[i % COLORS.len()];
+            chart.draw_series(LineSeries::new(
+                line.points.iter().copied(),
+                color.stroke_width(2),
+            ))?;
+            if line.points.len() < 40 {
+                chart.draw_series(
+                    line.points
+                        .iter()
+                        .map(|&p| Circle::new(p, 3, color.filled())),
+                )?;
             }
-            mesh.draw()?;
-            for (i, line) in lines.iter().enumerate() {
-                let color = COLORS[i % COLORS.len()];
-                chart.draw_series(LineSeries::new(
-                    line.points.iter().copied(),
-                    color.stroke_width(2),
-                ))?;
-                if line.points.len() < 40 {
-                    chart.draw_series(
-                        line.points
-                            .iter()
-                            .map(|&p| Circle::new(p, 3, color.filled())),
-                    )?;
-                }
-                legend_entry(&legend, 40 + 22 * i as i32, color, &line.name)?;
-            }
-            root.present()?;
-            Ok(())
-        };
-        draw().map_err(|e| anyhow::anyhow!("cannot draw {}: {e}", path.display()))?;
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+            legend_entry(&legend, 40 + 22 * i as i32, color, &line.name)?;
+        }
+        Ok(())
+    })
 }
 
 /// `▁▂▃▄▅▆▇█` for `values`, on the scale of `[lo, hi]`.

@@ -5,7 +5,6 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use plotters::prelude::*;
 
 use super::Prediction;
@@ -33,60 +32,52 @@ pub fn prediction_svg(p: &Prediction, name: &str, path: &Path) -> anyhow::Result
     let classes: Vec<usize> = (0..n)
         .filter(|&c| p.frame_probabilities.iter().any(|f| f[c] >= 0.1))
         .collect();
-    let tmp = path.with_extension("svg.tmp");
-    {
-        let root = SVGBackend::new(&tmp, (1000, 640)).into_drawing_area();
-        let draw = || -> Result<(), Box<dyn std::error::Error + '_>> {
-            root.fill(&WHITE)?;
-            let (top, bottom) = root.split_vertically(340);
-            // The same width as the lower chart's, so the time axes line up.
-            let (top, _) = top.split_horizontally(880);
-            let title = format!("{name}: predicted {} ({:.3})", p.text, p.probability);
-            let mut spec = ChartBuilder::on(&top)
-                .caption(title, ("sans-serif", 20))
-                .margin(12)
-                .x_label_area_size(30)
-                .y_label_area_size(60)
-                .build_cartesian_2d(0.0..seconds, 0.0..bands as f64)?;
-            spec.configure_mesh()
-                .disable_mesh()
-                .y_desc("mel band")
-                .draw()?;
-            spec.draw_series(p.log_mel.iter().enumerate().flat_map(|(t, row)| {
-                row.iter().enumerate().map(move |(m, &v)| {
-                    let x = t as f64 * p.hop_seconds;
-                    Rectangle::new(
-                        [(x, m as f64), (x + p.hop_seconds, m as f64 + 1.0)],
-                        heat((v as f64 - lo) / (hi - lo).max(1e-9)).filled(),
-                    )
-                })
-            }))?;
-            let (plot, legend) = bottom.split_horizontally(880);
-            let mut chart = ChartBuilder::on(&plot)
-                .margin(12)
-                .x_label_area_size(36)
-                .y_label_area_size(60)
-                .build_cartesian_2d(0.0..seconds, 0.0..1.0)?;
-            chart
-                .configure_mesh()
-                .x_desc("seconds")
-                .y_desc("frame-wise probability")
-                .draw()?;
-            for (i, &d) in classes.iter().enumerate() {
-                let color = Palette99::pick(d).to_rgba();
-                chart.draw_series(LineSeries::new(
-                    p.frame_probabilities
-                        .iter()
-                        .enumerate()
-                        .map(|(t, f)| ((t as f64 + 0.5) * p.hop_seconds, f[d] as f64)),
-                    color.stroke_width(2),
-                ))?;
-                crate::plot::legend_entry(&legend, 30 + 22 * i as i32, color, &p.class_names[d])?;
-            }
-            root.present()?;
-            Ok(())
-        };
-        draw().map_err(|e| anyhow::anyhow!("cannot draw {}: {e}", path.display()))?;
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+    crate::plot::write_svg(path, (1000, 640), |root| {
+        let (top, bottom) = root.split_vertically(340);
+        // The same width as the lower chart's, so the time axes line up.
+        let (top, _) = top.split_horizontally(880);
+        let title = format!("{name}: predicted {} ({:.3})", p.text, p.probability);
+        let mut spec = ChartBuilder::on(&top)
+            .caption(title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(30)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.0..seconds, 0.0..bands as f64)?;
+        spec.configure_mesh()
+            .disable_mesh()
+            .y_desc("mel band")
+            .draw()?;
+        spec.draw_series(p.log_mel.iter().enumerate().flat_map(|(t, row)| {
+            row.iter().enumerate().map(move |(m, &v)| {
+                let x = t as f64 * p.hop_seconds;
+                Rectangle::new(
+                    [(x, m as f64), (x + p.hop_seconds, m as f64 + 1.0)],
+                    heat((v as f64 - lo) / (hi - lo).max(1e-9)).filled(),
+                )
+            })
+        }))?;
+        let (plot, legend) = bottom.split_horizontally(880);
+        let mut chart = ChartBuilder::on(&plot)
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.0..seconds, 0.0..1.0)?;
+        chart
+            .configure_mesh()
+            .x_desc("seconds")
+            .y_desc("frame-wise probability")
+            .draw()?;
+        for (i, &d) in classes.iter().enumerate() {
+            let color = Palette99::pick(d).to_rgba();
+            chart.draw_series(LineSeries::new(
+                p.frame_probabilities
+                    .iter()
+                    .enumerate()
+                    .map(|(t, f)| ((t as f64 + 0.5) * p.hop_seconds, f[d] as f64)),
+                color.stroke_width(2),
+            ))?;
+            crate::plot::legend_entry(&legend, 30 + 22 * i as i32, color, &p.class_names[d])?;
+        }
+        Ok(())
+    })
 }

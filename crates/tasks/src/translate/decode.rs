@@ -12,6 +12,7 @@ use rnnlab_models::RecurrentState;
 
 use super::data::{BOS, EOS, PAD};
 use super::model::Seq2Seq;
+use crate::metrics::read_floats as floats;
 
 /// How to decode.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -221,10 +222,6 @@ fn select_state(state: RecurrentState, rows: Tensor<1, Int>) -> RecurrentState {
         hidden: state.hidden.select(1, rows.clone()),
         cell: state.cell.map(|c| c.select(1, rows)),
     }
-}
-
-fn floats<const D: usize>(t: Tensor<D>) -> anyhow::Result<Vec<f32>> {
-    crate::metrics::read_floats(t)
 }
 
 #[cfg(test)]

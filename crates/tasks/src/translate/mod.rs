@@ -140,7 +140,7 @@ pub fn translate(
         if ids.iter().all(|&i| i == UNK) {
             bail!("{input:?}: none of its words is in the run's source vocabulary");
         }
-        encoded.push((input, ids));
+        encoded.push((input, normalized, ids));
     }
     let mut how = run.config.decoding();
     if let Some(beam) = beam {
@@ -149,16 +149,16 @@ pub fn translate(
         }
         how.beam = beam;
     }
-    let sources: Vec<Vec<u32>> = encoded.iter().map(|(_, ids)| ids.clone()).collect();
+    let sources: Vec<Vec<u32>> = encoded.iter().map(|(_, _, ids)| ids.clone()).collect();
     let decoded = decode::decode_all(&run.model, &sources, how, 64, device)?;
     Ok(encoded
         .into_iter()
         .zip(decoded)
-        .map(|((input, ids), translation)| {
+        .map(|((input, normalized, ids), translation)| {
             let source_tokens: Vec<String> = ids.iter().map(|&i| source.token(i)).collect();
             let unknown = match &source.tokenizer {
                 rnnlab_data::tokenizer::AnyTokenizer::Word(w) => w
-                    .words(&tutorial_normalize(input))
+                    .words(&normalized)
                     .into_iter()
                     .zip(&ids)
                     .filter(|(_, id)| **id == UNK)

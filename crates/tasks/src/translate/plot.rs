@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -37,40 +36,32 @@ pub fn attention_svg(
         left + CELL * sources.len() as i32 + 20,
         top + CELL * outputs.len() as i32 + 20,
     );
-    let tmp = path.with_extension("svg.tmp");
-    {
-        let root = SVGBackend::new(&tmp, (w as u32, h as u32)).into_drawing_area();
-        let draw = || -> Result<(), Box<dyn std::error::Error + '_>> {
-            root.fill(&WHITE)?;
-            let font = ("sans-serif", 15).into_font();
-            for (j, s) in sources.iter().enumerate() {
-                let x = left + CELL * j as i32 + CELL / 2;
-                let style = font
-                    .clone()
-                    .transform(FontTransform::Rotate270)
-                    .color(&BLACK)
-                    .pos(Pos::new(HPos::Left, VPos::Center));
-                root.draw(&Text::new(s.clone(), (x, top - 6), style))?;
+    crate::plot::write_svg(path, (w as u32, h as u32), |root| {
+        let font = ("sans-serif", 15).into_font();
+        for (j, s) in sources.iter().enumerate() {
+            let x = left + CELL * j as i32 + CELL / 2;
+            let style = font
+                .clone()
+                .transform(FontTransform::Rotate270)
+                .color(&BLACK)
+                .pos(Pos::new(HPos::Left, VPos::Center));
+            root.draw(&Text::new(s.clone(), (x, top - 6), style))?;
+        }
+        for (i, (o, row)) in outputs.iter().zip(weights).enumerate() {
+            let y = top + CELL * i as i32;
+            let style = font
+                .clone()
+                .color(&BLACK)
+                .pos(Pos::new(HPos::Right, VPos::Center));
+            root.draw(&Text::new(o.clone(), (left - 6, y + CELL / 2), style))?;
+            for (j, &v) in row.iter().enumerate() {
+                let x = left + CELL * j as i32;
+                root.draw(&Rectangle::new(
+                    [(x, y), (x + CELL - 1, y + CELL - 1)],
+                    heat(v as f64).filled(),
+                ))?;
             }
-            for (i, (o, row)) in outputs.iter().zip(weights).enumerate() {
-                let y = top + CELL * i as i32;
-                let style = font
-                    .clone()
-                    .color(&BLACK)
-                    .pos(Pos::new(HPos::Right, VPos::Center));
-                root.draw(&Text::new(o.clone(), (left - 6, y + CELL / 2), style))?;
-                for (j, &v) in row.iter().enumerate() {
-                    let x = left + CELL * j as i32;
-                    root.draw(&Rectangle::new(
-                        [(x, y), (x + CELL - 1, y + CELL - 1)],
-                        heat(v as f64).filled(),
-                    ))?;
-                }
-            }
-            root.present()?;
-            Ok(())
-        };
-        draw().map_err(|e| anyhow::anyhow!("cannot draw {}: {e}", path.display()))?;
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+        }
+        Ok(())
+    })
 }
