@@ -175,6 +175,10 @@ fn generation(device: &Device, steps: usize) -> f64 {
     (batch * steps) as f64 / elapsed.as_secs_f64()
 }
 
+/// The allocator the `rnnlab` binary uses (BENCHMARKS.md "Allocator").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let device_name = std::env::var("RNNLAB_BENCH_DEVICE").unwrap_or_else(|_| "flex".into());
     let device = match device_name.as_str() {
@@ -187,7 +191,9 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
     let filter = std::env::var("RNNLAB_BENCH_FILTER").unwrap_or_default();
-    let profile_only = std::env::var("RNNLAB_BENCH_PROFILE").is_ok_and(|v| v == "1");
+    let profile = std::env::var("RNNLAB_BENCH_PROFILE").unwrap_or_default();
+    let profile_only = profile == "1";
+    let profile_fwd = profile == "fwd";
     let train_device = device.clone().autodiff();
     let only = std::env::var("RNNLAB_BENCH_ONLY").unwrap_or_default();
     if only == "generate" {
@@ -262,10 +268,19 @@ fn main() {
         };
         // Warm-up (GPU kernels compile on first use).
         fwd_ours();
-        fwd_base();
         train_ours();
-        train_base();
+        if !profile_only && !profile_fwd {
+            fwd_base();
+            train_base();
+        }
         let mut t = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+        if profile_fwd {
+            // RNNLAB_BENCH_PROFILE=fwd: only our forward, for `perf record`.
+            for _ in 0..rounds {
+                fwd_ours();
+            }
+            continue;
+        }
         if profile_only {
             // RNNLAB_BENCH_PROFILE=1: only our training step, for `perf record`.
             for _ in 0..rounds {

@@ -261,8 +261,11 @@ impl Recurrent {
         );
         let (h0, c0) = self.initial_states(state, batch, &input.device());
         if self.uses_op(&input.device()) {
-            let (y, hs, cs) = self.run_op(input.unsqueeze_dim(0), None, h0, c0);
-            return (y.squeeze_dim(0), self.pack_state(hs, cs));
+            // One step, in the stack's order (`[1, B, ·]` or `[B, 1, ·]`).
+            let time_dim = usize::from(meta.batch_first);
+            let input = input.unsqueeze_dim(time_dim);
+            let (y, hs, cs) = self.run_op(input, [1, batch], None, h0, c0);
+            return (y.squeeze_dim(time_dim), self.pack_state(hs, cs));
         }
         let mut x = input;
         let (mut hs, mut cs) = (Vec::new(), Vec::new());
@@ -314,19 +317,25 @@ impl Recurrent {
         state: Option<RecurrentState>,
     ) -> (Tensor<3>, RecurrentState) {
         let meta = &self.meta;
-        let input = if meta.batch_first {
+        let device = input.device();
+        let use_op = self.uses_op(&device);
+        // The op reads a batch-first input as it is (and writes a batch-first output); the
+        // tensor-op loop runs time-major.
+        let input = if meta.batch_first && !use_op {
             input.swap_dims(0, 1)
         } else {
             input
         };
-        let [time, batch, d_input] = input.dims();
+        let [time, batch, d_input] = match input.dims() {
+            [b, t, d] if meta.batch_first && use_op => [t, b, d],
+            dims => dims,
+        };
         assert_eq!(
             d_input, meta.d_input,
             "input has {d_input} features, expected {}",
             meta.d_input
         );
         assert!(time > 0, "input has no timesteps");
-        let device = input.device();
         if let Some(lengths) = lengths {
             assert_eq!(
                 lengths.len(),
@@ -340,13 +349,8 @@ impl Recurrent {
             );
         }
         let (h0, c0) = self.initial_states(state, batch, &device);
-        if self.uses_op(&device) {
-            let (output, hs, cs) = self.run_op(input, lengths, h0, c0);
-            let output = if meta.batch_first {
-                output.swap_dims(0, 1)
-            } else {
-                output
-            };
+        if use_op {
+            let (output, hs, cs) = self.run_op(input, [time, batch], lengths, h0, c0);
             return (output, self.pack_state(hs, cs));
         }
         let masks = lengths.and_then(|lengths| StepMasks::new(lengths, time, &device));
@@ -403,21 +407,29 @@ impl Recurrent {
         self.meta.time_loop == TimeLoop::Auto && op::supports(device)
     }
 
-    /// The stack through the whole-layer op: `input` `[T, B, d_input]`, per layer-direction
-    /// initial states `[B, ·]`. Returns the last layer's output `[T, B, D·H_out]` and the final
-    /// states.
+    /// The stack through the whole-layer op: `input` `[T, B, d_input]` (`[B, T, d_input]` for
+    /// a batch-first stack), per layer-direction initial states `[B, ·]`. Returns the last
+    /// layer's output `[T, B, D·H_out]` (`[B, T, D·H_out]`) and the final states.
     ///
     /// Each layer-direction projects its whole input with one matmul (`[T·B, d_in] · W_ihᵀ`)
     /// and runs the recurrence over it in one call of the op.
     fn run_op(
         &self,
         input: Tensor<3>,
+        [time, batch]: [usize; 2],
         lengths: Option<&[usize]>,
         h0: Vec<Tensor<2>>,
         c0: Vec<Option<Tensor<2>>>,
     ) -> (Tensor<3>, Vec<Tensor<2>>, Vec<Tensor<2>>) {
         let meta = &self.meta;
-        let [time, batch, _] = input.dims();
+        // `[·, ·, W]` in the stack's order.
+        let steps = |w: usize| {
+            if meta.batch_first {
+                [batch, time, w]
+            } else {
+                [time, batch, w]
+            }
+        };
         let lengths: Option<Arc<[usize]>> = lengths
             .filter(|l| l.iter().any(|&l| l != time))
             .map(Arc::from);
@@ -438,7 +450,7 @@ impl Recurrent {
                 }
                 let (y, h_n, c_n) = op::scan(
                     ScanTensors {
-                        xp: xp.reshape([time, batch, gh]),
+                        xp: xp.reshape(steps(gh)),
                         w_hh: p.weight_hh.val(),
                         b_hn: p.b_hn(meta.kind),
                         w_hr: p.weight_hr.as_ref().map(|w| w.val()),
@@ -448,6 +460,7 @@ impl Recurrent {
                     cell,
                     direction == 1,
                     lengths.clone(),
+                    meta.batch_first,
                 );
                 outputs.push(y);
                 hs.push(h_n);

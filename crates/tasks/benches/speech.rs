@@ -18,6 +18,10 @@ use rnnlab_data::shipped_datasets_dir;
 use rnnlab_tasks::speech::SpeechExperiment;
 use rnnlab_tasks::speech::data::par_map;
 
+/// The allocator the `rnnlab` binary uses (BENCHMARKS.md "Allocator").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let dir = shipped_datasets_dir().join("speech/fsdd/recordings");
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)

@@ -12,6 +12,11 @@ use rnnlab_tasks::task::Task;
 use rnnlab_tasks::task::load;
 use rnnlab_tasks::{commands, device, forecast, run};
 
+/// A caching allocator: the recurrent op's per-call buffers (tens of MiB per training step) are
+/// reused instead of being page-faulted in afresh (BENCHMARKS.md "Allocator").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// rnnlab: recurrent networks on burn.
 #[derive(Parser)]
 #[command(version, about)]

@@ -68,16 +68,18 @@ impl<B: Backend + RecurrentOps> Backward<B, 6> for ScanBackward {
     }
 }
 
-/// Splits a flat `[y; h_n; c_n]` tensor into `y` `[T, B, H_out]`, `h_n` `[B, H_out]` and
-/// `c_n` `[B, H]` (when packed): the forward's outputs, or their gradients in the backward.
+/// Splits a flat `[y; h_n; c_n]` tensor into `y` (of `y_shape`: `[T, B, H_out]` or
+/// `[B, T, H_out]`), `h_n` `[B, H_out]` and `c_n` `[B, H]` (when packed): the forward's
+/// outputs, or their gradients in the backward.
 #[allow(clippy::type_complexity)]
 fn split<B: Backend>(
     packed: FloatTensor<B>,
     y_shape: [usize; 3],
     cell_width: Option<usize>,
 ) -> (FloatTensor<B>, FloatTensor<B>, Option<FloatTensor<B>>) {
-    let [time, batch, d_out] = y_shape;
-    let n_y = time * batch * d_out;
+    let n_y = y_shape.iter().product::<usize>();
+    let d_out = y_shape[2];
+    let batch = n_h_rows(packed.shape().num_elements() - n_y, d_out, cell_width);
     let n_h = batch * d_out;
     let take = |start: usize, len: usize, shape: [usize; 2]| {
         let part = B::float_slice(packed.clone(), &[Slice::from(start..start + len)]);
@@ -92,6 +94,11 @@ fn split<B: Backend>(
         take(n_y, n_h, [batch, d_out]),
         cell_width.map(|h| take(n_y + n_h, batch * h, [batch, h])),
     )
+}
+
+/// The batch size `B` of the `h_n` (and `c_n`) part of `len` elements.
+fn n_h_rows(len: usize, d_out: usize, cell_width: Option<usize>) -> usize {
+    len / (d_out + cell_width.unwrap_or(0))
 }
 
 fn flatten<B: Backend>(t: FloatTensor<B>) -> FloatTensor<B> {

@@ -103,8 +103,28 @@ fn order(time: usize, reverse: bool) -> Vec<usize> {
 }
 
 /// The forward of [`RecurrentOps::recurrent_scan`](super::RecurrentOps::recurrent_scan).
+/// A batch-first call runs time-major on transposed views; its saved activations are
+/// `[T, B, S]` either way.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn forward<B: Backend>(
+    xp: F<B>,
+    w_hh: F<B>,
+    b_hn: Option<F<B>>,
+    w_hr: Option<F<B>>,
+    h0: F<B>,
+    c0: Option<F<B>>,
+    spec: &ScanSpec,
+) -> ScanOutput<B> {
+    if !spec.batch_first {
+        return time_major_forward::<B>(xp, w_hh, b_hn, w_hr, h0, c0, spec);
+    }
+    let xp = B::float_swap_dims(xp, 0, 1);
+    let (y, h, c, saved) = time_major_forward::<B>(xp, w_hh, b_hn, w_hr, h0, c0, spec);
+    (B::float_swap_dims(y, 0, 1), h, c, saved)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn time_major_forward<B: Backend>(
     xp: F<B>,
     w_hh: F<B>,
     b_hn: Option<F<B>>,
@@ -211,9 +231,36 @@ pub(super) fn forward<B: Backend>(
     (stack::<B>(ys), h, c, saved)
 }
 
-/// The backward of [`RecurrentOps::recurrent_scan`](super::RecurrentOps::recurrent_scan).
+/// The backward of [`RecurrentOps::recurrent_scan`](super::RecurrentOps::recurrent_scan),
+/// from the activations [`forward`] saved.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn backward<B: Backend>(
+    saved: F<B>,
+    w_hh: F<B>,
+    w_hr: Option<F<B>>,
+    dy: F<B>,
+    dh_n: F<B>,
+    dc_n: Option<F<B>>,
+    spec: &ScanSpec,
+) -> ScanGrads<B> {
+    if !spec.batch_first {
+        return time_major_backward::<B>(saved, w_hh, w_hr, dy, dh_n, dc_n, spec);
+    }
+    let dy = B::float_swap_dims(dy, 0, 1);
+    let (d_xp, d_w_hh, d_b_hn, d_w_hr, dh, dc) =
+        time_major_backward::<B>(saved, w_hh, w_hr, dy, dh_n, dc_n, spec);
+    (
+        B::float_swap_dims(d_xp, 0, 1),
+        d_w_hh,
+        d_b_hn,
+        d_w_hr,
+        dh,
+        dc,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn time_major_backward<B: Backend>(
     saved: F<B>,
     w_hh: F<B>,
     w_hr: Option<F<B>>,

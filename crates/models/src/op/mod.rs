@@ -12,7 +12,8 @@
 //!
 //! Backends:
 //! - `flex`: native kernels on the f32 buffers (gemm and one vectorised pass per step with a fast
-//!   `exp`), in `flex/`;
+//!   `exp`), in `flex/`; single-step inference calls (generation) keep their packed weights
+//!   between calls ([`clear_weight_cache`] drops them);
 //! - every other backend compiled in (wgpu through CubeCL): the trait's default bodies, written
 //!   with burn's backend ops (`generic.rs`);
 //! - autodiff: the forward registers one graph node whose backward calls the inner backend's
@@ -38,6 +39,8 @@ mod layout;
 #[cfg(all(test, feature = "flex", feature = "autodiff"))]
 mod tests;
 
+#[cfg(feature = "flex")]
+pub use flex::clear_weight_cache;
 pub use layout::SavedLayout;
 
 /// The cell the op runs (PyTorch's gate order and bias placement; see `cell.rs`).
@@ -80,6 +83,9 @@ pub struct ScanSpec {
     pub lengths: Option<Arc<[usize]>>,
     /// Whether to return the saved activations the backward needs.
     pub save: bool,
+    /// Whether `xp`, `y` (and in the backward `dy`, `d_xp`) are `[B, T, ·]` instead of
+    /// `[T, B, ·]`: a batch-first stack then needs no transposes around the op.
+    pub batch_first: bool,
 }
 
 impl ScanSpec {
@@ -106,10 +112,13 @@ impl ScanSpec {
 
 /// What [`RecurrentOps::recurrent_scan`] returns: `(y, h_n, c_n, saved)`.
 ///
-/// - `y`: `[T, B, H_out]`, zero past each row's length;
+/// - `y`: `[T, B, H_out]` (`[B, T, H_out]` when `spec.batch_first`), zero past each row's
+///   length;
 /// - `h_n`: `[B, H_out]`, the state after each row's last step;
 /// - `c_n`: `[B, H]` (LSTM only);
-/// - `saved`: `[T, B, S]` per-step activations laid out by [`SavedLayout`] (when `spec.save`).
+/// - `saved`: per-step activations laid out by [`SavedLayout`] (when `spec.save`), `[T, B, S]`
+///   or, on a backend that keeps them in `xp`'s order, `[B, T, S]` when `spec.batch_first`;
+///   only that backend's backward reads them.
 pub type ScanOutput<B> = (
     FloatTensor<B>,
     FloatTensor<B>,
@@ -140,7 +149,8 @@ pub type ScanGrads<B> = (
 pub trait RecurrentOps: Backend {
     /// Runs the recurrence over a projected input.
     ///
-    /// - `xp`: `[T, B, G·H]`, the input projection `x · W_ihᵀ` plus every bias but `b_hn`;
+    /// - `xp`: `[T, B, G·H]` (`[B, T, G·H]` when `spec.batch_first`), the input projection
+    ///   `x · W_ihᵀ` plus every bias but `b_hn`;
     /// - `w_hh`: `[G·H, H_out]`; `b_hn`: `[H]` (GRU with `spec.has_b_hn`); `w_hr`: `[P, H]`
     ///   (LSTM with `spec.has_w_hr`);
     /// - `h0`: `[B, H_out]`; `c0`: `[B, H]` (LSTM).
@@ -169,8 +179,8 @@ pub trait RecurrentOps: Backend {
     /// Backward through time of [`recurrent_scan`](Self::recurrent_scan).
     ///
     /// - `saved`: the forward's `[T, B, S]` activations; `w_hh`, `w_hr` as in the forward;
-    /// - `dy`: `[T, B, H_out]`; `dh_n`: `[B, H_out]`; `dc_n`: `[B, H]` (LSTM; else a
-    ///   placeholder).
+    /// - `dy`: `[T, B, H_out]` (`[B, T, H_out]` when `spec.batch_first`); `dh_n`: `[B, H_out]`;
+    ///   `dc_n`: `[B, H]` (LSTM; else a placeholder).
     ///
     /// Returns [`ScanGrads`] (`d_b_hn` when `spec.has_b_hn`, `d_w_hr` when `spec.has_w_hr`).
     #[allow(clippy::too_many_arguments, clippy::type_complexity)]
@@ -213,7 +223,8 @@ pub fn supports(device: &Device) -> bool {
 /// The tensors of one call of [`scan`].
 #[derive(Debug)]
 pub struct ScanTensors {
-    /// `[T, B, G·H]`: the input projection plus every bias but `b_hn`.
+    /// `[T, B, G·H]` (`[B, T, G·H]` for a batch-first call): the input projection plus every
+    /// bias but `b_hn`.
     pub xp: Tensor<3>,
     /// `[G·H, H_out]`.
     pub w_hh: Tensor<2>,
@@ -227,8 +238,9 @@ pub struct ScanTensors {
     pub c0: Option<Tensor<2>>,
 }
 
-/// Runs the op on burn tensors: returns `y` `[T, B, H_out]`, `h_n` `[B, H_out]` and, for LSTM,
-/// `c_n` `[B, H]`. Differentiable on an autodiff device.
+/// Runs the op on burn tensors: returns `y` `[T, B, H_out]` (`[B, T, H_out]` when
+/// `batch_first`, as `xp` then is), `h_n` `[B, H_out]` and, for LSTM, `c_n` `[B, H]`.
+/// Differentiable on an autodiff device.
 ///
 /// # Panics
 /// If the device has no implementation ([`supports`] is false) or the shapes disagree.
@@ -237,6 +249,7 @@ pub fn scan(
     cell: OpCell,
     reverse: bool,
     lengths: Option<Arc<[usize]>>,
+    batch_first: bool,
 ) -> (Tensor<3>, Tensor<2>, Option<Tensor<2>>) {
     let ScanTensors {
         xp,
@@ -246,7 +259,17 @@ pub fn scan(
         h0,
         c0,
     } = tensors;
-    check_shapes(cell, &xp, &w_hh, &b_hn, &w_hr, &h0, &c0, lengths.as_deref());
+    check_shapes(
+        cell,
+        batch_first,
+        &xp,
+        &w_hh,
+        &b_hn,
+        &w_hr,
+        &h0,
+        &c0,
+        lengths.as_deref(),
+    );
     let spec = ScanSpec {
         cell,
         reverse,
@@ -254,6 +277,7 @@ pub fn scan(
         has_w_hr: w_hr.is_some(),
         lengths,
         save: false,
+        batch_first,
     };
     // Placeholders for absent tensors: a one-element constant on the same device.
     let device = xp.device();
@@ -277,6 +301,7 @@ pub fn scan(
 #[allow(clippy::too_many_arguments)]
 fn check_shapes(
     cell: OpCell,
+    batch_first: bool,
     xp: &Tensor<3>,
     w_hh: &Tensor<2>,
     b_hn: &Option<Tensor<1>>,
@@ -285,7 +310,10 @@ fn check_shapes(
     c0: &Option<Tensor<2>>,
     lengths: Option<&[usize]>,
 ) {
-    let [time, batch, gh] = xp.dims();
+    let [time, batch, gh] = match xp.dims() {
+        [b, t, gh] if batch_first => [t, b, gh],
+        dims => dims,
+    };
     let [gh_w, d_out] = w_hh.dims();
     assert!(time > 0, "recurrent scan: xp has no steps");
     assert_eq!(

@@ -25,6 +25,8 @@ struct Case {
     hidden: usize,
     proj: usize,
     with_b_hn: bool,
+    /// `xp` and `y` are `[B, T, ·]`.
+    batch_first: bool,
     /// `xp`, `w_hh`, `b_hn`, `w_hr`, `h0`, `c0`, then the loss weights of `y`, `h_n`, `c_n`.
     values: Vec<Vec<f64>>,
 }
@@ -90,6 +92,7 @@ impl Case {
             hidden,
             proj,
             with_b_hn: cell == OpCell::Gru,
+            batch_first: false,
             values,
         }
     }
@@ -105,14 +108,21 @@ impl Case {
     fn shapes(&self) -> [Vec<usize>; 9] {
         let (t, b, h, p, o) = (self.time, self.batch, self.hidden, self.proj, self.d_out());
         let gh = self.cell.gates() * h;
+        let steps = |w: usize| {
+            if self.batch_first {
+                vec![b, t, w]
+            } else {
+                vec![t, b, w]
+            }
+        };
         [
-            vec![t, b, gh],
+            steps(gh),
             vec![gh, o],
             vec![h],
             vec![p, h],
             vec![b, o],
             vec![b, h],
-            vec![t, b, o],
+            steps(o),
             vec![b, o],
             vec![b, h],
         ]
@@ -143,6 +153,11 @@ impl Case {
     /// The scalar loss `Σ y·w_y + Σ h_n·w_h (+ Σ c_n·w_c)` and the leaf tensors it depends on.
     fn loss(&self, values: &[Vec<f64>], f32: bool, device: &Device) -> (Tensor<1>, Vec<Tensor<1>>) {
         let leaves = self.tensors(values, f32, device);
+        (self.loss_of(&leaves), leaves)
+    }
+
+    /// The loss of [`loss`](Self::loss) from given leaf tensors.
+    fn loss_of(&self, leaves: &[Tensor<1>]) -> Tensor<1> {
         let shapes = self.shapes();
         let shaped = |i: usize| -> Tensor<1> { leaves[i].clone() };
         let d2 = |i: usize| shaped(i).reshape([shapes[i][0], shapes[i][1]]);
@@ -159,12 +174,13 @@ impl Case {
             self.cell,
             self.reverse,
             self.lengths.clone().map(Arc::from),
+            self.batch_first,
         );
         let mut loss = (y.reshape([-1]) * shaped(6)).sum() + (h_n.reshape([-1]) * shaped(7)).sum();
         if let Some(c) = c_n {
             loss = loss + (c.reshape([-1]) * shaped(8)).sum();
         }
-        (loss, leaves)
+        loss
     }
 
     /// Which inputs the op has (the loss weights are not inputs).
@@ -203,7 +219,16 @@ fn cases() -> Vec<Case> {
         for reverse in [false, true] {
             for lengths in [None, Some(vec![5, 2, 4])] {
                 seed += 1;
-                out.push(Case::new(cell, reverse, lengths, proj, seed));
+                out.push(Case::new(cell, reverse, lengths.clone(), proj, seed));
+                // The same call batch-first (`[B, T, ·]` buffers) where it has lengths.
+                if lengths.is_some() {
+                    seed += 1;
+                    let case = Case::new(cell, reverse, lengths, proj, seed);
+                    out.push(Case {
+                        batch_first: true,
+                        ..case
+                    });
+                }
             }
         }
     }
@@ -219,6 +244,14 @@ fn large_cases() -> Vec<Case> {
         Case::sized(OpCell::Gru, false, lengths.clone(), 0, 103, [4, 12, 64]),
         Case::sized(OpCell::RnnTanh, true, None, 0, 104, [4, 48, 64]),
         Case::sized(OpCell::Lstm, true, None, 0, 105, [3, 33, 72]),
+        Case {
+            batch_first: true,
+            ..Case::sized(OpCell::Lstm, true, lengths.clone(), 48, 106, [4, 12, 64])
+        },
+        Case {
+            batch_first: true,
+            ..Case::sized(OpCell::Gru, false, lengths, 0, 107, [4, 12, 64])
+        },
     ]
 }
 
@@ -236,6 +269,15 @@ fn native_f32_kernels_match_the_generic_path_in_f64() {
             (l64 - l32).abs() <= 1e-5 * l64.abs().max(1.0),
             "{case:?}: loss {l32} vs {l64}"
         );
+        // Without autodiff the native forward saves nothing (its inference kernels).
+        let inference = case
+            .loss(&case.values, true, &Device::flex())
+            .0
+            .into_scalar::<f64>();
+        assert!(
+            (l64 - inference).abs() <= 1e-5 * l64.abs().max(1.0),
+            "{case:?}: inference loss {inference} vs {l64}"
+        );
         let (g64, g32) = (loss64.backward(), loss32.backward());
         for i in case.inputs() {
             let a = as_f64(leaves32[i].grad(&g32).expect("f32 gradient"));
@@ -245,6 +287,41 @@ fn native_f32_kernels_match_the_generic_path_in_f64() {
                     (x - y).abs() <= 1e-5 * y.abs().max(1.0),
                     "{:?} input {i}[{k}]: f32 {x} vs f64 {y}",
                     case.cell
+                );
+            }
+        }
+    }
+}
+
+/// Single steps without autodiff (generation) keep their packed weights between calls
+/// (`flex/cache.rs`): repeated steps with the same weight tensors, and steps with other weights
+/// of the same shape in between, all compute what the f64 path computes.
+#[test]
+fn repeated_single_steps_match_the_generic_path() {
+    let plain = Device::flex();
+    let scalar = |loss: Tensor<1>| loss.into_scalar::<f64>();
+    for (i, (cell, proj, batch, hidden)) in [
+        (OpCell::Lstm, 0, 3, 5),
+        (OpCell::Lstm, 0, 40, 64),
+        (OpCell::Lstm, 24, 40, 64),
+        (OpCell::Gru, 0, 40, 64),
+        (OpCell::RnnRelu, 0, 2, 4),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let seed = 200 + 2 * i as u64;
+        let cases =
+            [seed, seed + 1].map(|s| Case::sized(cell, false, None, proj, s, [1, batch, hidden]));
+        // One set of f32 leaves per case, reused by every step.
+        let leaves = cases.each_ref().map(|c| c.tensors(&c.values, true, &plain));
+        for round in 0..3 {
+            for (case, leaves) in cases.iter().zip(&leaves) {
+                let got = scalar(case.loss_of(leaves));
+                let want = scalar(case.loss(&case.values, false, &plain).0);
+                assert!(
+                    (got - want).abs() <= 1e-5 * want.abs().max(1.0),
+                    "{cell:?} proj {proj} B {batch} round {round}: {got} vs {want}"
                 );
             }
         }

@@ -32,6 +32,7 @@ pub(super) fn backward(
         batch,
         hidden,
         d_out,
+        ..
     } = dims;
     let gates = spec.cell.gates();
     let gh = gates * hidden;
@@ -61,12 +62,11 @@ pub(super) fn backward(
     let mut direct = vec![0.0f32; if gru { batch * hidden } else { 0 }];
     with_team(parallel, |team: &Team<'_>| {
         for t in order(time, !spec.reverse) {
-            let base = t * batch * width;
             for b in 0..batch {
                 let out = &mut dhp[b * d_out..][..d_out];
                 if spec.valid(t, b) {
                     let d = &dh[b * d_out..][..d_out];
-                    let g = &dy[(t * batch + b) * d_out..][..d_out];
+                    let g = &dy[dims.row(t, b) * d_out..][..d_out];
                     for ((o, d), g) in out.iter_mut().zip(d).zip(g) {
                         *o = d + g;
                     }
@@ -75,7 +75,9 @@ pub(super) fn backward(
                 }
             }
             if w.w_hr.is_some() {
-                d_proj[t * batch * d_out..][..batch * d_out].copy_from_slice(&dhp);
+                for (b, d) in dhp.chunks_exact(d_out).enumerate() {
+                    d_proj[dims.row(t, b) * d_out..][..d_out].copy_from_slice(d);
+                }
             }
             let d_xp_s = Shared::new(&mut d_xp);
             let d_rec_s = Shared::new(&mut d_rec);
@@ -104,9 +106,9 @@ pub(super) fn backward(
                     if !spec.valid(t, b) {
                         continue;
                     }
-                    let row = &saved[base + b * width..][..width];
+                    let row = &saved[dims.row(t, b) * width..][..width];
                     let cols = |offset: usize| &row[offset + u0..][..len];
-                    let at = (t * batch + b) * gh + u0;
+                    let at = dims.row(t, b) * gh + u0;
                     // SAFETY (all `at` calls below): this half's units of one row of each buffer.
                     unsafe {
                         let dcell: &[f32] = if layout.proj {
@@ -167,8 +169,8 @@ pub(super) fn backward(
                     len,
                     gh,
                     rec_grad,
-                    t * batch * gh,
-                    gh,
+                    dims.row(t, 0) * gh,
+                    dims.b_stride() * gh,
                     w,
                     &next_s,
                     o0,

@@ -1,6 +1,7 @@
 //! The native forward: per step the recurrent product and the fused gate pass, split by
 //! hidden units over both cores, then (projected LSTM) the projection split by its columns.
 
+use super::cache::with_scratch;
 use super::kernels;
 use super::parts::{PARALLEL_WORK, Shared, Team, pack_parts, parts, product, with_team};
 use super::{Dims, Weights, order};
@@ -13,51 +14,109 @@ pub(super) struct Forward {
     pub saved: Option<Vec<f32>>,
 }
 
+/// The per-step products' weights, packed for the split of one call: `W_hhᵀ` (`[H_out, G·H]`,
+/// `(p, j)` at `w_hh[j·H_out + p]`) per gate and part of the units, `W_hrᵀ` per part of `P`.
+pub(super) struct Packed {
+    w_hh_t: Vec<Vec<Vec<f32>>>,
+    w_hr_t: Option<Vec<Vec<f32>>>,
+}
+
+/// Whether a call of these sizes splits its steps over both cores.
+pub(super) fn parallel(dims: &Dims, cell: OpCell) -> bool {
+    dims.batch * cell.gates() * dims.hidden * dims.d_out >= PARALLEL_WORK
+}
+
+/// Packs the weights of a call of these sizes.
+pub(super) fn pack(dims: &Dims, cell: OpCell, w: &Weights<'_>) -> Packed {
+    let (hidden, d_out) = (dims.hidden, dims.d_out);
+    let parallel = parallel(dims, cell);
+    let units = parts(hidden, parallel);
+    let proj_parts = parts(d_out, parallel);
+    Packed {
+        w_hh_t: (0..cell.gates())
+            .map(|g| pack_parts(w.w_hh, 1, d_out, d_out, g * hidden, &units))
+            .collect(),
+        w_hr_t: w
+            .w_hr
+            .map(|w_hr| pack_parts(w_hr, 1, hidden, hidden, 0, &proj_parts)),
+    }
+}
+
+/// The forward of one call, with its weights `packed` by [`pack`].
+#[allow(clippy::too_many_arguments)]
 pub(super) fn forward(
     dims: &Dims,
     spec: &ScanSpec,
     w: Weights<'_>,
+    packed: &Packed,
     xp: &[f32],
     h0: &[f32],
     c0: Option<&[f32]>,
+) -> Forward {
+    let gh = spec.cell.gates() * dims.hidden;
+    // Internal buffers come from the thread's scratch pool: the step's recurrent product, and
+    // the step's activations when nothing is saved.
+    let width = SavedLayout::new(spec.cell, dims.hidden, dims.d_out, w.w_hr.is_some()).width();
+    with_scratch(dims.batch * gh, |rec| {
+        if spec.save {
+            let mut saved = vec![0.0f32; dims.time * dims.batch * width];
+            let mut out = run(dims, spec, &w, packed, xp, h0, c0, rec, &mut saved);
+            out.saved = Some(saved);
+            out
+        } else {
+            with_scratch(dims.batch * width, |saved| {
+                run(dims, spec, &w, packed, xp, h0, c0, rec, saved)
+            })
+        }
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    dims: &Dims,
+    spec: &ScanSpec,
+    w: &Weights<'_>,
+    packed: &Packed,
+    xp: &[f32],
+    h0: &[f32],
+    c0: Option<&[f32]>,
+    rec: &mut [f32],
+    saved: &mut [f32],
 ) -> Forward {
     let &Dims {
         time,
         batch,
         hidden,
         d_out,
+        ..
     } = dims;
     let gates = spec.cell.gates();
     let gh = gates * hidden;
     let layout = SavedLayout::new(spec.cell, hidden, d_out, w.w_hr.is_some());
     let width = layout.width();
-    let parallel = batch * gh * d_out >= PARALLEL_WORK;
-    // The per-step products' weights, packed once: `W_hhᵀ` (`[H_out, G·H]`, `(p, j)` at
-    // `w_hh[j·H_out + p]`) per gate and part of the units, `W_hrᵀ` per part of `P`.
+    let parallel = parallel(dims, spec.cell);
     let units = parts(hidden, parallel);
-    let w_hh_t: Vec<Vec<Vec<f32>>> = (0..gates)
-        .map(|g| pack_parts(w.w_hh, 1, d_out, d_out, g * hidden, &units))
-        .collect();
     let proj_parts = parts(d_out, parallel);
-    let w_hr_t = w
-        .w_hr
-        .map(|w_hr| pack_parts(w_hr, 1, hidden, hidden, 0, &proj_parts));
+    let (w_hh_t, w_hr_t) = (&packed.w_hh_t, &packed.w_hr_t);
     let mut h_cur = h0.to_vec();
     let mut h_next = vec![0.0f32; batch * d_out];
     let mut c = c0.map_or_else(Vec::new, <[f32]>::to_vec);
     let mut y = vec![0.0f32; time * batch * d_out];
-    // Saved rows of all steps, or of the current step only when nothing is saved.
-    let mut saved = vec![0.0f32; if spec.save { time } else { 1 } * batch * width];
-    let mut rec = vec![0.0f32; batch * gh];
+    // `saved`: the rows of all steps, or of the current step only when nothing is saved.
     let mut scratch = vec![0.0f32; batch * hidden];
     let mut proj = vec![0.0f32; if w.w_hr.is_some() { batch * d_out } else { 0 }];
     let zeros = vec![0.0f32; hidden];
     let b_hn = w.b_hn.unwrap_or(&zeros);
     with_team(parallel, |team: &Team<'_>| {
         for t in order(time, spec.reverse) {
-            let base = if spec.save { t * batch * width } else { 0 };
-            let rec_s = Shared::new(&mut rec);
-            let saved_s = Shared::new(&mut saved);
+            // Saved rows of this step: in `xp`'s order, or the step's own when nothing is saved.
+            let (base, saved_stride) = if spec.save {
+                (dims.row(t, 0) * width, dims.b_stride() * width)
+            } else {
+                (0, width)
+            };
+            let rec_s = Shared::new(rec);
+            let saved_s = Shared::new(saved);
             let y_s = Shared::new(&mut y);
             let next_s = Shared::new(&mut h_next);
             let c_s = Shared::new(&mut c);
@@ -83,9 +142,9 @@ pub(super) fn forward(
                 }
                 for b in 0..batch {
                     let valid = spec.valid(t, b);
-                    let x = &xp[(t * batch + b) * gh..][..gh];
-                    let row = base + b * width;
-                    let y_at = (t * batch + b) * d_out + u0;
+                    let x = &xp[dims.row(t, b) * gh..][..gh];
+                    let row = base + b * saved_stride;
+                    let y_at = dims.row(t, b) * d_out + u0;
                     // SAFETY (all `at` calls below): each names this half's units of one row, which
                     // the other half never touches; the ranges within one call are disjoint.
                     unsafe {
@@ -109,16 +168,26 @@ pub(super) fn forward(
                                 } else {
                                     out()
                                 };
-                                kernels::lstm_forward(
-                                    [0, 1, 2, 3].map(x_g),
-                                    [0, 1, 2, 3].map(rec_g),
-                                    valid,
-                                    c_s.at(b * hidden + u0, len),
-                                    [0, 1, 2, 3].map(saved_g),
-                                    saved_s.at(row + layout.aux() + u0, len),
-                                    saved_s.at(row + layout.tanh_c() + u0, len),
-                                    m,
-                                );
+                                if !spec.save {
+                                    kernels::lstm_infer(
+                                        [0, 1, 2, 3].map(x_g),
+                                        [0, 1, 2, 3].map(rec_g),
+                                        valid,
+                                        c_s.at(b * hidden + u0, len),
+                                        m,
+                                    );
+                                } else {
+                                    kernels::lstm_forward(
+                                        [0, 1, 2, 3].map(x_g),
+                                        [0, 1, 2, 3].map(rec_g),
+                                        valid,
+                                        c_s.at(b * hidden + u0, len),
+                                        [0, 1, 2, 3].map(saved_g),
+                                        saved_s.at(row + layout.aux() + u0, len),
+                                        saved_s.at(row + layout.tanh_c() + u0, len),
+                                        m,
+                                    );
+                                }
                             }
                             OpCell::Gru => kernels::gru_forward(
                                 [0, 1, 2].map(x_g),
@@ -142,9 +211,11 @@ pub(super) fn forward(
                         }
                         if !layout.proj {
                             let prev = &h_cur_ref[b * d_out + u0..][..len];
-                            saved_s
-                                .at(row + layout.h_prev() + u0, len)
-                                .copy_from_slice(prev);
+                            if spec.save {
+                                saved_s
+                                    .at(row + layout.h_prev() + u0, len)
+                                    .copy_from_slice(prev);
+                            }
                             let next = next_s.at(b * d_out + u0, len);
                             if valid {
                                 next.copy_from_slice(y_s.at(y_at, len));
@@ -158,7 +229,7 @@ pub(super) fn forward(
             if let Some(w_hr_t) = &w_hr_t {
                 // The projected state `m · W_hrᵀ`, split over its `P` columns.
                 let proj_s = Shared::new(&mut proj);
-                let saved_ref = &saved;
+                let saved_ref = &*saved;
                 team.run_parts(&proj_parts, |part, cols| {
                     let (p0, len) = (cols.start, cols.len());
                     let w = &w_hr_t[part];
@@ -168,7 +239,7 @@ pub(super) fn forward(
                         hidden,
                         saved_ref,
                         base + layout.m(),
-                        width,
+                        saved_stride,
                         w,
                         &proj_s,
                         p0,
@@ -176,7 +247,7 @@ pub(super) fn forward(
                         false,
                     );
                     for b in 0..batch {
-                        let row = base + b * width;
+                        let row = base + b * saved_stride;
                         let prev = &h_cur_ref[b * d_out + p0..][..len];
                         // SAFETY: this half's columns of one row of each buffer.
                         unsafe {
@@ -187,7 +258,7 @@ pub(super) fn forward(
                             if spec.valid(t, b) {
                                 let new = proj_s.at(b * d_out + p0, len);
                                 next.copy_from_slice(new);
-                                y_s.at((t * batch + b) * d_out + p0, len)
+                                y_s.at(dims.row(t, b) * d_out + p0, len)
                                     .copy_from_slice(new);
                             } else {
                                 next.copy_from_slice(prev);
@@ -203,6 +274,6 @@ pub(super) fn forward(
         y,
         h: h_cur,
         c: c0.map(|_| c),
-        saved: spec.save.then_some(saved),
+        saved: None,
     }
 }

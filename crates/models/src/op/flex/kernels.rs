@@ -116,6 +116,33 @@ multiversion! {
 }
 
 multiversion! {
+    /// [`lstm_forward`] without the activations the backward needs (inference): only the cell
+    /// state `c` (updated where `valid`) and `m = o · tanh(c)`.
+    fn lstm_infer(
+        x: [&[f32]; 4],
+        rec: [&[f32]; 4],
+        valid: bool,
+        c: &mut [f32],
+        m: &mut [f32],
+    ) {
+        let len = c.len();
+        let [xi, xf, xg, xo] = x.map(|s| &s[..len]);
+        let [ri, rf, rg, ro] = rec.map(|s| &s[..len]);
+        let m = &mut m[..len];
+        for j in 0..len {
+            let i = sigmoid(xi[j] + ri[j]);
+            let f = sigmoid(xf[j] + rf[j]);
+            let g = tanh(xg[j] + rg[j]);
+            let o = sigmoid(xo[j] + ro[j]);
+            let cp = c[j];
+            let cn = f * cp + i * g;
+            m[j] = o * tanh(cn);
+            c[j] = if valid { cn } else { cp };
+        }
+    }
+}
+
+multiversion! {
     /// LSTM backward for one row and a range of units. `dm`: the gradient of `m = o · tanh(c)`;
     /// `dc`: that of the new cell state on entry, of the previous one on exit; `da[g]` receives
     /// gate `g`'s pre-activation gradient.

@@ -12,16 +12,20 @@
 //! every unit's gate gradients).
 
 mod backward;
+mod cache;
 mod forward;
 mod gemm;
 pub(crate) mod kernels;
 mod parts;
 mod small_gemm;
 
+use std::sync::Arc;
+
 use burn::backend::{DType, Flex, TensorData, TensorMetadata};
 use burn_flex::FlexTensor;
 
 use self::backward::backward;
+pub use self::cache::clear_weight_cache;
 use self::forward::forward;
 use super::{RecurrentOps, SavedLayout, ScanGrads, ScanOutput, ScanSpec, generic};
 
@@ -77,38 +81,44 @@ impl RecurrentOps for Flex {
             return generic::forward::<Flex>(xp, w_hh, b_hn, w_hr, h0, c0, &spec);
         }
         let shape = xp.shape();
-        let dims = Dims {
-            time: shape[0],
-            batch: shape[1],
-            hidden: shape[2] / spec.cell.gates(),
-            d_out: w_hh.shape()[1],
-        };
+        let dims = Dims::new(&shape, shape[2] / spec.cell.gates(), w_hh.shape()[1], &spec);
+        // A single step that saves nothing (generation, decoding) takes its packed weights
+        // from the cache when they are the weights of an earlier call (`cache.rs`); weights
+        // that are views needing a copy are not worth caching.
+        let cacheable = dims.time == 1
+            && !spec.save
+            && w_hh.as_slice::<f32>().is_some()
+            && w_hr.as_ref().is_none_or(|w| w.as_slice::<f32>().is_some());
         let (xp, w_hh, h0) = (dense(xp), dense(w_hh), dense(h0));
         let (b_hn, w_hr, c0) = (b_hn.map(dense), w_hr.map(dense), c0.map(dense));
+        let weights = Weights {
+            w_hh: slice(&w_hh),
+            b_hn: b_hn.as_ref().map(slice),
+            w_hr: w_hr.as_ref().map(slice),
+        };
+        let pack = || forward::pack(&dims, spec.cell, &weights);
+        let packed = if cacheable {
+            let parallel = forward::parallel(&dims, spec.cell);
+            cache::WEIGHTS.packed(&w_hh, w_hr.as_ref(), parallel, pack)
+        } else {
+            Arc::new(pack())
+        };
         let out = forward(
             &dims,
             &spec,
-            Weights {
-                w_hh: slice(&w_hh),
-                b_hn: b_hn.as_ref().map(slice),
-                w_hr: w_hr.as_ref().map(slice),
-            },
+            weights,
+            &packed,
             slice(&xp),
             slice(&h0),
             c0.as_ref().map(slice),
         );
-        let Dims {
-            time,
-            batch,
-            hidden,
-            d_out,
-        } = dims;
+        let (batch, hidden, d_out) = (dims.batch, dims.hidden, dims.d_out);
         let layout = SavedLayout::new(spec.cell, hidden, d_out, w_hr.is_some());
         (
-            tensor(out.y, &[time, batch, d_out]),
+            tensor(out.y, &dims.shape(d_out)),
             tensor(out.h, &[batch, d_out]),
             out.c.map(|c| tensor(c, &[batch, hidden])),
-            out.saved.map(|s| tensor(s, &[time, batch, layout.width()])),
+            out.saved.map(|s| tensor(s, &dims.shape(layout.width()))),
         )
     }
 
@@ -134,12 +144,7 @@ impl RecurrentOps for Flex {
             return generic::backward::<Flex>(saved, w_hh, w_hr, dy, dh_n, dc_n, &spec);
         }
         let shape = dy.shape();
-        let dims = Dims {
-            time: shape[0],
-            batch: shape[1],
-            hidden: w_hh.shape()[0] / spec.cell.gates(),
-            d_out: shape[2],
-        };
+        let dims = Dims::new(&shape, w_hh.shape()[0] / spec.cell.gates(), shape[2], &spec);
         let (saved, w_hh, dy, dh_n) = (dense(saved), dense(w_hh), dense(dy), dense(dh_n));
         let (w_hr, dc_n) = (w_hr.map(dense), dc_n.map(dense));
         let g = backward(
@@ -155,15 +160,10 @@ impl RecurrentOps for Flex {
             slice(&dh_n),
             dc_n.as_ref().map(slice),
         );
-        let Dims {
-            time,
-            batch,
-            hidden,
-            d_out,
-        } = dims;
+        let (batch, hidden, d_out) = (dims.batch, dims.hidden, dims.d_out);
         let gh = spec.cell.gates() * hidden;
         (
-            tensor(g.d_xp, &[time, batch, gh]),
+            tensor(g.d_xp, &dims.shape(gh)),
             tensor(g.d_w_hh, &[gh, d_out]),
             spec.has_b_hn.then(|| tensor(g.d_b_hn, &[hidden])),
             g.d_w_hr.map(|d| tensor(d, &[d_out, hidden])),
@@ -179,6 +179,49 @@ pub(super) struct Dims {
     pub batch: usize,
     pub hidden: usize,
     pub d_out: usize,
+    /// Whether the `[·, ·, W]` buffers (`xp`, `y`, `saved`, `dy`, `d_xp`) are `[B, T, W]`.
+    pub batch_first: bool,
+}
+
+impl Dims {
+    /// The sizes of a call whose `[·, ·, W]` input has `shape` (in `spec`'s order).
+    fn new(shape: &[usize], hidden: usize, d_out: usize, spec: &ScanSpec) -> Self {
+        let (time, batch) = if spec.batch_first {
+            (shape[1], shape[0])
+        } else {
+            (shape[0], shape[1])
+        };
+        Self {
+            time,
+            batch,
+            hidden,
+            d_out,
+            batch_first: spec.batch_first,
+        }
+    }
+
+    /// Row of step `t`, batch entry `b` in a `[·, ·, W]` buffer.
+    pub fn row(&self, t: usize, b: usize) -> usize {
+        if self.batch_first {
+            b * self.time + t
+        } else {
+            t * self.batch + b
+        }
+    }
+
+    /// Rows between batch entries `b` and `b + 1` of one step.
+    pub fn b_stride(&self) -> usize {
+        if self.batch_first { self.time } else { 1 }
+    }
+
+    /// The shape of a `[·, ·, width]` buffer.
+    fn shape(&self, width: usize) -> [usize; 3] {
+        if self.batch_first {
+            [self.batch, self.time, width]
+        } else {
+            [self.time, self.batch, width]
+        }
+    }
 }
 
 /// The recurrent weights, row-major as PyTorch stores them.
