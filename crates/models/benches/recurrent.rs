@@ -1,12 +1,16 @@
 //! Speed of rnnlab's recurrent layers against burn-nn's built-in ones, measured in the same run.
 //!
 //! ```text
-//! cargo bench -p rnnlab-models --bench recurrent
-//! RNNLAB_BENCH_DEVICE=wgpu cargo bench -p rnnlab-models --bench recurrent   # on a GPU
+//! cargo bench --workspace --bench recurrent
+//! RNNLAB_BENCH_DEVICE=wgpu cargo bench --workspace --bench recurrent   # on a GPU
 //! RNNLAB_BENCH_ROUNDS=5 RNNLAB_BENCH_FILTER=charlm cargo bench ...        # more rounds, one shape
 //! RNNLAB_BENCH_ONLY=ours ...          # ours alone, one JSON line per shape (benches/pytorch_compare.py)
 //! RNNLAB_BENCH_ONLY=generate ...      # batched generation alone (RNNLAB_BENCH_GEN_STEPS, default 1000)
+//! RNNLAB_BENCH_PROFILE=1 ...          # only our training steps, for `perf record` (=fwd: forwards)
 //! ```
+//!
+//! A forward is timed up to the sum of its output as a scalar, as the PyTorch comparison's worker
+//! does (`inf(x)[0].sum().item()`).
 //!
 //! For every shape it times a forward pass (inference device) and a training step (forward,
 //! mean loss, backward on the autodiff device) of both implementations, interleaved round by
@@ -218,7 +222,8 @@ fn main() {
             );
             let x_ad = x.clone().to_device(&train_device);
             let fwd = || {
-                inf.forward(x.clone(), None).0.into_data();
+                // As PyTorch's worker does: `inf(x)[0].sum().item()`.
+                inf.forward(x.clone(), None).0.sum().into_scalar::<f32>();
             };
             let train = || {
                 let _ = ad.forward(x_ad.clone(), None).0.mean().backward();
@@ -255,10 +260,14 @@ fn main() {
         );
         let x_ad = x.clone().to_device(&train_device);
         let fwd_ours = || {
-            ours_inf.forward(x.clone(), None).0.into_data();
+            ours_inf
+                .forward(x.clone(), None)
+                .0
+                .sum()
+                .into_scalar::<f32>();
         };
         let fwd_base = || {
-            base_inf.forward(x.clone()).into_data();
+            base_inf.forward(x.clone()).sum().into_scalar::<f32>();
         };
         let train_ours = || {
             let _ = ours_ad.forward(x_ad.clone(), None).0.mean().backward();

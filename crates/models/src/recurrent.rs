@@ -435,20 +435,21 @@ impl Recurrent {
             .map(Arc::from);
         let cell = meta.kind.op_cell();
         let gh = meta.kind.gates() * meta.d_hidden;
+        let device = input.device();
         let mut x = input;
         let (mut hs, mut cs) = (Vec::new(), Vec::new());
         for layer in 0..meta.n_layers {
             let d_in = x.dims()[2];
             let rows = x.reshape([time * batch, d_in]);
-            let mut outputs = Vec::with_capacity(meta.directions);
-            for direction in 0..meta.directions {
+            // One direction of this layer: its input projection and one call of the op.
+            let direction = |direction: usize| {
                 let index = layer * meta.directions + direction;
                 let p = &self.cells[index];
                 let mut xp = rows.clone().matmul(p.weight_ih.val().transpose());
                 if let Some(bias) = p.fused_bias(meta.kind) {
                     xp = xp + bias.unsqueeze_dim(0);
                 }
-                let (y, h_n, c_n) = op::scan(
+                op::scan(
                     ScanTensors {
                         xp: xp.reshape(steps(gh)),
                         w_hh: p.weight_hh.val(),
@@ -461,15 +462,26 @@ impl Recurrent {
                     direction == 1,
                     lengths.clone(),
                     meta.batch_first,
-                );
-                outputs.push(y);
+                )
+            };
+            let outputs = if meta.directions == 1 {
+                vec![direction(0)]
+            } else {
+                // Both directions at once, a core each where the device has the cores.
+                let (forward, backward) =
+                    op::side_by_side(&device, || direction(0), || direction(1));
+                vec![forward, backward]
+            };
+            let mut ys = Vec::with_capacity(outputs.len());
+            for (y, h_n, c_n) in outputs {
+                ys.push(y);
                 hs.push(h_n);
                 cs.extend(c_n);
             }
-            x = if outputs.len() == 1 {
-                outputs.remove(0)
+            x = if ys.len() == 1 {
+                ys.remove(0)
             } else {
-                Tensor::cat(outputs, 2)
+                Tensor::cat(ys, 2)
             };
             if layer + 1 < meta.n_layers {
                 x = self.dropout.forward(x);

@@ -41,6 +41,34 @@ mod tests;
 
 #[cfg(feature = "flex")]
 pub use flex::clear_weight_cache;
+
+/// Runs `a` on this thread and `b` on another at the same time, each op call in them on one
+/// core, where `device` is flex on a machine with two cores or more (the two directions of a
+/// bidirectional layer then need no synchronisation per step); elsewhere one after the other.
+pub fn side_by_side<A: Send, B: Send>(
+    device: &Device,
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    #[cfg(feature = "flex")]
+    {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if cores >= 2
+            && matches!(
+                device.as_dispatch().clone().inner(),
+                DispatchDevice::Flex(_)
+            )
+        {
+            return std::thread::scope(|scope| {
+                let b = scope.spawn(|| flex::on_one_core(b));
+                let a = flex::on_one_core(a);
+                (a, b.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            });
+        }
+    }
+    let _ = device;
+    (a(), b())
+}
 pub use layout::SavedLayout;
 
 /// The cell the op runs (PyTorch's gate order and bias placement; see `cell.rs`).

@@ -122,8 +122,23 @@ fn run(
             let c_s = Shared::new(&mut c);
             let scratch_s = Shared::new(&mut scratch);
             let h_cur_ref = &h_cur;
+            let next_step = if spec.reverse {
+                t.checked_sub(1)
+            } else {
+                Some(t + 1).filter(|&n| n < time)
+            };
             team.run_parts(&units, |part, units| {
                 let (u0, len) = (units.start, units.len());
+                // The next step's input rows are far apart in memory (a row per batch entry):
+                // their loads start now, under this step's product.
+                if let Some(n) = next_step {
+                    for b in 0..batch {
+                        let x = &xp[dims.row(n, b) * gh..][..gh];
+                        for g in 0..gates {
+                            kernels::prefetch(&x[g * hidden + u0..][..len]);
+                        }
+                    }
+                }
                 for (g, packed) in w_hh_t.iter().enumerate() {
                     let col = g * hidden + u0;
                     product(

@@ -64,6 +64,22 @@ pub(crate) fn exp(x: f32) -> f32 {
     e_r * f32::from_bits(((n_bits + 127) << 23) as u32)
 }
 
+/// Asks the processor to start loading `data` into its caches: a hint that changes no result.
+#[inline]
+pub(super) fn prefetch(data: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in data.chunks(16) {
+        // SAFETY: a prefetch reads nothing the program sees and never faults.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                line.as_ptr().cast(),
+            )
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data;
+}
+
 /// `σ(x) = 1 / (1 + e^(−x))`.
 #[inline(always)]
 pub(crate) fn sigmoid(x: f32) -> f32 {

@@ -27,6 +27,7 @@ use burn_flex::FlexTensor;
 use self::backward::backward;
 pub use self::cache::clear_weight_cache;
 use self::forward::forward;
+pub use self::parts::on_one_core;
 use super::{RecurrentOps, SavedLayout, ScanGrads, ScanOutput, ScanSpec, generic};
 
 /// A tensor whose f32 elements are one contiguous slice.

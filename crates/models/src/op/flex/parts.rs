@@ -100,11 +100,29 @@ fn wait_until(ready: impl Fn() -> bool) {
     }
 }
 
-/// Runs `f` with a [`Team`] of two cores when `parallel` (and the machine has two), else with
-/// the calling thread alone.
+thread_local! {
+    /// Set while this thread's op calls must stay on it (see [`on_one_core`]).
+    static ONE_CORE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with every op call it makes on this thread alone (no helper thread), for callers
+/// that run several calls at once on different cores.
+pub fn on_one_core<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            ONE_CORE.with(|c| c.set(self.0));
+        }
+    }
+    let _reset = Reset(ONE_CORE.with(|c| c.replace(true)));
+    f()
+}
+
+/// Runs `f` with a [`Team`] of two cores when `parallel` (and the machine has two, and the
+/// thread is not held to one by [`on_one_core`]), else with the calling thread alone.
 pub(super) fn with_team<R>(parallel: bool, f: impl FnOnce(&Team<'_>) -> R) -> R {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if !parallel || cores < 2 {
+    if !parallel || cores < 2 || ONE_CORE.with(std::cell::Cell::get) {
         return f(&Team { slot: None });
     }
     let slot = Slot {
