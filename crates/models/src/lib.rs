@@ -24,6 +24,18 @@
 //! op ([`op`], a burn backend extension with a hand-written backward through time and native
 //! kernels on flex); on a backend the op has no implementation for, the tensor-op time loop
 //! (`scan.rs`) runs instead.
+//!
+//! ## Speed on CPU: use a caching allocator
+//!
+//! A training step of the op allocates tens of MiB (saved activations, gradients). With glibc's
+//! allocator, buffers that large are mapped afresh and page-faulted in on every call: about a
+//! quarter of a training step on the benchmark machine (BENCHMARKS.md "Allocator"). A binary
+//! that uses the crate should set a caching allocator, as the `rnnlab` binary does:
+//!
+//! ```ignore
+//! #[global_allocator]
+//! static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+//! ```
 #![warn(missing_docs)]
 
 mod attention;
