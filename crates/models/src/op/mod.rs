@@ -59,11 +59,7 @@ pub fn side_by_side<A: Send, B: Send>(
                 DispatchDevice::Flex(_)
             )
         {
-            return std::thread::scope(|scope| {
-                let b = scope.spawn(|| flex::on_one_core(b));
-                let a = flex::on_one_core(a);
-                (a, b.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            });
+            return flex::one_core_each(a, b);
         }
     }
     let _ = device;

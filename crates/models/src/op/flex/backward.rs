@@ -4,12 +4,17 @@
 
 use super::gemm::{View, matmul};
 use super::kernels;
-use super::parts::{PARALLEL_WORK, Shared, Team, pack_parts, parts, product, with_team};
+use super::parts::{Shared, Team, one_core_each, pack_parts, parts, product, with_team};
 use super::{Dims, Weights, order};
 use crate::op::{OpCell, SavedLayout, ScanSpec};
 
 pub(super) struct Backward {
     pub d_xp: Vec<f32>,
+    pub rest: Grads,
+}
+
+/// Every gradient of a call but `d_xp`.
+pub(super) struct Grads {
     pub d_w_hh: Vec<f32>,
     pub d_b_hn: Vec<f32>,
     pub d_w_hr: Option<Vec<f32>>,
@@ -17,6 +22,8 @@ pub(super) struct Backward {
     pub dc: Option<Vec<f32>>,
 }
 
+/// The gradients of one call; a `split_batch` call runs as two calls on the halves of the
+/// batch, a core each, whose weight gradients are summed.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn backward(
     dims: &Dims,
@@ -27,6 +34,50 @@ pub(super) fn backward(
     dh_n: &[f32],
     dc_n: Option<&[f32]>,
 ) -> Backward {
+    let (time, hidden, d_out) = (dims.time, dims.hidden, dims.d_out);
+    let gh = spec.cell.gates() * hidden;
+    let mut d_xp = vec![0.0f32; time * dims.batch * gh];
+    if !dims.split_batch {
+        let rest = run(dims, spec, &w, saved, dy, dh_n, dc_n, &mut d_xp);
+        return Backward { d_xp, rest };
+    }
+    let width = SavedLayout::new(spec.cell, hidden, d_out, w.w_hr.is_some()).width();
+    let (mid, [(d0, s0), (d1, s1)]) = dims.halves(spec);
+    let (sv0, sv1) = saved.split_at(mid * time * width);
+    let (dy0, dy1) = dy.split_at(mid * time * d_out);
+    let (dh0, dh1) = dh_n.split_at(mid * d_out);
+    let (dc0, dc1) = dc_n.map(|c| c.split_at(mid * hidden)).unzip();
+    let (dx0, dx1) = d_xp.split_at_mut(mid * time * gh);
+    let w = &w;
+    let (a, b) = one_core_each(
+        || run(&d0, &s0, w, sv0, dy0, dh0, dc0, dx0),
+        || run(&d1, &s1, w, sv1, dy1, dh1, dc1, dx1),
+    );
+    let sum = |mut x: Vec<f32>, y: Vec<f32>| {
+        x.iter_mut().zip(y).for_each(|(x, y)| *x += y);
+        x
+    };
+    let rest = Grads {
+        d_w_hh: sum(a.d_w_hh, b.d_w_hh),
+        d_b_hn: sum(a.d_b_hn, b.d_b_hn),
+        d_w_hr: a.d_w_hr.zip(b.d_w_hr).map(|(x, y)| sum(x, y)),
+        dh: [a.dh, b.dh].concat(),
+        dc: a.dc.zip(b.dc).map(|(x, y)| [x, y].concat()),
+    };
+    Backward { d_xp, rest }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    dims: &Dims,
+    spec: &ScanSpec,
+    w: &Weights<'_>,
+    saved: &[f32],
+    dy: &[f32],
+    dh_n: &[f32],
+    dc_n: Option<&[f32]>,
+    d_xp: &mut [f32],
+) -> Grads {
     let &Dims {
         time,
         batch,
@@ -40,7 +91,7 @@ pub(super) fn backward(
     let layout = SavedLayout::new(spec.cell, hidden, d_out, w.w_hr.is_some());
     let width = layout.width();
     let rows = time * batch;
-    let parallel = batch * gh * d_out >= PARALLEL_WORK;
+    let parallel = dims.split_units;
     // Packed once: `W_hh` (`[G·H, H_out]`) per part of `H_out`, `W_hr` (`[P, H]`) per part of
     // the units.
     let units = parts(hidden, parallel);
@@ -52,7 +103,6 @@ pub(super) fn backward(
     let mut dh = dh_n.to_vec();
     let mut dh_next = vec![0.0f32; batch * d_out];
     let mut dc = dc_n.map_or_else(Vec::new, <[f32]>::to_vec);
-    let mut d_xp = vec![0.0f32; rows * gh];
     // GRU: the gradient of `W_hh h` differs from that of `xp` in the `n` block.
     let mut d_rec = vec![0.0f32; if gru { rows * gh } else { 0 }];
     // Projected LSTM: every step's gradient of the projected state, for `dW_hr`.
@@ -79,7 +129,7 @@ pub(super) fn backward(
                     d_proj[dims.row(t, b) * d_out..][..d_out].copy_from_slice(d);
                 }
             }
-            let d_xp_s = Shared::new(&mut d_xp);
+            let d_xp_s = Shared::new(d_xp);
             let d_rec_s = Shared::new(&mut d_rec);
             let dc_s = Shared::new(&mut dc);
             let dm_s = Shared::new(&mut dm);
@@ -147,7 +197,7 @@ pub(super) fn backward(
             });
             // The previous state's gradient `da · W_hh` (plus what bypasses `W_hh`), split over
             // its columns; a row that skipped this step passes its gradient through.
-            let rec_grad: &[f32] = if gru { &d_rec } else { &d_xp };
+            let rec_grad: &[f32] = if gru { &d_rec } else { d_xp };
             let next_s = Shared::new(&mut dh_next);
             let (dh_ref, direct_ref) = (&dh, &direct);
             team.run_parts(&out_parts, |part, cols| {
@@ -181,7 +231,7 @@ pub(super) fn backward(
             std::mem::swap(&mut dh, &mut dh_next);
         }
     });
-    let d_rec_all = if gru { &d_rec } else { &d_xp };
+    let d_rec_all: &[f32] = if gru { &d_rec } else { d_xp };
     let mut d_w_hh = vec![0.0f32; gh * d_out];
     matmul(
         gh,
@@ -218,8 +268,7 @@ pub(super) fn backward(
         );
         d
     });
-    Backward {
-        d_xp,
+    Grads {
         d_w_hh,
         d_b_hn,
         d_w_hr,

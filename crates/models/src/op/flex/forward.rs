@@ -3,7 +3,7 @@
 
 use super::cache::with_scratch;
 use super::kernels;
-use super::parts::{PARALLEL_WORK, Shared, Team, pack_parts, parts, product, with_team};
+use super::parts::{Shared, Team, one_core_each, pack_parts, parts, product, with_team};
 use super::{Dims, Weights, order};
 use crate::op::{OpCell, SavedLayout, ScanSpec};
 
@@ -21,15 +21,10 @@ pub(super) struct Packed {
     w_hr_t: Option<Vec<Vec<f32>>>,
 }
 
-/// Whether a call of these sizes splits its steps over both cores.
-pub(super) fn parallel(dims: &Dims, cell: OpCell) -> bool {
-    dims.batch * cell.gates() * dims.hidden * dims.d_out >= PARALLEL_WORK
-}
-
-/// Packs the weights of a call of these sizes.
+/// Packs the weights of a call of these sizes (split by units where its steps are).
 pub(super) fn pack(dims: &Dims, cell: OpCell, w: &Weights<'_>) -> Packed {
     let (hidden, d_out) = (dims.hidden, dims.d_out);
-    let parallel = parallel(dims, cell);
+    let parallel = dims.split_units;
     let units = parts(hidden, parallel);
     let proj_parts = parts(d_out, parallel);
     Packed {
@@ -53,21 +48,72 @@ pub(super) fn forward(
     h0: &[f32],
     c0: Option<&[f32]>,
 ) -> Forward {
-    let gh = spec.cell.gates() * dims.hidden;
+    let (time, hidden, d_out) = (dims.time, dims.hidden, dims.d_out);
+    let gh = spec.cell.gates() * hidden;
+    let width = SavedLayout::new(spec.cell, hidden, d_out, w.w_hr.is_some()).width();
+    let mut y = vec![0.0f32; time * dims.batch * d_out];
+    let mut saved = spec.save.then(|| vec![0.0f32; time * dims.batch * width]);
+    let (h, c) = if dims.split_batch {
+        // Two calls on the halves of the batch, whose rows are contiguous in every buffer.
+        let (mid, [(d0, s0), (d1, s1)]) = dims.halves(spec);
+        let (y0, y1) = y.split_at_mut(mid * time * d_out);
+        let (v0, v1) = match saved.as_deref_mut() {
+            Some(s) => {
+                let (a, b) = s.split_at_mut(mid * time * width);
+                (Some(a), Some(b))
+            }
+            None => (None, None),
+        };
+        let (x0, x1) = xp.split_at(mid * time * gh);
+        let (h00, h01) = h0.split_at(mid * d_out);
+        let (c00, c01) = c0.map(|c| c.split_at(mid * hidden)).unzip();
+        let w = &w;
+        let ((h_a, c_a), (h_b, c_b)) = one_core_each(
+            || call(&d0, &s0, w, packed, x0, h00, c00, y0, v0),
+            || call(&d1, &s1, w, packed, x1, h01, c01, y1, v1),
+        );
+        (
+            [h_a, h_b].concat(),
+            c_a.zip(c_b).map(|(a, b)| [a, b].concat()),
+        )
+    } else {
+        call(
+            dims,
+            spec,
+            &w,
+            packed,
+            xp,
+            h0,
+            c0,
+            &mut y,
+            saved.as_deref_mut(),
+        )
+    };
+    Forward { y, h, c, saved }
+}
+
+/// One call's steps, writing `y` (and `saved` when given): the final `h` and `c`.
+#[allow(clippy::too_many_arguments)]
+fn call(
+    dims: &Dims,
+    spec: &ScanSpec,
+    w: &Weights<'_>,
+    packed: &Packed,
+    xp: &[f32],
+    h0: &[f32],
+    c0: Option<&[f32]>,
+    y: &mut [f32],
+    saved: Option<&mut [f32]>,
+) -> (Vec<f32>, Option<Vec<f32>>) {
     // Internal buffers come from the thread's scratch pool: the step's recurrent product, and
     // the step's activations when nothing is saved.
+    let gh = spec.cell.gates() * dims.hidden;
     let width = SavedLayout::new(spec.cell, dims.hidden, dims.d_out, w.w_hr.is_some()).width();
-    with_scratch(dims.batch * gh, |rec| {
-        if spec.save {
-            let mut saved = vec![0.0f32; dims.time * dims.batch * width];
-            let mut out = run(dims, spec, &w, packed, xp, h0, c0, rec, &mut saved);
-            out.saved = Some(saved);
-            out
-        } else {
-            with_scratch(dims.batch * width, |saved| {
-                run(dims, spec, &w, packed, xp, h0, c0, rec, saved)
-            })
-        }
+    with_scratch(dims.batch * gh, |rec| match saved {
+        Some(saved) => run(dims, spec, w, packed, xp, h0, c0, rec, saved, y),
+        None => with_scratch(dims.batch * width, |saved| {
+            run(dims, spec, w, packed, xp, h0, c0, rec, saved, y)
+        }),
     })
 }
 
@@ -82,7 +128,8 @@ fn run(
     c0: Option<&[f32]>,
     rec: &mut [f32],
     saved: &mut [f32],
-) -> Forward {
+    y: &mut [f32],
+) -> (Vec<f32>, Option<Vec<f32>>) {
     let &Dims {
         time,
         batch,
@@ -94,14 +141,13 @@ fn run(
     let gh = gates * hidden;
     let layout = SavedLayout::new(spec.cell, hidden, d_out, w.w_hr.is_some());
     let width = layout.width();
-    let parallel = parallel(dims, spec.cell);
+    let parallel = dims.split_units;
     let units = parts(hidden, parallel);
     let proj_parts = parts(d_out, parallel);
     let (w_hh_t, w_hr_t) = (&packed.w_hh_t, &packed.w_hr_t);
     let mut h_cur = h0.to_vec();
     let mut h_next = vec![0.0f32; batch * d_out];
     let mut c = c0.map_or_else(Vec::new, <[f32]>::to_vec);
-    let mut y = vec![0.0f32; time * batch * d_out];
     // `saved`: the rows of all steps, or of the current step only when nothing is saved.
     let mut scratch = vec![0.0f32; batch * hidden];
     let mut proj = vec![0.0f32; if w.w_hr.is_some() { batch * d_out } else { 0 }];
@@ -117,7 +163,7 @@ fn run(
             };
             let rec_s = Shared::new(rec);
             let saved_s = Shared::new(saved);
-            let y_s = Shared::new(&mut y);
+            let y_s = Shared::new(y);
             let next_s = Shared::new(&mut h_next);
             let c_s = Shared::new(&mut c);
             let scratch_s = Shared::new(&mut scratch);
@@ -285,10 +331,5 @@ fn run(
             std::mem::swap(&mut h_cur, &mut h_next);
         }
     });
-    Forward {
-        y,
-        h: h_cur,
-        c: c0.map(|_| c),
-        saved: None,
-    }
+    (h_cur, c0.map(|_| c))
 }

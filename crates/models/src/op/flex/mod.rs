@@ -24,10 +24,11 @@ use std::sync::Arc;
 use burn::backend::{DType, Flex, TensorData, TensorMetadata};
 use burn_flex::FlexTensor;
 
-use self::backward::backward;
+use self::backward::{Backward, backward};
 pub use self::cache::clear_weight_cache;
 use self::forward::forward;
-pub use self::parts::on_one_core;
+use self::parts::PARALLEL_WORK;
+pub use self::parts::one_core_each;
 use super::{RecurrentOps, SavedLayout, ScanGrads, ScanOutput, ScanSpec, generic};
 
 /// A tensor whose f32 elements are one contiguous slice.
@@ -99,8 +100,7 @@ impl RecurrentOps for Flex {
         };
         let pack = || forward::pack(&dims, spec.cell, &weights);
         let packed = if cacheable {
-            let parallel = forward::parallel(&dims, spec.cell);
-            cache::WEIGHTS.packed(&w_hh, w_hr.as_ref(), parallel, pack)
+            cache::WEIGHTS.packed(&w_hh, w_hr.as_ref(), dims.split_units, pack)
         } else {
             Arc::new(pack())
         };
@@ -148,7 +148,7 @@ impl RecurrentOps for Flex {
         let dims = Dims::new(&shape, w_hh.shape()[0] / spec.cell.gates(), shape[2], &spec);
         let (saved, w_hh, dy, dh_n) = (dense(saved), dense(w_hh), dense(dy), dense(dh_n));
         let (w_hr, dc_n) = (w_hr.map(dense), dc_n.map(dense));
-        let g = backward(
+        let Backward { d_xp, rest: g } = backward(
             &dims,
             &spec,
             Weights {
@@ -164,7 +164,7 @@ impl RecurrentOps for Flex {
         let (batch, hidden, d_out) = (dims.batch, dims.hidden, dims.d_out);
         let gh = spec.cell.gates() * hidden;
         (
-            tensor(g.d_xp, &dims.shape(gh)),
+            tensor(d_xp, &dims.shape(gh)),
             tensor(g.d_w_hh, &[gh, d_out]),
             spec.has_b_hn.then(|| tensor(g.d_b_hn, &[hidden])),
             g.d_w_hr.map(|d| tensor(d, &[d_out, hidden])),
@@ -175,6 +175,7 @@ impl RecurrentOps for Flex {
 }
 
 /// Sizes of one call.
+#[derive(Clone, Copy)]
 pub(super) struct Dims {
     pub time: usize,
     pub batch: usize,
@@ -182,23 +183,57 @@ pub(super) struct Dims {
     pub d_out: usize,
     /// Whether the `[·, ·, W]` buffers (`xp`, `y`, `saved`, `dy`, `d_xp`) are `[B, T, W]`.
     pub batch_first: bool,
+    /// Whether every step splits its hidden units over two cores (see `parts.rs`).
+    pub split_units: bool,
+    /// Whether the call runs as two calls on the two halves of the batch, a core each and
+    /// with no synchronisation per step (batch-first calls, whose halves are contiguous).
+    pub split_batch: bool,
 }
 
 impl Dims {
-    /// The sizes of a call whose `[·, ·, W]` input has `shape` (in `spec`'s order).
+    /// The sizes of a call whose `[·, ·, W]` input has `shape` (in `spec`'s order), and how it
+    /// uses the cores: a call with enough work per step takes both, by halves of the batch
+    /// where it is batch-first and has 8 rows or more, else by halves of the hidden units.
     fn new(shape: &[usize], hidden: usize, d_out: usize, spec: &ScanSpec) -> Self {
         let (time, batch) = if spec.batch_first {
             (shape[1], shape[0])
         } else {
             (shape[0], shape[1])
         };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let two = batch * spec.cell.gates() * hidden * d_out >= PARALLEL_WORK
+            && cores >= 2
+            && !parts::held_to_one_core();
+        let split_batch = two && spec.batch_first && batch >= 8;
         Self {
             time,
             batch,
             hidden,
             d_out,
             batch_first: spec.batch_first,
+            split_units: two && !split_batch,
+            split_batch,
         }
+    }
+
+    /// The two halves of a `split_batch` call: the rows before `mid` and from it, each run on
+    /// one core.
+    fn halves(&self, spec: &ScanSpec) -> (usize, [(Dims, ScanSpec); 2]) {
+        let mid = self.batch / 2;
+        let half = |rows: std::ops::Range<usize>| {
+            let dims = Dims {
+                batch: rows.len(),
+                split_units: false,
+                split_batch: false,
+                ..*self
+            };
+            let spec = ScanSpec {
+                lengths: spec.lengths.as_ref().map(|l| Arc::from(&l[rows])),
+                ..spec.clone()
+            };
+            (dims, spec)
+        };
+        (mid, [half(0..mid), half(mid..self.batch)])
     }
 
     /// Row of step `t`, batch entry `b` in a `[·, ·, W]` buffer.

@@ -118,11 +118,29 @@ pub fn on_one_core<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Whether this thread's op calls are held to it by [`on_one_core`].
+pub(super) fn held_to_one_core() -> bool {
+    ONE_CORE.with(std::cell::Cell::get)
+}
+
+/// Runs `a` on this thread and `b` on a scoped helper thread at the same time, both held to
+/// their own core ([`on_one_core`]); a panic in either is resumed here.
+pub fn one_core_each<A: Send, B: Send>(
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    std::thread::scope(|scope| {
+        let b = scope.spawn(|| on_one_core(b));
+        let a = on_one_core(a);
+        (a, b.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+    })
+}
+
 /// Runs `f` with a [`Team`] of two cores when `parallel` (and the machine has two, and the
 /// thread is not held to one by [`on_one_core`]), else with the calling thread alone.
 pub(super) fn with_team<R>(parallel: bool, f: impl FnOnce(&Team<'_>) -> R) -> R {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if !parallel || cores < 2 || ONE_CORE.with(std::cell::Cell::get) {
+    if !parallel || cores < 2 || held_to_one_core() {
         return f(&Team { slot: None });
     }
     let slot = Slot {
