@@ -193,7 +193,8 @@ pub(super) struct Dims {
 impl Dims {
     /// The sizes of a call whose `[·, ·, W]` input has `shape` (in `spec`'s order), and how it
     /// uses the cores: a call with enough work per step takes both, by halves of the batch
-    /// where it is batch-first and has 8 rows or more, else by halves of the hidden units.
+    /// where it is batch-first with 8 rows or more and several steps, else by halves of the
+    /// hidden units.
     fn new(shape: &[usize], hidden: usize, d_out: usize, spec: &ScanSpec) -> Self {
         let (time, batch) = if spec.batch_first {
             (shape[1], shape[0])
@@ -204,7 +205,9 @@ impl Dims {
         let two = batch * spec.cell.gates() * hidden * d_out >= PARALLEL_WORK
             && cores >= 2
             && !parts::held_to_one_core();
-        let split_batch = two && spec.batch_first && batch >= 8;
+        // A single step (generation) keeps the unit split: its helper thread would start with
+        // an empty scratch pool on every call.
+        let split_batch = two && spec.batch_first && batch >= 8 && time > 1;
         Self {
             time,
             batch,
