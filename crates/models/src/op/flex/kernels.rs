@@ -92,6 +92,15 @@ pub(crate) fn tanh(x: f32) -> f32 {
     2.0 / (1.0 + exp(-2.0 * x)) - 1.0
 }
 
+/// One LSTM unit from its four gate pre-activations `a` and previous cell state `cp`:
+/// `([i, f, g, o], c', tanh(c'))`.
+#[inline(always)]
+fn lstm_unit(a: [f32; 4], cp: f32) -> ([f32; 4], f32, f32) {
+    let gates = [sigmoid(a[0]), sigmoid(a[1]), tanh(a[2]), sigmoid(a[3])];
+    let cn = gates[1] * cp + gates[0] * gates[2];
+    (gates, cn, tanh(cn))
+}
+
 multiversion! {
     /// LSTM forward for one row and a range of `len` units. `x[g]`, `rec[g]`: gate `g`'s
     /// pre-activation parts; `c`: the cell state (updated in place where `valid`); outputs:
@@ -112,13 +121,9 @@ multiversion! {
         let [gi, gf, gg, go] = gates.map(|s| &mut s[..len]);
         let (c_prev, tanh_c, m) = (&mut c_prev[..len], &mut tanh_c[..len], &mut m[..len]);
         for j in 0..len {
-            let i = sigmoid(xi[j] + ri[j]);
-            let f = sigmoid(xf[j] + rf[j]);
-            let g = tanh(xg[j] + rg[j]);
-            let o = sigmoid(xo[j] + ro[j]);
+            let a = [xi[j] + ri[j], xf[j] + rf[j], xg[j] + rg[j], xo[j] + ro[j]];
             let cp = c[j];
-            let cn = f * cp + i * g;
-            let t = tanh(cn);
+            let ([i, f, g, o], cn, t) = lstm_unit(a, cp);
             gi[j] = i;
             gf[j] = f;
             gg[j] = g;
@@ -146,13 +151,10 @@ multiversion! {
         let [ri, rf, rg, ro] = rec.map(|s| &s[..len]);
         let m = &mut m[..len];
         for j in 0..len {
-            let i = sigmoid(xi[j] + ri[j]);
-            let f = sigmoid(xf[j] + rf[j]);
-            let g = tanh(xg[j] + rg[j]);
-            let o = sigmoid(xo[j] + ro[j]);
+            let a = [xi[j] + ri[j], xf[j] + rf[j], xg[j] + rg[j], xo[j] + ro[j]];
             let cp = c[j];
-            let cn = f * cp + i * g;
-            m[j] = o * tanh(cn);
+            let (gates, cn, t) = lstm_unit(a, cp);
+            m[j] = gates[3] * t;
             c[j] = if valid { cn } else { cp };
         }
     }
