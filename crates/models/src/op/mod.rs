@@ -52,8 +52,7 @@ pub fn side_by_side<A: Send, B: Send>(
 ) -> (A, B) {
     #[cfg(feature = "flex")]
     {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if cores >= 2
+        if flex::cores() >= 2
             && matches!(
                 device.as_dispatch().clone().inner(),
                 DispatchDevice::Flex(_)

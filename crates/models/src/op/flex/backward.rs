@@ -1,6 +1,7 @@
 //! The native backward through time: per step the fused gate-gradient pass split by hidden
 //! units, then the previous state's gradient split by its columns; `dW_hh` and `dW_hr` as one
-//! large product over all steps at the end.
+//! large product over all steps at the end. A batch-split call runs this on each half of the
+//! batch, a core each (`mod.rs`).
 
 use super::gemm::{View, matmul};
 use super::kernels;

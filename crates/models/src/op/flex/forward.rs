@@ -1,5 +1,6 @@
-//! The native forward: per step the recurrent product and the fused gate pass, split by
-//! hidden units over both cores, then (projected LSTM) the projection split by its columns.
+//! The native forward: per step the recurrent product and the fused gate pass, then (projected
+//! LSTM) the projection; both cores share a call by halves of the batch or, per step, by
+//! hidden units and projection columns (`mod.rs`).
 
 use super::cache::with_scratch;
 use super::kernels;

@@ -6,10 +6,14 @@
 //! gradients, then `dh_prev = da · W_hh`; after the loop `dW_hh` (and `dW_hr`) is one large gemm
 //! over all `T·B` rows. Other dtypes than f32 take the generic path.
 //!
-//! Two cores share a step by hidden units: each computes the recurrent product for its units'
-//! gate columns and their gate math, which needs no other unit, so a step has one
-//! synchronisation (two with a projection, and two in the backward, whose state gradient needs
-//! every unit's gate gradients).
+//! Two cores share a call in one of two ways (`Dims::new` picks):
+//! - a batch-first call with several steps and 8 rows or more runs as two calls on the halves
+//!   of the batch, a core each, with no synchronisation until both end (the weight gradients
+//!   of the halves are summed);
+//! - any other call shares every step by hidden units: each core computes the recurrent
+//!   product for its units' gate columns and their gate math, which needs no other unit, so a
+//!   step has one synchronisation (two with a projection, and two in the backward, whose state
+//!   gradient needs every unit's gate gradients).
 
 mod backward;
 mod cache;
@@ -28,6 +32,7 @@ use self::backward::{Backward, backward};
 pub use self::cache::clear_weight_cache;
 use self::forward::forward;
 use self::parts::PARALLEL_WORK;
+pub(crate) use self::parts::cores;
 pub use self::parts::one_core_each;
 use super::{RecurrentOps, SavedLayout, ScanGrads, ScanOutput, ScanSpec, generic};
 
@@ -201,9 +206,8 @@ impl Dims {
         } else {
             (shape[0], shape[1])
         };
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let two = batch * spec.cell.gates() * hidden * d_out >= PARALLEL_WORK
-            && cores >= 2
+            && parts::cores() >= 2
             && !parts::held_to_one_core();
         // A single step (generation) keeps the unit split: its helper thread would start with
         // an empty scratch pool on every call.

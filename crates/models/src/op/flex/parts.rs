@@ -118,6 +118,13 @@ pub fn on_one_core<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// The cores the process may use, read once (`available_parallelism` reads the scheduler's
+/// affinity and the cgroup quota from files on every call).
+pub(crate) fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 /// Whether this thread's op calls are held to it by [`on_one_core`].
 pub(super) fn held_to_one_core() -> bool {
     ONE_CORE.with(std::cell::Cell::get)
@@ -139,8 +146,7 @@ pub fn one_core_each<A: Send, B: Send>(
 /// Runs `f` with a [`Team`] of two cores when `parallel` (and the machine has two, and the
 /// thread is not held to one by [`on_one_core`]), else with the calling thread alone.
 pub(super) fn with_team<R>(parallel: bool, f: impl FnOnce(&Team<'_>) -> R) -> R {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if !parallel || cores < 2 || held_to_one_core() {
+    if !parallel || cores() < 2 || held_to_one_core() {
         return f(&Team { slot: None });
     }
     let slot = Slot {
