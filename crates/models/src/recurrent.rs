@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::cell::{CellKind, CellType, Nonlinearity, cell_step};
 use crate::error::ConfigError;
 use crate::lengths::StepMasks;
-use crate::op::{self, ScanTensors};
+use crate::op::{self, LayerTensors};
 use crate::params::{DirectionParams, DirectionSpec, RecurrentInit};
 use crate::scan::{FusedScan, LayerScan, ScanInput, split_time};
 use crate::state::RecurrentState;
@@ -411,47 +411,36 @@ impl Recurrent {
     /// a batch-first stack), per layer-direction initial states `[B, ·]`. Returns the last
     /// layer's output `[T, B, D·H_out]` (`[B, T, D·H_out]`) and the final states.
     ///
-    /// Each layer-direction projects its whole input with one matmul (`[T·B, d_in] · W_ihᵀ`)
-    /// and runs the recurrence over it in one call of the op.
+    /// Each layer-direction is one call of the op ([`op::layer`]): the projection of its whole
+    /// input (`[T·B, d_in] · W_ihᵀ`, one matmul) and the recurrence over it.
     fn run_op(
         &self,
         input: Tensor<3>,
-        [time, batch]: [usize; 2],
+        [time, _batch]: [usize; 2],
         lengths: Option<&[usize]>,
         h0: Vec<Tensor<2>>,
         c0: Vec<Option<Tensor<2>>>,
     ) -> (Tensor<3>, Vec<Tensor<2>>, Vec<Tensor<2>>) {
         let meta = &self.meta;
-        // `[·, ·, W]` in the stack's order.
-        let steps = |w: usize| {
-            if meta.batch_first {
-                [batch, time, w]
-            } else {
-                [time, batch, w]
-            }
-        };
         let lengths: Option<Arc<[usize]>> = lengths
             .filter(|l| l.iter().any(|&l| l != time))
             .map(Arc::from);
         let cell = meta.kind.op_cell();
-        let gh = meta.kind.gates() * meta.d_hidden;
         let device = input.device();
         let mut x = input;
         let (mut hs, mut cs) = (Vec::new(), Vec::new());
         for layer in 0..meta.n_layers {
-            let d_in = x.dims()[2];
-            let rows = x.reshape([time * batch, d_in]);
-            // One direction of this layer: its input projection and one call of the op.
+            let input = x;
+            // One direction of this layer: its input projection and recurrence, one call of
+            // the op.
             let direction = |direction: usize| {
                 let index = layer * meta.directions + direction;
                 let p = &self.cells[index];
-                let mut xp = rows.clone().matmul(p.weight_ih.val().transpose());
-                if let Some(bias) = p.fused_bias(meta.kind) {
-                    xp = xp + bias.unsqueeze_dim(0);
-                }
-                op::scan(
-                    ScanTensors {
-                        xp: xp.reshape(steps(gh)),
+                op::layer(
+                    LayerTensors {
+                        x: input.clone(),
+                        w_ih: p.weight_ih.val(),
+                        bias: p.fused_bias(meta.kind),
                         w_hh: p.weight_hh.val(),
                         b_hn: p.b_hn(meta.kind),
                         w_hr: p.weight_hr.as_ref().map(|w| w.val()),

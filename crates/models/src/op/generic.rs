@@ -102,6 +102,20 @@ fn order(time: usize, reverse: bool) -> Vec<usize> {
     }
 }
 
+/// The input projection of [`RecurrentOps::recurrent_layer`]: `x` `[·, ·, d_in]` times `W_ihᵀ`
+/// (`w_ih` `[G·H, d_in]`) plus `bias` `[G·H]`, as `[·, ·, G·H]`: one matmul over all rows.
+pub(super) fn project<B: Backend>(x: F<B>, w_ih: F<B>, bias: Option<F<B>>) -> F<B> {
+    let s = x.shape();
+    let (d0, d1, d_in) = (s[0], s[1], s[2]);
+    let gh = w_ih.shape()[0];
+    let rows = B::float_reshape(x, Shape::new([d0 * d1, d_in]));
+    let mut xp = B::float_matmul(rows, B::float_transpose(w_ih));
+    if let Some(bias) = bias {
+        xp = B::float_add(xp, B::float_reshape(bias, Shape::new([1, gh])));
+    }
+    B::float_reshape(xp, Shape::new([d0, d1, gh]))
+}
+
 /// The forward of [`RecurrentOps::recurrent_scan`](super::RecurrentOps::recurrent_scan).
 /// A batch-first call runs time-major on transposed views; its saved activations are
 /// `[T, B, S]` either way.

@@ -2,18 +2,21 @@
 //! operation, with a hand-written backward through time.
 //!
 //! The layer splits into two parts:
-//! - the input projection `xp = x · W_ihᵀ + b` for all `T·B` rows at once, one large matmul done
-//!   with burn's own ops outside the op (so its backward, `dx` and `dW_ih`, is one large matmul
-//!   each too);
-//! - [`RecurrentOps::recurrent_scan`]: the recurrence over `xp`. Per step one matmul with `W_hh`
-//!   and one fused pass over the gates; it saves what the backward needs. Its backward,
-//!   [`RecurrentOps::recurrent_scan_backward`], runs per step one matmul for the state gradient
-//!   and one fused pass, and computes `dW_hh` (and `dW_hr`) as one large matmul over all steps.
+//! - the input projection `xp = x · W_ihᵀ + b` for all `T·B` rows at once, one large matmul.
+//!   [`RecurrentOps::recurrent_layer`] ([`layer`] on burn tensors, what the stacks call) takes
+//!   `x` and does it: with burn's own ops by default, so that on autodiff its backward (`dx`,
+//!   `dW_ih`, the bias) is one large matmul each too; flex inference does it inside the op on
+//!   the same packed-weight kernel as the steps, with the bias added in the product;
+//! - [`RecurrentOps::recurrent_scan`] ([`scan`]): the recurrence over `xp`. Per step one
+//!   matmul with `W_hh` and one fused pass over the gates; it saves what the backward needs.
+//!   Its backward, [`RecurrentOps::recurrent_scan_backward`], runs per step one matmul for the
+//!   state gradient and one fused pass, and computes `dW_hh` (and `dW_hr`) as one large matmul
+//!   over all steps.
 //!
 //! Backends:
 //! - `flex`: native kernels on the f32 buffers (gemm and one vectorised pass per step with a fast
 //!   `exp`), in `flex/`; single-step inference calls (generation) keep their packed weights
-//!   between calls ([`clear_weight_cache`] drops them);
+//!   (`W_hh`, `W_ih`, `W_hr`) between calls ([`clear_weight_cache`] drops them);
 //! - every other backend compiled in (wgpu through CubeCL): the trait's default bodies, written
 //!   with burn's backend ops (`generic.rs`);
 //! - autodiff: the forward registers one graph node whose backward calls the inner backend's
@@ -101,6 +104,9 @@ pub struct ScanSpec {
     pub has_b_hn: bool,
     /// LSTM: whether the call projects with a `w_hr` (else the `w_hr` tensor is a placeholder).
     pub has_w_hr: bool,
+    /// [`RecurrentOps::recurrent_layer`]: whether the input projection adds a bias (else the
+    /// `bias` tensor is a placeholder).
+    pub has_bias: bool,
     /// Length of every batch row, each in `1..=T` (PyTorch's packed-sequence semantics: steps
     /// past a row's length leave its state alone and output zeros); `None` = all `T`.
     pub lengths: Option<Arc<[usize]>>,
@@ -115,6 +121,11 @@ impl ScanSpec {
     /// The call's `b_hn`, or `None` where it passed a placeholder.
     pub(crate) fn b_hn_of<T>(&self, b_hn: T) -> Option<T> {
         self.has_b_hn.then_some(b_hn)
+    }
+
+    /// The call's input-projection bias, or `None` where it passed a placeholder.
+    pub(crate) fn bias_of<T>(&self, bias: T) -> Option<T> {
+        self.has_bias.then_some(bias)
     }
 
     /// The call's `w_hr`, or `None` where it passed a placeholder.
@@ -197,6 +208,38 @@ pub trait RecurrentOps: Backend {
     ) {
         let (b_hn, w_hr, c0) = (spec.b_hn_of(b_hn), spec.w_hr_of(w_hr), spec.cell_of(c0));
         generic::forward::<Self>(xp, w_hh, b_hn, w_hr, h0, c0, &spec)
+    }
+
+    /// A whole layer-direction: the input projection `xp = x · W_ihᵀ + bias` and
+    /// [`recurrent_scan`](Self::recurrent_scan) over it.
+    ///
+    /// - `x`: `[T, B, d_in]` (`[B, T, d_in]` when `spec.batch_first`);
+    /// - `w_ih`: `[G·H, d_in]`; `bias`: `[G·H]`, every bias but `b_hn` (when
+    ///   `spec.has_bias`, else a placeholder);
+    /// - the rest as in `recurrent_scan`, whose [`ScanOutput`] it returns.
+    ///
+    /// The default body projects with the backend's matmul (so on autodiff the projection's
+    /// gradients are burn's) and calls `recurrent_scan`; flex inference runs the projection
+    /// inside the op, with the bias added in the product and the weights packed like `W_hh`.
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    fn recurrent_layer(
+        x: FloatTensor<Self>,
+        w_ih: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+        b_hn: FloatTensor<Self>,
+        w_hr: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+        spec: ScanSpec,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        Option<FloatTensor<Self>>,
+        Option<FloatTensor<Self>>,
+    ) {
+        let xp = generic::project::<Self>(x, w_ih, spec.bias_of(bias));
+        Self::recurrent_scan(xp, w_hh, b_hn, w_hr, h0, c0, spec)
     }
 
     /// Backward through time of [`recurrent_scan`](Self::recurrent_scan).
@@ -285,7 +328,7 @@ pub fn scan(
     check_shapes(
         cell,
         batch_first,
-        &xp,
+        xp.dims(),
         &w_hh,
         &b_hn,
         &w_hr,
@@ -298,6 +341,7 @@ pub fn scan(
         reverse,
         has_b_hn: b_hn.is_some(),
         has_w_hr: w_hr.is_some(),
+        has_bias: false,
         lengths,
         save: false,
         batch_first,
@@ -321,11 +365,104 @@ pub fn scan(
     )
 }
 
+/// The tensors of one call of [`layer`]: a layer-direction's input and every weight.
+#[derive(Debug)]
+pub struct LayerTensors {
+    /// `[T, B, d_in]` (`[B, T, d_in]` for a batch-first call).
+    pub x: Tensor<3>,
+    /// `[G·H, d_in]`.
+    pub w_ih: Tensor<2>,
+    /// `[G·H]`: every bias but `b_hn` (`b_ih + b_hh`, GRU's `b_hn` part left out).
+    pub bias: Option<Tensor<1>>,
+    /// `[G·H, H_out]`.
+    pub w_hh: Tensor<2>,
+    /// GRU only: `[H]`, added to `W_hn h` inside the reset gate's product.
+    pub b_hn: Option<Tensor<1>>,
+    /// LSTM only: the projection `[P, H]`.
+    pub w_hr: Option<Tensor<2>>,
+    /// `[B, H_out]`.
+    pub h0: Tensor<2>,
+    /// LSTM only: `[B, H]`.
+    pub c0: Option<Tensor<2>>,
+}
+
+/// [`scan`] with the input projection inside the op: the recurrence over
+/// `x · W_ihᵀ + bias`. Returns what `scan` returns; differentiable on an autodiff device.
+///
+/// # Panics
+/// If the device has no implementation ([`supports`] is false) or the shapes disagree.
+pub fn layer(
+    tensors: LayerTensors,
+    cell: OpCell,
+    reverse: bool,
+    lengths: Option<Arc<[usize]>>,
+    batch_first: bool,
+) -> (Tensor<3>, Tensor<2>, Option<Tensor<2>>) {
+    let LayerTensors {
+        x,
+        w_ih,
+        bias,
+        w_hh,
+        b_hn,
+        w_hr,
+        h0,
+        c0,
+    } = tensors;
+    let [d0, d1, d_in] = x.dims();
+    let [gh, w_in] = w_ih.dims();
+    assert_eq!(
+        d_in, w_in,
+        "recurrent layer: x is [.., .., {d_in}], w_ih [.., {w_in}]"
+    );
+    if let Some(b) = &bias {
+        assert_eq!(b.dims(), [gh], "recurrent layer: bias shape");
+    }
+    check_shapes(
+        cell,
+        batch_first,
+        [d0, d1, gh],
+        &w_hh,
+        &b_hn,
+        &w_hr,
+        &h0,
+        &c0,
+        lengths.as_deref(),
+    );
+    let spec = ScanSpec {
+        cell,
+        reverse,
+        has_b_hn: b_hn.is_some(),
+        has_w_hr: w_hr.is_some(),
+        has_bias: bias.is_some(),
+        lengths,
+        save: false,
+        batch_first,
+    };
+    let device = x.device();
+    let placeholder = || Tensor::<1>::zeros([1], &device).into_dispatch();
+    let (y, h_n, c_n, _) = <Dispatch as RecurrentOps>::recurrent_layer(
+        x.into_dispatch(),
+        w_ih.into_dispatch(),
+        bias.map_or_else(placeholder, Tensor::into_dispatch),
+        w_hh.into_dispatch(),
+        b_hn.map_or_else(placeholder, Tensor::into_dispatch),
+        w_hr.map_or_else(placeholder, Tensor::into_dispatch),
+        h0.into_dispatch(),
+        c0.map_or_else(placeholder, Tensor::into_dispatch),
+        spec,
+    );
+    (
+        Tensor::from_dispatch(y),
+        Tensor::from_dispatch(h_n),
+        c_n.map(Tensor::from_dispatch),
+    )
+}
+
 #[allow(clippy::too_many_arguments)]
 fn check_shapes(
     cell: OpCell,
     batch_first: bool,
-    xp: &Tensor<3>,
+    xp_dims: [usize; 3],
     w_hh: &Tensor<2>,
     b_hn: &Option<Tensor<1>>,
     w_hr: &Option<Tensor<2>>,
@@ -333,7 +470,7 @@ fn check_shapes(
     c0: &Option<Tensor<2>>,
     lengths: Option<&[usize]>,
 ) {
-    let [time, batch, gh] = match xp.dims() {
+    let [time, batch, gh] = match xp_dims {
         [b, t, gh] if batch_first => [t, b, gh],
         dims => dims,
     };

@@ -9,10 +9,13 @@ use burn::prelude::Device;
 use burn::tensor::{DType, Distribution, TensorData};
 use proptest::prelude::*;
 
-use super::{OpCell, ScanTensors, scan};
+use super::{LayerTensors, OpCell, ScanTensors, layer, scan};
 use crate::cell::{CellType, Nonlinearity};
 use crate::recurrent::RecurrentConfig;
 use crate::tests::check_against_reference;
+
+/// Input width of the cases that run through [`layer`].
+const D_IN: usize = 7;
 
 /// One call's inputs as host data, so that the same values can be run in f32 and f64.
 #[derive(Clone, Debug)]
@@ -27,7 +30,11 @@ struct Case {
     with_b_hn: bool,
     /// `xp` and `y` are `[B, T, ·]`.
     batch_first: bool,
-    /// `xp`, `w_hh`, `b_hn`, `w_hr`, `h0`, `c0`, then the loss weights of `y`, `h_n`, `c_n`.
+    /// Through [`layer`] (the op projects `x` itself; `Some(true)`: with a bias) instead of
+    /// [`scan`] of `xp`.
+    layer: Option<bool>,
+    /// `xp`, `w_hh`, `b_hn`, `w_hr`, `h0`, `c0`, then the loss weights of `y`, `h_n`, `c_n`,
+    /// then (used through `layer`) `x`, `w_ih`, `bias`.
     values: Vec<Vec<f64>>,
 }
 
@@ -65,6 +72,9 @@ impl Case {
             time * batch * d_out,
             batch * d_out,
             batch * hidden,
+            time * batch * D_IN,
+            gh * D_IN,
+            gh,
         ];
         let values = sizes
             .iter()
@@ -79,7 +89,7 @@ impl Case {
         // PyTorch's initialisation scale for the recurrent weights, so that larger cases stay
         // well conditioned (uniform ±1 weights make the recurrence chaotic).
         let mut values = values;
-        for (i, fan_in) in [(1, d_out), (3, hidden)] {
+        for (i, fan_in) in [(1, d_out), (3, hidden), (10, D_IN)] {
             let scale = 1.0 / (fan_in as f64).sqrt();
             values[i].iter_mut().for_each(|v| *v *= scale);
         }
@@ -93,6 +103,7 @@ impl Case {
             proj,
             with_b_hn: cell == OpCell::Gru,
             batch_first: false,
+            layer: None,
             values,
         }
     }
@@ -105,7 +116,7 @@ impl Case {
         }
     }
 
-    fn shapes(&self) -> [Vec<usize>; 9] {
+    fn shapes(&self) -> [Vec<usize>; 12] {
         let (t, b, h, p, o) = (self.time, self.batch, self.hidden, self.proj, self.d_out());
         let gh = self.cell.gates() * h;
         let steps = |w: usize| {
@@ -125,6 +136,9 @@ impl Case {
             steps(o),
             vec![b, o],
             vec![b, h],
+            steps(D_IN),
+            vec![gh, D_IN],
+            vec![gh],
         ]
     }
 
@@ -161,21 +175,41 @@ impl Case {
         let shapes = self.shapes();
         let shaped = |i: usize| -> Tensor<1> { leaves[i].clone() };
         let d2 = |i: usize| shaped(i).reshape([shapes[i][0], shapes[i][1]]);
+        let d3 = |i: usize| shaped(i).reshape([shapes[i][0], shapes[i][1], shapes[i][2]]);
         let lstm = self.cell == OpCell::Lstm;
-        let (y, h_n, c_n) = scan(
-            ScanTensors {
-                xp: shaped(0).reshape([shapes[0][0], shapes[0][1], shapes[0][2]]),
-                w_hh: d2(1),
-                b_hn: self.with_b_hn.then(|| shaped(2)),
-                w_hr: (self.proj > 0).then(|| d2(3)),
-                h0: d2(4),
-                c0: lstm.then(|| d2(5)),
-            },
-            self.cell,
-            self.reverse,
-            self.lengths.clone().map(Arc::from),
-            self.batch_first,
-        );
+        let lengths = self.lengths.clone().map(Arc::from);
+        let (y, h_n, c_n) = match self.layer {
+            None => scan(
+                ScanTensors {
+                    xp: d3(0),
+                    w_hh: d2(1),
+                    b_hn: self.with_b_hn.then(|| shaped(2)),
+                    w_hr: (self.proj > 0).then(|| d2(3)),
+                    h0: d2(4),
+                    c0: lstm.then(|| d2(5)),
+                },
+                self.cell,
+                self.reverse,
+                lengths,
+                self.batch_first,
+            ),
+            Some(bias) => layer(
+                LayerTensors {
+                    x: d3(9),
+                    w_ih: d2(10),
+                    bias: bias.then(|| shaped(11)),
+                    w_hh: d2(1),
+                    b_hn: self.with_b_hn.then(|| shaped(2)),
+                    w_hr: (self.proj > 0).then(|| d2(3)),
+                    h0: d2(4),
+                    c0: lstm.then(|| d2(5)),
+                },
+                self.cell,
+                self.reverse,
+                lengths,
+                self.batch_first,
+            ),
+        };
         let mut loss = (y.reshape([-1]) * shaped(6)).sum() + (h_n.reshape([-1]) * shaped(7)).sum();
         if let Some(c) = c_n {
             loss = loss + (c.reshape([-1]) * shaped(8)).sum();
@@ -185,7 +219,11 @@ impl Case {
 
     /// Which inputs the op has (the loss weights are not inputs).
     fn inputs(&self) -> Vec<usize> {
-        let mut v = vec![0, 1, 4];
+        let mut v = match self.layer {
+            None => vec![0, 1, 4],
+            Some(false) => vec![9, 10, 1, 4],
+            Some(true) => vec![9, 10, 11, 1, 4],
+        };
         if self.with_b_hn {
             v.push(2);
         }
@@ -255,10 +293,60 @@ fn large_cases() -> Vec<Case> {
     ]
 }
 
+/// Calls through [`layer`] (the op projects its input): every cell, both orders, with and
+/// without a bias, small and split over two cores.
+fn layer_cases() -> Vec<Case> {
+    let lengths = Some(vec![4, 1, 3, 4, 2, 4, 4, 3, 1, 4, 2, 4]);
+    let mut out = Vec::new();
+    for (i, (cell, proj)) in [
+        (OpCell::RnnTanh, 0),
+        (OpCell::Lstm, 0),
+        (OpCell::Lstm, 48),
+        (OpCell::Gru, 0),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let seed = 300 + 4 * i as u64;
+        for (j, batch_first) in [false, true].into_iter().enumerate() {
+            let small = Case::new(
+                cell,
+                j == 1,
+                Some(vec![5, 2, 4]),
+                proj.min(2),
+                seed + j as u64,
+            );
+            let large = Case::sized(
+                cell,
+                j == 0,
+                lengths.clone(),
+                proj,
+                seed + 2 + j as u64,
+                [4, 12, 64],
+            );
+            out.push(Case {
+                batch_first,
+                layer: Some(j == 0),
+                ..small
+            });
+            out.push(Case {
+                batch_first,
+                layer: Some(j == 1),
+                ..large
+            });
+        }
+    }
+    out
+}
+
 #[test]
 fn native_f32_kernels_match_the_generic_path_in_f64() {
     let device = Device::flex().autodiff();
-    for case in cases().into_iter().chain(large_cases()) {
+    for case in cases()
+        .into_iter()
+        .chain(large_cases())
+        .chain(layer_cases())
+    {
         let (loss64, leaves64) = case.loss(&case.values, false, &device);
         let (loss32, leaves32) = case.loss(&case.values, true, &device);
         let (l64, l32) = (
@@ -311,8 +399,11 @@ fn repeated_single_steps_match_the_generic_path() {
     .enumerate()
     {
         let seed = 200 + 2 * i as u64;
-        let cases =
-            [seed, seed + 1].map(|s| Case::sized(cell, false, None, proj, s, [1, batch, hidden]));
+        // The second case projects its input inside the op (its packed `W_ih` is cached too).
+        let cases = [(seed, None), (seed + 1, Some(true))].map(|(s, layer)| Case {
+            layer,
+            ..Case::sized(cell, false, None, proj, s, [1, batch, hidden])
+        });
         // One set of f32 leaves per case, reused by every step.
         let leaves = cases.each_ref().map(|c| c.tensors(&c.values, true, &plain));
         for round in 0..3 {

@@ -6,6 +6,7 @@
 use super::gemm::{View, matmul};
 use super::kernels;
 use super::parts::{Shared, Team, one_core_each, pack_parts, parts, product, with_team};
+use super::small_gemm::Start;
 use super::{Dims, Weights, order};
 use crate::op::{OpCell, SavedLayout, ScanSpec};
 
@@ -150,7 +151,7 @@ fn run(
                         &dm_s,
                         u0,
                         hidden,
-                        false,
+                        Start::Zero,
                     );
                 }
                 for b in 0..batch {
@@ -226,7 +227,7 @@ fn run(
                     &next_s,
                     o0,
                     d_out,
-                    true,
+                    Start::Accumulate,
                 );
             });
             std::mem::swap(&mut dh, &mut dh_next);

@@ -1,8 +1,9 @@
 //! Buffers kept across calls of the op.
 //!
-//! - Packed recurrent weights for calls of one step that save nothing (generation and
-//!   decoding through `step`, where the same weights come back every step): without it every
-//!   step repacks `W_hh` (a copy of the whole matrix, 7 % of a generation profile).
+//! - Packed recurrent weights (and input weights, where the op projects its input) for calls of
+//!   one step that save nothing (generation and decoding through `step`, where the same
+//!   weights come back every step): without it every step repacks `W_hh` (a copy of the whole
+//!   matrix, 7 % of a generation profile).
 //! - Per-thread scratch for the buffers a call uses internally (the step's recurrent product
 //!   and, when nothing is saved, the step's activations), which would otherwise be zeroed
 //!   afresh on every call (11 % of a generation profile).
@@ -37,8 +38,18 @@ pub(super) struct WeightCache<P> {
 struct Entry<P> {
     w_hh: FlexTensor,
     w_hr: Option<FlexTensor>,
+    w_ih: Option<FlexTensor>,
     parallel: bool,
     packed: Arc<P>,
+}
+
+/// The weights a packed set is made from, and the split it is packed for.
+pub(super) struct Key<'a> {
+    pub w_hh: &'a FlexTensor,
+    pub w_hr: Option<&'a FlexTensor>,
+    /// Where the op projects its input itself.
+    pub w_ih: Option<&'a FlexTensor>,
+    pub parallel: bool,
 }
 
 /// The cache the op uses.
@@ -64,23 +75,19 @@ impl<P> WeightCache<P> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The packed form of `w_hh` (and `w_hr`) split for `parallel`: the cached one, or made by
+    /// The packed form of `key`'s weights split for `key.parallel`: the cached one, or made by
     /// `pack` and cached.
-    pub(super) fn packed(
-        &self,
-        w_hh: &FlexTensor,
-        w_hr: Option<&FlexTensor>,
-        parallel: bool,
-        pack: impl FnOnce() -> P,
-    ) -> Arc<P> {
+    pub(super) fn packed(&self, key: Key<'_>, pack: impl FnOnce() -> P) -> Arc<P> {
+        let both = |a: &Option<FlexTensor>, b: Option<&FlexTensor>| match (a, b) {
+            (Some(a), Some(b)) => same(a, b),
+            (None, None) => true,
+            _ => false,
+        };
         let matches = |e: &Entry<P>| {
-            e.parallel == parallel
-                && same(&e.w_hh, w_hh)
-                && match (&e.w_hr, w_hr) {
-                    (Some(a), Some(b)) => same(a, b),
-                    (None, None) => true,
-                    _ => false,
-                }
+            e.parallel == key.parallel
+                && same(&e.w_hh, key.w_hh)
+                && both(&e.w_hr, key.w_hr)
+                && both(&e.w_ih, key.w_ih)
         };
         {
             let mut entries = self.lock();
@@ -98,9 +105,10 @@ impl<P> WeightCache<P> {
         entries.insert(
             0,
             Entry {
-                w_hh: w_hh.clone(),
-                w_hr: w_hr.cloned(),
-                parallel,
+                w_hh: key.w_hh.clone(),
+                w_hr: key.w_hr.cloned(),
+                w_ih: key.w_ih.cloned(),
+                parallel: key.parallel,
                 packed: packed.clone(),
             },
         );

@@ -5,6 +5,7 @@
 use super::cache::with_scratch;
 use super::kernels;
 use super::parts::{Shared, Team, one_core_each, pack_parts, parts, product, with_team};
+use super::small_gemm::Start;
 use super::{Dims, Weights, order};
 use crate::op::{OpCell, SavedLayout, ScanSpec};
 
@@ -15,10 +16,43 @@ pub(super) struct Forward {
     pub saved: Option<Vec<f32>>,
 }
 
-/// The per-step products' weights, packed for the split of one call: `W_hhᵀ` (`[H_out, G·H]`,
-/// `(p, j)` at `w_hh[j·H_out + p]`) per gate and part of the units, `W_hrᵀ` per part of `P`.
+/// The input of a call: its projection `xp` (`[·, ·, G·H]`), or the rows `x` (`[·, ·, d_in]`) that
+/// the call projects itself (`x · W_ihᵀ + bias`, before the first step).
+#[derive(Clone, Copy)]
+pub(super) enum Xp<'a> {
+    Given(&'a [f32]),
+    Project {
+        x: &'a [f32],
+        d_in: usize,
+        bias: Option<&'a [f32]>,
+    },
+}
+
+impl<'a> Xp<'a> {
+    /// The input of rows `..mid` and of rows `mid..` (`rows` rows of `gh` floats in `xp`).
+    fn split_at(self, rows: usize, gh: usize) -> (Self, Self) {
+        match self {
+            Xp::Given(xp) => {
+                let (a, b) = xp.split_at(rows * gh);
+                (Xp::Given(a), Xp::Given(b))
+            }
+            Xp::Project { x, d_in, bias } => {
+                let (a, b) = x.split_at(rows * d_in);
+                (
+                    Xp::Project { x: a, d_in, bias },
+                    Xp::Project { x: b, d_in, bias },
+                )
+            }
+        }
+    }
+}
+
+/// The products' weights, packed for the split of one call: `W_hhᵀ` (`[H_out, G·H]`, `(p, j)`
+/// at `w_hh[j·H_out + p]`) and, where the call projects its input, `W_ihᵀ` per gate and part of
+/// the units; `W_hrᵀ` per part of `P`.
 pub(super) struct Packed {
     w_hh_t: Vec<Vec<Vec<f32>>>,
+    w_ih_t: Option<Vec<Vec<Vec<f32>>>>,
     w_hr_t: Option<Vec<Vec<f32>>>,
 }
 
@@ -28,10 +62,17 @@ pub(super) fn pack(dims: &Dims, cell: OpCell, w: &Weights<'_>) -> Packed {
     let parallel = dims.split_units;
     let units = parts(hidden, parallel);
     let proj_parts = parts(d_out, parallel);
+    let gh = cell.gates() * hidden;
     Packed {
         w_hh_t: (0..cell.gates())
             .map(|g| pack_parts(w.w_hh, 1, d_out, d_out, g * hidden, &units))
             .collect(),
+        w_ih_t: w.w_ih.map(|w_ih| {
+            let d_in = w_ih.len() / gh;
+            (0..cell.gates())
+                .map(|g| pack_parts(w_ih, 1, d_in, d_in, g * hidden, &units))
+                .collect()
+        }),
         w_hr_t: w
             .w_hr
             .map(|w_hr| pack_parts(w_hr, 1, hidden, hidden, 0, &proj_parts)),
@@ -45,7 +86,7 @@ pub(super) fn forward(
     spec: &ScanSpec,
     w: Weights<'_>,
     packed: &Packed,
-    xp: &[f32],
+    xp: Xp<'_>,
     h0: &[f32],
     c0: Option<&[f32]>,
 ) -> Forward {
@@ -65,7 +106,7 @@ pub(super) fn forward(
             }
             None => (None, None),
         };
-        let (x0, x1) = xp.split_at(mid * time * gh);
+        let (x0, x1) = xp.split_at(mid * time, gh);
         let (h00, h01) = h0.split_at(mid * d_out);
         let (c00, c01) = c0.map(|c| c.split_at(mid * hidden)).unzip();
         let w = &w;
@@ -100,21 +141,28 @@ fn call(
     spec: &ScanSpec,
     w: &Weights<'_>,
     packed: &Packed,
-    xp: &[f32],
+    xp: Xp<'_>,
     h0: &[f32],
     c0: Option<&[f32]>,
     y: &mut [f32],
     saved: Option<&mut [f32]>,
 ) -> (Vec<f32>, Option<Vec<f32>>) {
-    // Internal buffers come from the thread's scratch pool: the step's recurrent product, and
-    // the step's activations when nothing is saved.
+    // Internal buffers come from the thread's scratch pool: the projected input (where the call
+    // projects it), the step's recurrent product, and the step's activations when nothing is
+    // saved.
     let gh = spec.cell.gates() * dims.hidden;
     let width = SavedLayout::new(spec.cell, dims.hidden, dims.d_out, w.w_hr.is_some()).width();
-    with_scratch(dims.batch * gh, |rec| match saved {
-        Some(saved) => run(dims, spec, w, packed, xp, h0, c0, rec, saved, y),
-        None => with_scratch(dims.batch * width, |saved| {
-            run(dims, spec, w, packed, xp, h0, c0, rec, saved, y)
-        }),
+    let xp_len = match xp {
+        Xp::Given(_) => 0,
+        Xp::Project { .. } => dims.time * dims.batch * gh,
+    };
+    with_scratch(xp_len, |xp_buf| {
+        with_scratch(dims.batch * gh, |rec| match saved {
+            Some(saved) => run(dims, spec, w, packed, (xp, xp_buf), h0, c0, rec, saved, y),
+            None => with_scratch(dims.batch * width, |saved| {
+                run(dims, spec, w, packed, (xp, xp_buf), h0, c0, rec, saved, y)
+            }),
+        })
     })
 }
 
@@ -124,7 +172,7 @@ fn run(
     spec: &ScanSpec,
     w: &Weights<'_>,
     packed: &Packed,
-    xp: &[f32],
+    (input, xp_buf): (Xp<'_>, &mut [f32]),
     h0: &[f32],
     c0: Option<&[f32]>,
     rec: &mut [f32],
@@ -155,6 +203,35 @@ fn run(
     let zeros = vec![0.0f32; hidden];
     let b_hn = w.b_hn.unwrap_or(&zeros);
     with_team(parallel, |team: &Team<'_>| {
+        let xp: &[f32] = match input {
+            Xp::Given(xp) => xp,
+            Xp::Project { x, d_in, bias } => {
+                // All steps' input projection first, each core its units' gate columns.
+                let w_ih_t = packed.w_ih_t.as_ref().expect("W_ih packed for this call");
+                let buf_s = Shared::new(xp_buf);
+                team.run_parts(&units, |part, units| {
+                    for (g, w_ih) in w_ih_t.iter().enumerate() {
+                        let col = g * hidden + units.start;
+                        let start =
+                            bias.map_or(Start::Zero, |b| Start::Bias(&b[col..col + units.len()]));
+                        product(
+                            time * batch,
+                            units.len(),
+                            d_in,
+                            x,
+                            0,
+                            d_in,
+                            &w_ih[part],
+                            &buf_s,
+                            col,
+                            gh,
+                            start,
+                        );
+                    }
+                });
+                xp_buf
+            }
+        };
         for t in order(time, spec.reverse) {
             // Saved rows of this step: in `xp`'s order, or the step's own when nothing is saved.
             let (base, saved_stride) = if spec.save {
@@ -199,7 +276,7 @@ fn run(
                         &rec_s,
                         col,
                         gh,
-                        false,
+                        Start::Zero,
                     );
                 }
                 for b in 0..batch {
@@ -306,7 +383,7 @@ fn run(
                         &proj_s,
                         p0,
                         d_out,
-                        false,
+                        Start::Zero,
                     );
                     for b in 0..batch {
                         let row = base + b * saved_stride;

@@ -1,6 +1,8 @@
 //! The op on flex: native kernels on the f32 buffers.
 //!
-//! Forward, per step: `rec = h · W_hhᵀ` (the small-batch product of `small_gemm.rs`), one fused
+//! Forward: where the call brings its input rows (`recurrent_layer`), first the input projection
+//! of all steps, `x · W_ihᵀ + bias`, on the same kernel (the bias is where the accumulators
+//! start). Then per step: `rec = h · W_hhᵀ` (the small-batch product of `small_gemm.rs`), one fused
 //! gate pass per row that also writes the saved activations, and for a projected LSTM
 //! `h = m · W_hrᵀ`. Backward, per step: one fused pass per row giving the pre-activation
 //! gradients, then `dh_prev = da · W_hh`; after the loop `dW_hh` (and `dW_hr`) is one large gemm
@@ -30,7 +32,7 @@ use burn_flex::FlexTensor;
 
 use self::backward::{Backward, backward};
 pub use self::cache::clear_weight_cache;
-use self::forward::forward;
+use self::forward::{Xp, forward};
 use self::parts::PARALLEL_WORK;
 pub(crate) use self::parts::cores;
 pub use self::parts::one_core_each;
@@ -65,6 +67,18 @@ pub(super) fn order(time: usize, reverse: bool) -> Box<dyn Iterator<Item = usize
     }
 }
 
+/// What a native forward starts from: the projected input, or the input rows with the
+/// projection's weights (projected inside the op).
+#[allow(clippy::large_enum_variant)] // one value per call, moved a few times on the stack
+enum Input {
+    Projected(FlexTensor),
+    Rows {
+        x: FlexTensor,
+        w_ih: FlexTensor,
+        bias: Option<FlexTensor>,
+    },
+}
+
 impl RecurrentOps for Flex {
     fn recurrent_scan(
         xp: FlexTensor,
@@ -75,57 +89,23 @@ impl RecurrentOps for Flex {
         c0: FlexTensor,
         spec: ScanSpec,
     ) -> ScanOutput<Self> {
-        let (b_hn, w_hr, c0) = (spec.b_hn_of(b_hn), spec.w_hr_of(w_hr), spec.cell_of(c0));
-        let tensors = [
-            Some(&xp),
-            Some(&w_hh),
-            b_hn.as_ref(),
-            w_hr.as_ref(),
-            Some(&h0),
-            c0.as_ref(),
-        ];
-        if !all_f32(tensors.into_iter().flatten()) {
-            return generic::forward::<Flex>(xp, w_hh, b_hn, w_hr, h0, c0, &spec);
-        }
-        let shape = xp.shape();
-        let dims = Dims::new(&shape, shape[2] / spec.cell.gates(), w_hh.shape()[1], &spec);
-        // A single step that saves nothing (generation, decoding) takes its packed weights
-        // from the cache when they are the weights of an earlier call (`cache.rs`); weights
-        // that are views needing a copy are not worth caching.
-        let cacheable = dims.time == 1
-            && !spec.save
-            && w_hh.as_slice::<f32>().is_some()
-            && w_hr.as_ref().is_none_or(|w| w.as_slice::<f32>().is_some());
-        let (xp, w_hh, h0) = (dense(xp), dense(w_hh), dense(h0));
-        let (b_hn, w_hr, c0) = (b_hn.map(dense), w_hr.map(dense), c0.map(dense));
-        let weights = Weights {
-            w_hh: slice(&w_hh),
-            b_hn: b_hn.as_ref().map(slice),
-            w_hr: w_hr.as_ref().map(slice),
-        };
-        let pack = || forward::pack(&dims, spec.cell, &weights);
-        let packed = if cacheable {
-            cache::WEIGHTS.packed(&w_hh, w_hr.as_ref(), dims.split_units, pack)
-        } else {
-            Arc::new(pack())
-        };
-        let out = forward(
-            &dims,
-            &spec,
-            weights,
-            &packed,
-            slice(&xp),
-            slice(&h0),
-            c0.as_ref().map(slice),
-        );
-        let (batch, hidden, d_out) = (dims.batch, dims.hidden, dims.d_out);
-        let layout = SavedLayout::new(spec.cell, hidden, d_out, w_hr.is_some());
-        (
-            tensor(out.y, &dims.shape(d_out)),
-            tensor(out.h, &[batch, d_out]),
-            out.c.map(|c| tensor(c, &[batch, hidden])),
-            out.saved.map(|s| tensor(s, &dims.shape(layout.width()))),
-        )
+        native(Input::Projected(xp), w_hh, b_hn, w_hr, h0, c0, spec)
+    }
+
+    fn recurrent_layer(
+        x: FlexTensor,
+        w_ih: FlexTensor,
+        bias: FlexTensor,
+        w_hh: FlexTensor,
+        b_hn: FlexTensor,
+        w_hr: FlexTensor,
+        h0: FlexTensor,
+        c0: FlexTensor,
+        spec: ScanSpec,
+    ) -> ScanOutput<Self> {
+        let bias = spec.bias_of(bias);
+        let input = Input::Rows { x, w_ih, bias };
+        native(input, w_hh, b_hn, w_hr, h0, c0, spec)
     }
 
     fn recurrent_scan_backward(
@@ -160,6 +140,7 @@ impl RecurrentOps for Flex {
                 w_hh: slice(&w_hh),
                 b_hn: None,
                 w_hr: w_hr.as_ref().map(slice),
+                w_ih: None,
             },
             slice(&saved),
             slice(&dy),
@@ -177,6 +158,111 @@ impl RecurrentOps for Flex {
             g.dc.map(|d| tensor(d, &[batch, hidden])),
         )
     }
+}
+
+/// The forward on the f32 buffers (the generic path for any other dtype).
+fn native(
+    input: Input,
+    w_hh: FlexTensor,
+    b_hn: FlexTensor,
+    w_hr: FlexTensor,
+    h0: FlexTensor,
+    c0: FlexTensor,
+    spec: ScanSpec,
+) -> ScanOutput<Flex> {
+    let (b_hn, w_hr, c0) = (spec.b_hn_of(b_hn), spec.w_hr_of(w_hr), spec.cell_of(c0));
+    let (first, w_ih, bias) = match &input {
+        Input::Projected(xp) => (xp, None, None),
+        Input::Rows { x, w_ih, bias } => (x, Some(w_ih), bias.as_ref()),
+    };
+    let tensors = [
+        Some(first),
+        w_ih,
+        bias,
+        Some(&w_hh),
+        b_hn.as_ref(),
+        w_hr.as_ref(),
+        Some(&h0),
+        c0.as_ref(),
+    ];
+    if !all_f32(tensors.into_iter().flatten()) {
+        let xp = match input {
+            Input::Projected(xp) => xp,
+            Input::Rows { x, w_ih, bias } => generic::project::<Flex>(x, w_ih, bias),
+        };
+        return generic::forward::<Flex>(xp, w_hh, b_hn, w_hr, h0, c0, &spec);
+    }
+    let shape = first.shape();
+    let gh = w_hh.shape()[0];
+    let dims = Dims::new(&shape, gh / spec.cell.gates(), w_hh.shape()[1], &spec);
+    // A single step that saves nothing (generation, decoding) takes its packed weights
+    // from the cache when they are the weights of an earlier call (`cache.rs`); weights
+    // that are views needing a copy are not worth caching.
+    let contiguous = |t: &FlexTensor| t.as_slice::<f32>().is_some();
+    let cacheable = dims.time == 1
+        && !spec.save
+        && contiguous(&w_hh)
+        && w_hr.as_ref().is_none_or(contiguous)
+        && w_ih.is_none_or(contiguous);
+    let (input, w_hh, h0) = match input {
+        Input::Projected(xp) => (Input::Projected(dense(xp)), dense(w_hh), dense(h0)),
+        Input::Rows { x, w_ih, bias } => (
+            Input::Rows {
+                x: dense(x),
+                w_ih: dense(w_ih),
+                bias: bias.map(dense),
+            },
+            dense(w_hh),
+            dense(h0),
+        ),
+    };
+    let (b_hn, w_hr, c0) = (b_hn.map(dense), w_hr.map(dense), c0.map(dense));
+    let (xp, w_ih) = match &input {
+        Input::Projected(xp) => (Xp::Given(slice(xp)), None),
+        Input::Rows { x, w_ih, bias } => (
+            Xp::Project {
+                x: slice(x),
+                d_in: x.shape()[2],
+                bias: bias.as_ref().map(slice),
+            },
+            Some(w_ih),
+        ),
+    };
+    let weights = Weights {
+        w_hh: slice(&w_hh),
+        b_hn: b_hn.as_ref().map(slice),
+        w_hr: w_hr.as_ref().map(slice),
+        w_ih: w_ih.map(slice),
+    };
+    let pack = || forward::pack(&dims, spec.cell, &weights);
+    let packed = if cacheable {
+        let key = cache::Key {
+            w_hh: &w_hh,
+            w_hr: w_hr.as_ref(),
+            w_ih,
+            parallel: dims.split_units,
+        };
+        cache::WEIGHTS.packed(key, pack)
+    } else {
+        Arc::new(pack())
+    };
+    let out = forward(
+        &dims,
+        &spec,
+        weights,
+        &packed,
+        xp,
+        slice(&h0),
+        c0.as_ref().map(slice),
+    );
+    let (batch, hidden, d_out) = (dims.batch, dims.hidden, dims.d_out);
+    let layout = SavedLayout::new(spec.cell, hidden, d_out, w_hr.is_some());
+    (
+        tensor(out.y, &dims.shape(d_out)),
+        tensor(out.h, &[batch, d_out]),
+        out.c.map(|c| tensor(c, &[batch, hidden])),
+        out.saved.map(|s| tensor(s, &dims.shape(layout.width()))),
+    )
 }
 
 /// Sizes of one call.
@@ -275,4 +361,6 @@ pub(super) struct Weights<'a> {
     pub b_hn: Option<&'a [f32]>,
     /// `[P, H]`.
     pub w_hr: Option<&'a [f32]>,
+    /// `[G·H, d_in]`, where the op projects its input itself.
+    pub w_ih: Option<&'a [f32]>,
 }

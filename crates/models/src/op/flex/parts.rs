@@ -7,7 +7,7 @@ use std::ops::Range;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use super::small_gemm::{self, Mat, MatMut};
+use super::small_gemm::{self, Mat, MatMut, Start};
 
 /// Steps whose product `B · G·H · H_out` is at least this large are split over both cores.
 pub(super) const PARALLEL_WORK: usize = 1 << 17;
@@ -238,7 +238,7 @@ pub(super) fn pack_parts(
         .collect()
 }
 
-/// `C[rows, cols] (+)= A · W` through the small-batch kernel, with `W` packed.
+/// `C[rows, cols] = start + A · W` through the small-batch kernel, with `W` packed.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn product(
     rows: usize,
@@ -251,7 +251,7 @@ pub(super) fn product(
     c: &Shared,
     c_offset: usize,
     ldc: usize,
-    accumulate: bool,
+    start: Start<'_>,
 ) {
     if rows == 0 || cols == 0 {
         return;
@@ -280,7 +280,7 @@ pub(super) fn product(
                 ptr: c.ptr(c_offset),
                 ld: ldc,
             },
-            accumulate,
+            start,
         );
     }
 }

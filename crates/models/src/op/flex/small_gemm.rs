@@ -23,6 +23,18 @@ pub(super) struct MatMut {
     pub ld: usize,
 }
 
+/// What `C` holds before the product is added: zeros, its own contents, or a bias row (`n`
+/// floats) repeated down every row.
+#[derive(Clone, Copy)]
+pub(super) enum Start<'a> {
+    /// `C = A · W`.
+    Zero,
+    /// `C += A · W`.
+    Accumulate,
+    /// `C[i, j] = bias[j] + (A · W)[i, j]`.
+    Bias(&'a [f32]),
+}
+
 /// Width of a packed panel.
 pub(super) const PANEL: usize = 64;
 
@@ -51,7 +63,8 @@ pub(super) fn pack(
     out
 }
 
-/// `C[m, n] = (accumulate ? C : 0) + A[m, k] · W[k, n]`, with `W` [`pack`]ed (`n` columns).
+/// `C[m, n] = start + A[m, k] · W[k, n]`, with `W` [`pack`]ed (`n` columns) and `start` as
+/// [`Start`] says.
 ///
 /// # Safety
 /// Every element `A(i < m, j < k)` and `C(i < m, j < n)` must be valid to read (and `C` to
@@ -64,7 +77,7 @@ pub(super) unsafe fn gemm(
     a: Mat,
     w: &[f32],
     c: MatMut,
-    accumulate: bool,
+    start: Start<'_>,
 ) {
     if m == 0 || n == 0 {
         return;
@@ -73,6 +86,9 @@ pub(super) unsafe fn gemm(
         w.len() >= n.div_ceil(PANEL) * k * PANEL,
         "packed W too short"
     );
+    if let Start::Bias(bias) = start {
+        assert!(bias.len() >= n, "bias shorter than C's rows");
+    }
     let w = Mat {
         ptr: w.as_ptr(),
         ld: PANEL,
@@ -80,21 +96,23 @@ pub(super) unsafe fn gemm(
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
         // SAFETY: the processor has AVX-512F; the caller guarantees the bounds.
-        unsafe { avx512::gemm(m, n, k, a, w, c, accumulate) };
+        unsafe { avx512::gemm(m, n, k, a, w, c, start) };
         return;
     }
     // SAFETY: as above.
-    unsafe { portable(m, n, k, a, w, c, accumulate) };
+    unsafe { portable(m, n, k, a, w, c, start) };
 }
 
 /// One row and panel at a time: `C[i, panel] += A[i, p] · W[p, panel]` for every `p`
 /// (vectorised over the panel's columns).
-unsafe fn portable(m: usize, n: usize, k: usize, a: Mat, w: Mat, c: MatMut, accumulate: bool) {
+unsafe fn portable(m: usize, n: usize, k: usize, a: Mat, w: Mat, c: MatMut, start: Start<'_>) {
     for i in 0..m {
         // SAFETY: row `i` of `C` has `n` valid elements that nothing else touches.
         let c_row = unsafe { std::slice::from_raw_parts_mut(c.ptr.add(i * c.ld), n) };
-        if !accumulate {
-            c_row.fill(0.0);
+        match start {
+            Start::Zero => c_row.fill(0.0),
+            Start::Accumulate => {}
+            Start::Bias(bias) => c_row.copy_from_slice(&bias[..n]),
         }
         for (q, c_panel) in c_row.chunks_mut(PANEL).enumerate() {
             for p in 0..k {
@@ -117,9 +135,17 @@ unsafe fn portable(m: usize, n: usize, k: usize, a: Mat, w: Mat, c: MatMut, accu
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{Mat, MatMut};
+    use super::{Mat, MatMut, PANEL, Start};
 
-    use super::PANEL;
+    /// How a block's accumulators start.
+    #[derive(Clone, Copy)]
+    enum Init {
+        Zero,
+        /// From `C`.
+        Load,
+        /// From the bias row at this pointer (the block's first column).
+        Bias(*const f32),
+    }
 
     /// Rows per register block.
     const ROWS: usize = 6;
@@ -134,7 +160,7 @@ mod avx512 {
         a: Mat,
         w: Mat,
         c: MatMut,
-        accumulate: bool,
+        start: Start<'_>,
     ) {
         let mut j0 = 0;
         while j0 < n {
@@ -167,7 +193,13 @@ mod avx512 {
                             ptr: c.ptr.add(i0 * c.ld + j0),
                             ld: c.ld,
                         };
-                        dispatch(rows, vectors, kc, a, w, c, mask, accumulate || p0 > 0);
+                        let init = match start {
+                            _ if p0 > 0 => Init::Load,
+                            Start::Zero => Init::Zero,
+                            Start::Accumulate => Init::Load,
+                            Start::Bias(bias) => Init::Bias(bias.as_ptr().add(j0)),
+                        };
+                        dispatch(rows, vectors, kc, a, w, c, mask, init);
                     }
                     i0 += rows;
                 }
@@ -192,9 +224,9 @@ mod avx512 {
                 _ => unreachable!("block of {} rows × {} vectors", $rows, $vectors),
             }
         };
-        (@call $r:literal, $v:literal, ($k:ident, $a:ident, $w:ident, $c:ident, $mask:ident, $acc:ident)) => {
+        (@call $r:literal, $v:literal, ($k:ident, $a:ident, $w:ident, $c:ident, $mask:ident, $init:ident)) => {
             // SAFETY: forwarded from `dispatch`.
-            unsafe { block::<$r, $v>($k, $a, $w, $c, $mask, $acc) }
+            unsafe { block::<$r, $v>($k, $a, $w, $c, $mask, $init) }
         };
     }
 
@@ -208,9 +240,9 @@ mod avx512 {
         w: Mat,
         c: MatMut,
         mask: __mmask16,
-        accumulate: bool,
+        init: Init,
     ) {
-        dispatch_table!(rows, vectors, 1, 2, 3, 4, 5, 6; (k, a, w, c, mask, accumulate))
+        dispatch_table!(rows, vectors, 1, 2, 3, 4, 5, 6; (k, a, w, c, mask, init))
     }
 
     /// One `R × 16V` block of `C`; the last vector of each row is masked by `mask`.
@@ -222,17 +254,29 @@ mod avx512 {
         w: Mat,
         c: MatMut,
         mask: __mmask16,
-        accumulate: bool,
+        init: Init,
     ) {
         let lane_mask = |v: usize| if v + 1 == V { mask } else { 0xFFFF };
         let mut acc = [[_mm512_setzero_ps(); V]; R];
-        if accumulate {
-            for (r, row) in acc.iter_mut().enumerate() {
-                for (v, x) in row.iter_mut().enumerate() {
-                    // SAFETY: inside the block (masked past the last column).
-                    *x = unsafe {
-                        _mm512_maskz_loadu_ps(lane_mask(v), c.ptr.add(r * c.ld + 16 * v))
-                    };
+        match init {
+            Init::Zero => {}
+            Init::Load => {
+                for (r, row) in acc.iter_mut().enumerate() {
+                    for (v, x) in row.iter_mut().enumerate() {
+                        // SAFETY: inside the block (masked past the last column).
+                        *x = unsafe {
+                            _mm512_maskz_loadu_ps(lane_mask(v), c.ptr.add(r * c.ld + 16 * v))
+                        };
+                    }
+                }
+            }
+            Init::Bias(bias) => {
+                for v in 0..V {
+                    // SAFETY: the bias row covers the block's columns (masked past the last).
+                    let b = unsafe { _mm512_maskz_loadu_ps(lane_mask(v), bias.add(16 * v)) };
+                    for row in acc.iter_mut() {
+                        row[v] = b;
+                    }
                 }
             }
         }
@@ -272,6 +316,7 @@ mod tests {
             (32, 129, 40),
             (6, 64, 1),
             (5, 15, 0),
+            (9, 80, 300),
         ] {
             let a: Vec<f32> = (0..m * k)
                 .map(|i| ((i * 7 % 11) as f32 - 5.0) / 3.0)
@@ -280,7 +325,13 @@ mod tests {
                 .map(|i| ((i * 5 % 13) as f32 - 6.0) / 4.0)
                 .collect();
             let start: Vec<f32> = (0..m * (n + 2)).map(|i| (i % 3) as f32).collect();
-            for accumulate in [false, true] {
+            let bias: Vec<f32> = (0..n).map(|j| (j % 5) as f32 - 2.0).collect();
+            for start_kind in 0..3 {
+                let start_with = match start_kind {
+                    0 => Start::Zero,
+                    1 => Start::Accumulate,
+                    _ => Start::Bias(&bias),
+                };
                 let mut c = start.clone();
                 // SAFETY: all three buffers hold the shapes passed (with their strides).
                 let packed = pack(&w, n + 3, 1, k, 0, n);
@@ -298,13 +349,15 @@ mod tests {
                             ptr: c.as_mut_ptr(),
                             ld: n + 2,
                         },
-                        accumulate,
+                        start_with,
                     )
                 };
                 for i in 0..m {
                     for j in 0..n + 2 {
-                        let mut want = if accumulate || j >= n {
+                        let mut want = if j >= n || start_kind == 1 {
                             start[i * (n + 2) + j]
+                        } else if start_kind == 2 {
+                            bias[j]
                         } else {
                             0.0
                         };

@@ -5,20 +5,53 @@ use std::cell::Cell;
 use burn::backend::TensorData;
 use burn_flex::FlexTensor;
 
-use super::{ENTRIES, WeightCache};
+use super::{ENTRIES, Key, WeightCache};
 
 fn weights(values: &[f32]) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values.to_vec(), [values.len() / 2, 2]))
 }
 
-/// Looks `w` up and says whether it had to be packed.
-fn packs(cache: &WeightCache<u32>, w: &FlexTensor, parallel: bool) -> bool {
+/// Looks `w` up (with input weights `w_ih`) and says whether it had to be packed.
+fn packs_with(
+    cache: &WeightCache<u32>,
+    w: &FlexTensor,
+    w_ih: Option<&FlexTensor>,
+    parallel: bool,
+) -> bool {
     let packed = Cell::new(false);
-    cache.packed(w, None, parallel, || {
+    let key = Key {
+        w_hh: w,
+        w_hr: None,
+        w_ih,
+        parallel,
+    };
+    cache.packed(key, || {
         packed.set(true);
         7
     });
     packed.get()
+}
+
+/// Looks `w` up and says whether it had to be packed.
+fn packs(cache: &WeightCache<u32>, w: &FlexTensor, parallel: bool) -> bool {
+    packs_with(cache, w, None, parallel)
+}
+
+#[test]
+fn input_weights_are_part_of_the_key() {
+    let cache = WeightCache::new();
+    let (w, w_ih) = (weights(&[1.0, 2.0]), weights(&[3.0, 4.0]));
+    assert!(packs(&cache, &w, false));
+    assert!(
+        packs_with(&cache, &w, Some(&w_ih), false),
+        "with W_ih is another set"
+    );
+    assert!(!packs_with(&cache, &w, Some(&w_ih), false));
+    let other = weights(&[3.0, 4.0]);
+    assert!(
+        packs_with(&cache, &w, Some(&other), false),
+        "other W_ih, same W_hh"
+    );
 }
 
 #[test]
