@@ -381,19 +381,22 @@ fn native_f32_kernels_match_the_generic_path_in_f64() {
     }
 }
 
-/// Single steps without autodiff (generation) keep their packed weights between calls
-/// (`flex/cache.rs`): repeated steps with the same weight tensors, and steps with other weights
-/// of the same shape in between, all compute what the f64 path computes.
+/// Calls without autodiff (generation, evaluation) keep their packed weights between calls
+/// (`flex/cache.rs`): repeated calls (single steps and several) with the same weight tensors,
+/// and calls with other weights of the same shape in between, all compute what the f64 path
+/// computes.
 #[test]
-fn repeated_single_steps_match_the_generic_path() {
+fn repeated_inference_calls_match_the_generic_path() {
     let plain = Device::flex();
     let scalar = |loss: Tensor<1>| loss.into_scalar::<f64>();
-    for (i, (cell, proj, batch, hidden)) in [
-        (OpCell::Lstm, 0, 3, 5),
-        (OpCell::Lstm, 0, 40, 64),
-        (OpCell::Lstm, 24, 40, 64),
-        (OpCell::Gru, 0, 40, 64),
-        (OpCell::RnnRelu, 0, 2, 4),
+    for (i, (cell, proj, batch, hidden, time)) in [
+        (OpCell::Lstm, 0, 3, 5, 1),
+        (OpCell::Lstm, 0, 40, 64, 1),
+        (OpCell::Lstm, 24, 40, 64, 1),
+        (OpCell::Gru, 0, 40, 64, 1),
+        (OpCell::RnnRelu, 0, 2, 4, 1),
+        (OpCell::Lstm, 0, 40, 64, 4),
+        (OpCell::Gru, 0, 3, 5, 3),
     ]
     .into_iter()
     .enumerate()
@@ -402,7 +405,7 @@ fn repeated_single_steps_match_the_generic_path() {
         // The second case projects its input inside the op (its packed `W_ih` is cached too).
         let cases = [(seed, None), (seed + 1, Some(true))].map(|(s, layer)| Case {
             layer,
-            ..Case::sized(cell, false, None, proj, s, [1, batch, hidden])
+            ..Case::sized(cell, false, None, proj, s, [time, batch, hidden])
         });
         // One set of f32 leaves per case, reused by every step.
         let leaves = cases.each_ref().map(|c| c.tensors(&c.values, true, &plain));
@@ -412,7 +415,7 @@ fn repeated_single_steps_match_the_generic_path() {
                 let want = scalar(case.loss(&case.values, false, &plain).0);
                 assert!(
                     (got - want).abs() <= 1e-5 * want.abs().max(1.0),
-                    "{cell:?} proj {proj} B {batch} round {round}: {got} vs {want}"
+                    "{cell:?} proj {proj} B {batch} T {time} round {round}: {got} vs {want}"
                 );
             }
         }

@@ -195,12 +195,12 @@ fn native(
     let shape = first.shape();
     let gh = w_hh.shape()[0];
     let dims = Dims::new(&shape, gh / spec.cell.gates(), w_hh.shape()[1], &spec);
-    // A single step that saves nothing (generation, decoding) takes its packed weights
-    // from the cache when they are the weights of an earlier call (`cache.rs`); weights
-    // that are views needing a copy are not worth caching.
+    // A call that saves nothing (inference: generation and decoding step by step, evaluation
+    // batch after batch) takes its packed weights from the cache when they are the weights of
+    // an earlier call (`cache.rs`); weights that are views needing a copy are not worth
+    // caching, and training calls (which save) see new weights every step.
     let contiguous = |t: &FlexTensor| t.as_slice::<f32>().is_some();
-    let cacheable = dims.time == 1
-        && !spec.save
+    let cacheable = !spec.save
         && contiguous(&w_hh)
         && w_hr.as_ref().is_none_or(contiguous)
         && w_ih.is_none_or(contiguous);
