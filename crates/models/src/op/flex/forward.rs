@@ -95,75 +95,90 @@ pub(super) fn forward(
     let width = SavedLayout::new(spec.cell, hidden, d_out, w.w_hr.is_some()).width();
     let mut y = vec![0.0f32; time * dims.batch * d_out];
     let mut saved = spec.save.then(|| vec![0.0f32; time * dims.batch * width]);
-    let (h, c) = if dims.split_batch {
-        // Two calls on the halves of the batch, whose rows are contiguous in every buffer.
-        let (mid, [(d0, s0), (d1, s1)]) = dims.halves(spec);
-        let (y0, y1) = y.split_at_mut(mid * time * d_out);
-        let (v0, v1) = match saved.as_deref_mut() {
-            Some(s) => {
-                let (a, b) = s.split_at_mut(mid * time * width);
-                (Some(a), Some(b))
-            }
-            None => (None, None),
-        };
-        let (x0, x1) = xp.split_at(mid * time, gh);
-        let (h00, h01) = h0.split_at(mid * d_out);
-        let (c00, c01) = c0.map(|c| c.split_at(mid * hidden)).unzip();
-        let w = &w;
-        let ((h_a, c_a), (h_b, c_b)) = one_core_each(
-            || call(&d0, &s0, w, packed, x0, h00, c00, y0, v0),
-            || call(&d1, &s1, w, packed, x1, h01, c01, y1, v1),
-        );
-        (
-            [h_a, h_b].concat(),
-            c_a.zip(c_b).map(|(a, b)| [a, b].concat()),
-        )
-    } else {
-        call(
-            dims,
-            spec,
-            &w,
-            packed,
-            xp,
-            h0,
-            c0,
-            &mut y,
-            saved.as_deref_mut(),
-        )
-    };
-    Forward { y, h, c, saved }
-}
-
-/// One call's steps, writing `y` (and `saved` when given): the final `h` and `c`.
-#[allow(clippy::too_many_arguments)]
-fn call(
-    dims: &Dims,
-    spec: &ScanSpec,
-    w: &Weights<'_>,
-    packed: &Packed,
-    xp: Xp<'_>,
-    h0: &[f32],
-    c0: Option<&[f32]>,
-    y: &mut [f32],
-    saved: Option<&mut [f32]>,
-) -> (Vec<f32>, Option<Vec<f32>>) {
-    // Internal buffers come from the thread's scratch pool: the projected input (where the call
-    // projects it), the step's recurrent product, and the step's activations when nothing is
-    // saved.
-    let gh = spec.cell.gates() * dims.hidden;
-    let width = SavedLayout::new(spec.cell, dims.hidden, dims.d_out, w.w_hr.is_some()).width();
+    // The call's internal buffers come from this thread's scratch pool, also for the half that
+    // runs on the helper thread (a new thread each call, whose own pool would start empty):
+    // the projected input (where the call projects it), the step's recurrent product, and the
+    // step's activations when nothing is saved.
+    let batch = dims.batch;
     let xp_len = match xp {
         Xp::Given(_) => 0,
-        Xp::Project { .. } => dims.time * dims.batch * gh,
+        Xp::Project { .. } => time * batch * gh,
     };
+    let step_len = if spec.save { 0 } else { batch * width };
     with_scratch(xp_len, |xp_buf| {
-        with_scratch(dims.batch * gh, |rec| match saved {
-            Some(saved) => run(dims, spec, w, packed, (xp, xp_buf), h0, c0, rec, saved, y),
-            None => with_scratch(dims.batch * width, |saved| {
-                run(dims, spec, w, packed, (xp, xp_buf), h0, c0, rec, saved, y)
-            }),
+        with_scratch(batch * gh, |rec| {
+            with_scratch(step_len, |step| {
+                let bufs = Bufs { xp_buf, rec, step };
+                let (h, c) = if dims.split_batch {
+                    // Two calls on the halves of the batch, whose rows are contiguous in every
+                    // buffer.
+                    let (mid, [(d0, s0), (d1, s1)]) = dims.halves(spec);
+                    let (y0, y1) = y.split_at_mut(mid * time * d_out);
+                    let (v0, v1) = match saved.as_deref_mut() {
+                        Some(s) => {
+                            let (a, b) = s.split_at_mut(mid * time * width);
+                            (Some(a), Some(b))
+                        }
+                        None => (None, None),
+                    };
+                    let (x0, x1) = xp.split_at(mid * time, gh);
+                    let (b0, b1) = bufs.split(mid, time * gh, gh, width);
+                    let (h00, h01) = h0.split_at(mid * d_out);
+                    let (c00, c01) = c0.map(|c| c.split_at(mid * hidden)).unzip();
+                    let w = &w;
+                    let ((h_a, c_a), (h_b, c_b)) = one_core_each(
+                        || run(&d0, &s0, w, packed, x0, h00, c00, b0, v0, y0),
+                        || run(&d1, &s1, w, packed, x1, h01, c01, b1, v1, y1),
+                    );
+                    (
+                        [h_a, h_b].concat(),
+                        c_a.zip(c_b).map(|(a, b)| [a, b].concat()),
+                    )
+                } else {
+                    let v = saved.as_deref_mut();
+                    run(dims, spec, &w, packed, xp, h0, c0, bufs, v, &mut y)
+                };
+                Forward { y, h, c, saved }
+            })
         })
     })
+}
+
+/// The internal buffers of one call (see [`forward`]); their contents on entry are whatever
+/// an earlier call left.
+struct Bufs<'a> {
+    /// `[·, ·, G·H]`: the projected input, where the call projects it (else empty).
+    xp_buf: &'a mut [f32],
+    /// `[B, G·H]`: the step's recurrent product.
+    rec: &'a mut [f32],
+    /// `[B, S]`: the step's activations, where nothing is saved (else empty).
+    step: &'a mut [f32],
+}
+
+impl<'a> Bufs<'a> {
+    /// The buffers of rows `..mid` and of rows `mid..`: `xp_row` floats per row of `xp_buf`,
+    /// `gh` of `rec`, `width` of `step`.
+    fn split(self, mid: usize, xp_row: usize, gh: usize, width: usize) -> (Self, Self) {
+        let cut = |buf: &'a mut [f32], per_row: usize| {
+            let at = (mid * per_row).min(buf.len());
+            buf.split_at_mut(at)
+        };
+        let (x0, x1) = cut(self.xp_buf, xp_row);
+        let (r0, r1) = cut(self.rec, gh);
+        let (s0, s1) = cut(self.step, width);
+        (
+            Bufs {
+                xp_buf: x0,
+                rec: r0,
+                step: s0,
+            },
+            Bufs {
+                xp_buf: x1,
+                rec: r1,
+                step: s1,
+            },
+        )
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -172,13 +187,16 @@ fn run(
     spec: &ScanSpec,
     w: &Weights<'_>,
     packed: &Packed,
-    (input, xp_buf): (Xp<'_>, &mut [f32]),
+    input: Xp<'_>,
     h0: &[f32],
     c0: Option<&[f32]>,
-    rec: &mut [f32],
-    saved: &mut [f32],
+    bufs: Bufs<'_>,
+    saved: Option<&mut [f32]>,
     y: &mut [f32],
 ) -> (Vec<f32>, Option<Vec<f32>>) {
+    let Bufs { xp_buf, rec, step } = bufs;
+    // `saved`: the rows of all steps, or of the current step only when nothing is saved.
+    let saved = saved.unwrap_or(step);
     let &Dims {
         time,
         batch,
@@ -197,7 +215,6 @@ fn run(
     let mut h_cur = h0.to_vec();
     let mut h_next = vec![0.0f32; batch * d_out];
     let mut c = c0.map_or_else(Vec::new, <[f32]>::to_vec);
-    // `saved`: the rows of all steps, or of the current step only when nothing is saved.
     let mut scratch = vec![0.0f32; batch * hidden];
     let mut proj = vec![0.0f32; if w.w_hr.is_some() { batch * d_out } else { 0 }];
     let zeros = vec![0.0f32; hidden];
