@@ -6,7 +6,9 @@
 //! `target-cpu` flag.
 
 /// Defines `pub(super) fn $name(args)` whose body is compiled for AVX-512, AVX2 and the baseline
-/// and dispatched on the running processor's features.
+/// and dispatched on the running processor's features. In the body, `FMA` says whether the
+/// variant has fused multiply-add (AVX-512 and AVX2 do): pass it on to [`exp`] and the
+/// functions built on it.
 macro_rules! multiversion {
     ($(#[$meta:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
         $(#[$meta])*
@@ -14,15 +16,15 @@ macro_rules! multiversion {
         pub(super) fn $name($($arg: $ty),*) {
             #[inline(always)]
             #[allow(clippy::too_many_arguments)]
-            fn body($($arg: $ty),*) $body
+            fn body<const FMA: bool>($($arg: $ty),*) $body
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f")]
                 #[allow(clippy::too_many_arguments)]
-                unsafe fn v4($($arg: $ty),*) { body($($arg),*) }
+                unsafe fn v4($($arg: $ty),*) { body::<true>($($arg),*) }
                 #[target_feature(enable = "avx2,fma")]
                 #[allow(clippy::too_many_arguments)]
-                unsafe fn v3($($arg: $ty),*) { body($($arg),*) }
+                unsafe fn v3($($arg: $ty),*) { body::<true>($($arg),*) }
                 if std::arch::is_x86_feature_detected!("avx512f") {
                     // SAFETY: the processor has AVX-512F.
                     return unsafe { v4($($arg),*) };
@@ -34,7 +36,7 @@ macro_rules! multiversion {
                     return unsafe { v3($($arg),*) };
                 }
             }
-            body($($arg),*)
+            body::<false>($($arg),*)
         }
     };
 }
@@ -43,25 +45,33 @@ macro_rules! multiversion {
 /// vectorises: Cody–Waite range reduction `x = n ln 2 + r`, Cephes' degree-6 polynomial for
 /// `e^r`, and `2^n` built in the exponent bits.
 #[inline(always)]
-pub(crate) fn exp(x: f32) -> f32 {
+pub(crate) fn exp<const FMA: bool>(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
     // 1.5 · 2^23: adding it rounds to an integer kept in the low mantissa bits.
     const MAGIC: f32 = 12_582_912.0;
+    let fma = mul_add::<FMA>;
     let x = x.clamp(-87.0, 88.0);
-    let shifted = x * LOG2E + MAGIC;
+    let shifted = fma(x, LOG2E, MAGIC);
     let n = shifted - MAGIC;
-    let r = x - n * LN2_HI - n * LN2_LO;
+    let r = fma(-n, LN2_LO, fma(-n, LN2_HI, x));
     let mut p = 1.987_569_1e-4_f32;
-    p = p * r + 1.398_199_9e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 1.666_666_5e-1;
-    p = p * r + 0.5; // Cephes: 5.0000001e-1, which is 0.5 in f32
-    let e_r = p * r * r + r + 1.0;
+    p = fma(p, r, 1.398_199_9e-3);
+    p = fma(p, r, 8.333_452e-3);
+    p = fma(p, r, 4.166_579_6e-2);
+    p = fma(p, r, 1.666_666_5e-1);
+    p = fma(p, r, 0.5); // Cephes: 5.0000001e-1, which is 0.5 in f32
+    let e_r = fma(p * r, r, r) + 1.0;
     let n_bits = shifted.to_bits().wrapping_sub(MAGIC.to_bits()) as i32;
     e_r * f32::from_bits(((n_bits + 127) << 23) as u32)
+}
+
+/// `a · b + c`, as one fused instruction where `FMA` (the variant has it), else a multiply and
+/// an add (without the hardware, `f32::mul_add` is a slow library call).
+#[inline(always)]
+fn mul_add<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FMA { a.mul_add(b, c) } else { a * b + c }
 }
 
 /// Asks the processor to start loading `data` into its caches: a hint that changes no result.
@@ -82,23 +92,28 @@ pub(super) fn prefetch(data: &[f32]) {
 
 /// `σ(x) = 1 / (1 + e^(−x))`.
 #[inline(always)]
-pub(crate) fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + exp(-x))
+pub(crate) fn sigmoid<const FMA: bool>(x: f32) -> f32 {
+    1.0 / (1.0 + exp::<FMA>(-x))
 }
 
 /// `tanh(x) = 2σ(2x) − 1`.
 #[inline(always)]
-pub(crate) fn tanh(x: f32) -> f32 {
-    2.0 / (1.0 + exp(-2.0 * x)) - 1.0
+pub(crate) fn tanh<const FMA: bool>(x: f32) -> f32 {
+    2.0 / (1.0 + exp::<FMA>(-2.0 * x)) - 1.0
 }
 
 /// One LSTM unit from its four gate pre-activations `a` and previous cell state `cp`:
 /// `([i, f, g, o], c', tanh(c'))`.
 #[inline(always)]
-fn lstm_unit(a: [f32; 4], cp: f32) -> ([f32; 4], f32, f32) {
-    let gates = [sigmoid(a[0]), sigmoid(a[1]), tanh(a[2]), sigmoid(a[3])];
+fn lstm_unit<const FMA: bool>(a: [f32; 4], cp: f32) -> ([f32; 4], f32, f32) {
+    let gates = [
+        sigmoid::<FMA>(a[0]),
+        sigmoid::<FMA>(a[1]),
+        tanh::<FMA>(a[2]),
+        sigmoid::<FMA>(a[3]),
+    ];
     let cn = gates[1] * cp + gates[0] * gates[2];
-    (gates, cn, tanh(cn))
+    (gates, cn, tanh::<FMA>(cn))
 }
 
 multiversion! {
@@ -123,7 +138,7 @@ multiversion! {
         for j in 0..len {
             let a = [xi[j] + ri[j], xf[j] + rf[j], xg[j] + rg[j], xo[j] + ro[j]];
             let cp = c[j];
-            let ([i, f, g, o], cn, t) = lstm_unit(a, cp);
+            let ([i, f, g, o], cn, t) = lstm_unit::<FMA>(a, cp);
             gi[j] = i;
             gf[j] = f;
             gg[j] = g;
@@ -153,7 +168,7 @@ multiversion! {
         for j in 0..len {
             let a = [xi[j] + ri[j], xf[j] + rf[j], xg[j] + rg[j], xo[j] + ro[j]];
             let cp = c[j];
-            let (gates, cn, t) = lstm_unit(a, cp);
+            let (gates, cn, t) = lstm_unit::<FMA>(a, cp);
             m[j] = gates[3] * t;
             c[j] = if valid { cn } else { cp };
         }
@@ -208,10 +223,10 @@ multiversion! {
         let [gr, gz, gn] = gates.map(|s| &mut s[..len]);
         let hn = &mut hn[..len];
         for j in 0..len {
-            let r = sigmoid(xr[j] + rr[j]);
-            let z = sigmoid(xz[j] + rz[j]);
+            let r = sigmoid::<FMA>(xr[j] + rr[j]);
+            let z = sigmoid::<FMA>(xz[j] + rz[j]);
             let lin = rn[j] + b_hn[j];
-            let n = tanh(xn[j] + r * lin);
+            let n = tanh::<FMA>(xn[j] + r * lin);
             gr[j] = r;
             gz[j] = z;
             gn[j] = n;
@@ -270,7 +285,7 @@ multiversion! {
             }
         } else {
             for j in 0..len {
-                h_new[j] = tanh(x[j] + rec[j]);
+                h_new[j] = tanh::<FMA>(x[j] + rec[j]);
             }
         }
     }
@@ -298,20 +313,32 @@ multiversion! {
 mod tests {
     use super::*;
 
+    /// Both forms: with fused multiply-adds (the AVX-512 and AVX2 variants) and without.
     #[test]
     fn fast_exp_sigmoid_and_tanh_match_std() {
+        check::<false>();
+        check::<true>();
+    }
+
+    fn check<const FMA: bool>() {
         let mut worst = (0.0f32, 0.0f32, 0.0f32);
         let mut x = -90.0f32;
         while x < 90.0 {
-            let e = exp(x);
+            let e = exp::<FMA>(x);
             let want = x.clamp(-87.0, 88.0).exp();
             worst.0 = worst.0.max(((e - want) / want).abs());
-            worst.1 = worst.1.max((sigmoid(x) - 1.0 / (1.0 + (-x).exp())).abs());
-            worst.2 = worst.2.max((tanh(x) - x.tanh()).abs());
+            worst.1 = worst
+                .1
+                .max((sigmoid::<FMA>(x) - 1.0 / (1.0 + (-x).exp())).abs());
+            worst.2 = worst.2.max((tanh::<FMA>(x) - x.tanh()).abs());
             x += 0.001_3;
         }
-        assert!(worst.0 < 3e-7, "exp relative error {}", worst.0);
-        assert!(worst.1 < 2e-7, "sigmoid absolute error {}", worst.1);
-        assert!(worst.2 < 4e-7, "tanh absolute error {}", worst.2);
+        assert!(worst.0 < 3e-7, "FMA {FMA}: exp relative error {}", worst.0);
+        assert!(
+            worst.1 < 2e-7,
+            "FMA {FMA}: sigmoid absolute error {}",
+            worst.1
+        );
+        assert!(worst.2 < 4e-7, "FMA {FMA}: tanh absolute error {}", worst.2);
     }
 }
