@@ -325,43 +325,31 @@ pub fn scan(
         h0,
         c0,
     } = tensors;
-    check_shapes(
-        cell,
-        batch_first,
-        xp.dims(),
-        &w_hh,
-        &b_hn,
-        &w_hr,
-        &h0,
-        &c0,
-        lengths.as_deref(),
-    );
-    let spec = ScanSpec {
+    let call = Call {
+        xp_dims: xp.dims(),
+        w_hh,
+        b_hn,
+        w_hr,
+        h0,
+        c0,
+        has_bias: false,
+    };
+    call.run(
         cell,
         reverse,
-        has_b_hn: b_hn.is_some(),
-        has_w_hr: w_hr.is_some(),
-        has_bias: false,
         lengths,
-        save: false,
         batch_first,
-    };
-    // Placeholders for absent tensors: a one-element constant on the same device.
-    let device = xp.device();
-    let placeholder = || Tensor::<1>::zeros([1], &device).into_dispatch();
-    let (y, h_n, c_n, _) = <Dispatch as RecurrentOps>::recurrent_scan(
-        xp.into_dispatch(),
-        w_hh.into_dispatch(),
-        b_hn.map_or_else(placeholder, Tensor::into_dispatch),
-        w_hr.map_or_else(placeholder, Tensor::into_dispatch),
-        h0.into_dispatch(),
-        c0.map_or_else(placeholder, Tensor::into_dispatch),
-        spec,
-    );
-    (
-        Tensor::from_dispatch(y),
-        Tensor::from_dispatch(h_n),
-        c_n.map(Tensor::from_dispatch),
+        |spec, [w_hh, b_hn, w_hr, h0, c0]| {
+            <Dispatch as RecurrentOps>::recurrent_scan(
+                xp.into_dispatch(),
+                w_hh,
+                b_hn,
+                w_hr,
+                h0,
+                c0,
+                spec,
+            )
+        },
     )
 }
 
@@ -417,45 +405,113 @@ pub fn layer(
     if let Some(b) = &bias {
         assert_eq!(b.dims(), [gh], "recurrent layer: bias shape");
     }
-    check_shapes(
-        cell,
-        batch_first,
-        [d0, d1, gh],
-        &w_hh,
-        &b_hn,
-        &w_hr,
-        &h0,
-        &c0,
-        lengths.as_deref(),
-    );
-    let spec = ScanSpec {
-        cell,
-        reverse,
-        has_b_hn: b_hn.is_some(),
-        has_w_hr: w_hr.is_some(),
+    let call = Call {
+        xp_dims: [d0, d1, gh],
+        w_hh,
+        b_hn,
+        w_hr,
+        h0,
+        c0,
         has_bias: bias.is_some(),
-        lengths,
-        save: false,
-        batch_first,
     };
     let device = x.device();
-    let placeholder = || Tensor::<1>::zeros([1], &device).into_dispatch();
-    let (y, h_n, c_n, _) = <Dispatch as RecurrentOps>::recurrent_layer(
-        x.into_dispatch(),
-        w_ih.into_dispatch(),
-        bias.map_or_else(placeholder, Tensor::into_dispatch),
-        w_hh.into_dispatch(),
-        b_hn.map_or_else(placeholder, Tensor::into_dispatch),
-        w_hr.map_or_else(placeholder, Tensor::into_dispatch),
-        h0.into_dispatch(),
-        c0.map_or_else(placeholder, Tensor::into_dispatch),
-        spec,
-    );
-    (
-        Tensor::from_dispatch(y),
-        Tensor::from_dispatch(h_n),
-        c_n.map(Tensor::from_dispatch),
+    let bias = bias.map_or_else(|| placeholder(&device), Tensor::into_dispatch);
+    call.run(
+        cell,
+        reverse,
+        lengths,
+        batch_first,
+        |spec, [w_hh, b_hn, w_hr, h0, c0]| {
+            <Dispatch as RecurrentOps>::recurrent_layer(
+                x.into_dispatch(),
+                w_ih.into_dispatch(),
+                bias,
+                w_hh,
+                b_hn,
+                w_hr,
+                h0,
+                c0,
+                spec,
+            )
+        },
     )
+}
+
+/// A one-element constant standing for a tensor a call does not have.
+fn placeholder(device: &Device) -> FloatTensor<Dispatch> {
+    Tensor::<1>::zeros([1], device).into_dispatch()
+}
+
+/// What [`scan`] and [`layer`] share: the recurrence's tensors, checked against the input
+/// projection's shape `xp_dims` (in the call's order).
+struct Call {
+    xp_dims: [usize; 3],
+    w_hh: Tensor<2>,
+    b_hn: Option<Tensor<1>>,
+    w_hr: Option<Tensor<2>>,
+    h0: Tensor<2>,
+    c0: Option<Tensor<2>>,
+    has_bias: bool,
+}
+
+impl Call {
+    /// Checks the shapes, builds the spec and runs `op` on `[w_hh, b_hn, w_hr, h0, c0]` (absent
+    /// ones as placeholders): `(y, h_n, c_n)` as burn tensors.
+    fn run(
+        self,
+        cell: OpCell,
+        reverse: bool,
+        lengths: Option<Arc<[usize]>>,
+        batch_first: bool,
+        op: impl FnOnce(ScanSpec, [FloatTensor<Dispatch>; 5]) -> ScanOutput<Dispatch>,
+    ) -> (Tensor<3>, Tensor<2>, Option<Tensor<2>>) {
+        let Call {
+            xp_dims,
+            w_hh,
+            b_hn,
+            w_hr,
+            h0,
+            c0,
+            has_bias,
+        } = self;
+        check_shapes(
+            cell,
+            batch_first,
+            xp_dims,
+            &w_hh,
+            &b_hn,
+            &w_hr,
+            &h0,
+            &c0,
+            lengths.as_deref(),
+        );
+        let spec = ScanSpec {
+            cell,
+            reverse,
+            has_b_hn: b_hn.is_some(),
+            has_w_hr: w_hr.is_some(),
+            has_bias,
+            lengths,
+            save: false,
+            batch_first,
+        };
+        let device = h0.device();
+        let or_placeholder =
+            |t: Option<FloatTensor<Dispatch>>| t.unwrap_or_else(|| placeholder(&device));
+        let tensors = [
+            w_hh.into_dispatch(),
+            or_placeholder(b_hn.map(Tensor::into_dispatch)),
+            or_placeholder(w_hr.map(Tensor::into_dispatch)),
+            h0.into_dispatch(),
+            or_placeholder(c0.map(Tensor::into_dispatch)),
+        ];
+        let (y, h_n, c_n, _) = op(spec, tensors);
+        (
+            Tensor::from_dispatch(y),
+            Tensor::from_dispatch(h_n),
+            c_n.map(Tensor::from_dispatch),
+        )
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
