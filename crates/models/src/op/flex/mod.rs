@@ -21,6 +21,7 @@ mod backward;
 mod cache;
 mod forward;
 mod gemm;
+mod helper;
 pub(crate) mod kernels;
 mod parts;
 mod small_gemm;

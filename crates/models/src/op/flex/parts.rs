@@ -63,8 +63,8 @@ pub(super) fn parts(n: usize, parallel: bool) -> Vec<Range<usize>> {
     }
 }
 
-/// A second core for the duration of one op call: a scoped helper thread that waits (spinning)
-/// for one half of each step. A step is tens of microseconds of work, less than waking a
+/// A second core for the duration of one op call: the helper thread (`helper.rs`) waits
+/// (spinning) for one half of each step. A step is tens of microseconds of work, less than waking a
 /// sleeping thread pool worker costs, so the helper stays awake between steps and is handed
 /// its half through two counters.
 pub(super) struct Team<'a> {
@@ -130,17 +130,13 @@ pub(super) fn held_to_one_core() -> bool {
     ONE_CORE.with(std::cell::Cell::get)
 }
 
-/// Runs `a` on this thread and `b` on a scoped helper thread at the same time, both held to
-/// their own core ([`on_one_core`]); a panic in either is resumed here.
+/// Runs `a` on this thread and `b` on the helper thread (`helper.rs`) at the same time, both
+/// held to their own core ([`on_one_core`]); a panic in either is resumed here.
 pub fn one_core_each<A: Send, B: Send>(
     a: impl FnOnce() -> A + Send,
     b: impl FnOnce() -> B + Send,
 ) -> (A, B) {
-    std::thread::scope(|scope| {
-        let b = scope.spawn(|| on_one_core(b));
-        let a = on_one_core(a);
-        (a, b.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-    })
+    super::helper::pair(|| on_one_core(a), || on_one_core(b))
 }
 
 /// Runs `f` with a [`Team`] of two cores when `parallel` (and the machine has two, and the
@@ -157,35 +153,37 @@ pub(super) fn with_team<R>(parallel: bool, f: impl FnOnce(&Team<'_>) -> R) -> R 
         quit: AtomicBool::new(false),
     };
     let slot = &slot;
-    std::thread::scope(|scope| {
-        scope.spawn(move || {
-            let mut seen = 0;
-            loop {
-                wait_until(|| slot.posted.load(Ordering::Acquire) > seen);
-                seen += 1;
-                if slot.quit.load(Ordering::Acquire) {
-                    return;
-                }
-                // SAFETY: the caller wrote the job before bumping `posted` and keeps it alive
-                // until `done` reaches `seen`.
-                let (job, part) = unsafe { (*slot.job.get()).clone() }.expect("a posted job");
-                if std::panic::catch_unwind(AssertUnwindSafe(|| job(1, part))).is_err() {
-                    slot.panicked.store(true, Ordering::Release);
-                }
-                slot.done.store(seen, Ordering::Release);
+    // The helper's half: wait for each posted part, run it, say it is done; until told to quit.
+    let serve = move || {
+        let mut seen = 0;
+        loop {
+            wait_until(|| slot.posted.load(Ordering::Acquire) > seen);
+            seen += 1;
+            if slot.quit.load(Ordering::Acquire) {
+                return;
             }
-        });
-        // Stops the helper however `f` ends (a panic included).
-        struct Quit<'s>(&'s Slot);
-        impl Drop for Quit<'_> {
-            fn drop(&mut self) {
-                self.0.quit.store(true, Ordering::Release);
-                self.0.posted.fetch_add(1, Ordering::AcqRel);
+            // SAFETY: the caller wrote the job before bumping `posted` and keeps it alive
+            // until `done` reaches `seen`.
+            let (job, part) = unsafe { (*slot.job.get()).clone() }.expect("a posted job");
+            if std::panic::catch_unwind(AssertUnwindSafe(|| job(1, part))).is_err() {
+                slot.panicked.store(true, Ordering::Release);
             }
+            slot.done.store(seen, Ordering::Release);
         }
+    };
+    // Stops the helper however `f` ends (a panic included).
+    struct Quit<'s>(&'s Slot);
+    impl Drop for Quit<'_> {
+        fn drop(&mut self) {
+            self.0.quit.store(true, Ordering::Release);
+            self.0.posted.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+    let lead = move || {
         let _quit = Quit(slot);
         f(&Team { slot: Some(slot) })
-    })
+    };
+    super::helper::pair(lead, serve).0
 }
 
 impl Team<'_> {
