@@ -264,7 +264,7 @@ impl Recurrent {
             // One step, in the stack's order (`[1, B, ·]` or `[B, 1, ·]`).
             let time_dim = usize::from(meta.batch_first);
             let input = input.unsqueeze_dim(time_dim);
-            let (y, hs, cs) = self.run_op(input, [1, batch], None, h0, c0);
+            let (y, hs, cs) = self.run_op(input, 1, None, h0, c0);
             return (y.squeeze_dim(time_dim), self.pack_state(hs, cs));
         }
         let mut x = input;
@@ -350,7 +350,7 @@ impl Recurrent {
         }
         let (h0, c0) = self.initial_states(state, batch, &device);
         if use_op {
-            let (output, hs, cs) = self.run_op(input, [time, batch], lengths, h0, c0);
+            let (output, hs, cs) = self.run_op(input, time, lengths, h0, c0);
             return (output, self.pack_state(hs, cs));
         }
         let masks = lengths.and_then(|lengths| StepMasks::new(lengths, time, &device));
@@ -416,7 +416,7 @@ impl Recurrent {
     fn run_op(
         &self,
         input: Tensor<3>,
-        [time, _batch]: [usize; 2],
+        time: usize,
         lengths: Option<&[usize]>,
         h0: Vec<Tensor<2>>,
         c0: Vec<Option<Tensor<2>>>,

@@ -96,8 +96,8 @@ pub(super) fn forward(
     let mut y = vec![0.0f32; time * dims.batch * d_out];
     let mut saved = spec.save.then(|| vec![0.0f32; time * dims.batch * width]);
     // The call's internal buffers come from this thread's scratch pool, also for the half that
-    // runs on the helper thread (a new thread each call, whose own pool would start empty):
-    // the projected input (where the call projects it), the step's recurrent product, and the
+    // runs on the helper thread (one pool holds them, whichever thread runs a half): the
+    // projected input (where the call projects it), the step's recurrent product, and the
     // step's activations when nothing is saved.
     let batch = dims.batch;
     let xp_len = match xp {
