@@ -1,5 +1,6 @@
-//! The op from burn's backend ops: the default for every backend without native kernels (wgpu)
-//! and what the autodiff backend's own `recurrent_scan_backward` runs.
+//! The op from burn's backend ops: the trait's default bodies (what a backend without kernels of
+//! its own runs, and flex in f64), what the autodiff backend's own `recurrent_scan_backward`
+//! runs, and the f64 path the native kernels (`flex/`, `cube/`) are tested against.
 //!
 //! Per step the forward does one matmul with `W_hhᵀ` and the gate math on `[B, G·H]` slices;
 //! the backward does one matmul with `W_hh` and the gate derivatives; `dW_hh` (and `dW_hr`) are
@@ -94,7 +95,8 @@ impl<B: Backend> Masks<B> {
     }
 }
 
-fn order(time: usize, reverse: bool) -> Vec<usize> {
+/// The steps in the order a pass visits them.
+pub(super) fn order(time: usize, reverse: bool) -> Vec<usize> {
     if reverse {
         (0..time).rev().collect()
     } else {
@@ -401,17 +403,34 @@ fn time_major_backward<B: Backend>(
     } else {
         d_xp.clone()
     };
+    let d_proj = w_hr.map(|_| stack::<B>(d_proj));
+    let (d_w_hh, d_b_hn, d_w_hr) = weight_grads::<B>(saved, d_rec, d_proj, &layout, spec.has_b_hn);
+    (d_xp, d_w_hh, d_b_hn, d_w_hr, dh, dc)
+}
+
+/// The weight gradients over all steps at once, from `[·, ·, W]` tensors whose rows (one per
+/// `(t, b)`) are in the same order: `saved` (`[·, ·, S]`), `d_rec` (the gradient of `W_hh h`,
+/// `[·, ·, G·H]`) and, for a projected LSTM, `d_proj` (of each step's output, `[·, ·, P]`).
+/// Returns `(dW_hh, d_b_hn, dW_hr)`: one matmul each.
+pub(super) fn weight_grads<B: Backend>(
+    saved: F<B>,
+    d_rec: F<B>,
+    d_proj: Option<F<B>>,
+    layout: &SavedLayout,
+    has_b_hn: bool,
+) -> (F<B>, Option<F<B>>, Option<F<B>>) {
+    let hidden = layout.hidden;
     let rows = flat::<B>(saved);
     let d_rec_flat = flat::<B>(d_rec);
-    let h_prev = cols::<B>(&rows, layout.h_prev(), d_out);
+    let h_prev = cols::<B>(&rows, layout.h_prev(), layout.d_out);
     let d_w_hh = B::float_matmul(B::float_transpose(d_rec_flat.clone()), h_prev);
-    let d_b_hn = spec.has_b_hn.then(|| {
+    let d_b_hn = has_b_hn.then(|| {
         let dn = cols::<B>(&d_rec_flat, 2 * hidden, hidden);
         B::float_reshape(B::float_sum_dim(dn, 0), Shape::new([hidden]))
     });
-    let d_w_hr = w_hr.map(|_| {
+    let d_w_hr = d_proj.map(|d_proj| {
         let m = cols::<B>(&rows, layout.m(), hidden);
-        B::float_matmul(B::float_transpose(flat::<B>(stack::<B>(d_proj))), m)
+        B::float_matmul(B::float_transpose(flat::<B>(d_proj)), m)
     });
-    (d_xp, d_w_hh, d_b_hn, d_w_hr, dh, dc)
+    (d_w_hh, d_b_hn, d_w_hr)
 }

@@ -17,8 +17,10 @@
 //! - `flex`: native kernels on the f32 buffers (gemm and one vectorised pass per step with a fast
 //!   `exp`), in `flex/`; single-step inference calls (generation) keep their packed weights
 //!   (`W_hh`, `W_ih`, `W_hr`) between calls ([`clear_weight_cache`] drops them);
-//! - every other backend compiled in (wgpu through CubeCL): the trait's default bodies, written
-//!   with burn's backend ops (`generic.rs`);
+//! - wgpu (CubeCL): per step burn's matmul and one fused CubeCL kernel over the gates, which
+//!   writes the outputs and saved activations in place, forward and backward (`cube/`);
+//! - the trait's default bodies, written with burn's backend ops (`generic.rs`), for flex in
+//!   f64 and as the path the kernels are tested against;
 //! - autodiff: the forward registers one graph node whose backward calls the inner backend's
 //!   `recurrent_scan_backward` (`autodiff.rs`).
 //!

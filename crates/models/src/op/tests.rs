@@ -422,6 +422,58 @@ fn repeated_inference_calls_match_the_generic_path() {
     }
 }
 
+/// The CubeCL kernels (`cube/`) on wgpu against the f64 path on flex, every case of the native
+/// kernels' test: loss and gradients within 1e-4; each wgpu evaluation runs twice on the same
+/// leaf tensors, which the kernels' in-place state updates must leave alone.
+#[test]
+fn cube_kernels_match_the_generic_path_in_f64() {
+    if std::env::var("RNNLAB_SKIP_WGPU").is_ok_and(|v| v == "1") {
+        eprintln!("SKIP: RNNLAB_SKIP_WGPU=1, the wgpu kernel test did not run");
+        return;
+    }
+    let wgpu = Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
+    let flex = Device::flex().autodiff();
+    let close = |x: f64, y: f64| (x - y).abs() <= 1e-4 * y.abs().max(1.0);
+    for case in cases().into_iter().chain(layer_cases()) {
+        let (loss64, leaves64) = case.loss(&case.values, false, &flex);
+        let want = loss64.clone().into_scalar::<f64>();
+        let plain = case.tensors(&case.values, true, &wgpu);
+        for round in 0..2 {
+            let got = case.loss_of(&plain).into_scalar::<f64>();
+            assert!(
+                close(got, want),
+                "{case:?} inference round {round}: {got} vs {want}"
+            );
+        }
+        let g64 = loss64.backward();
+        let leaves = case.tensors(&case.values, true, &wgpu.clone().autodiff());
+        for round in 0..2 {
+            let loss = case.loss_of(&leaves);
+            let got = loss.clone().into_scalar::<f64>();
+            assert!(
+                close(got, want),
+                "{case:?} train round {round}: {got} vs {want}"
+            );
+            let grads = loss.backward();
+            for i in case.inputs() {
+                let a = as_f64(leaves[i].grad(&grads).expect("wgpu gradient"));
+                let b = as_f64(leaves64[i].grad(&g64).expect("f64 gradient"));
+                for (k, (x, y)) in a.iter().zip(&b).enumerate() {
+                    assert!(
+                        close(*x, *y),
+                        "{:?} reverse={} lengths={:?} batch_first={} input {i}[{k}]: \
+                         wgpu {x} vs f64 {y}",
+                        case.cell,
+                        case.reverse,
+                        case.lengths,
+                        case.batch_first
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn gradients_match_finite_differences() {
     let device = Device::flex().autodiff();
@@ -516,9 +568,9 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
-    /// The same property on wgpu, where the op runs from burn's backend ops (`generic.rs`):
+    /// The same property on wgpu, where the op runs its CubeCL kernels (`cube/`):
     /// Mesa's software Vulkan in CI (`RNNLAB_SKIP_WGPU=1` skips it visibly on a machine
     /// without any Vulkan driver). GPU arithmetic rounds differently: within 1e-4.
     #[test]
