@@ -84,16 +84,30 @@ pub fn generate(
     Ok(format!("{prompt}{}", tokenizer.decode(&out)))
 }
 
+/// `rnnlab ensemble`: several sentiment runs of one split as one classifier, scored on their
+/// test split beside each member and the baseline.
+pub fn ensemble(runs: &[PathBuf], device: &Device) -> anyhow::Result<String> {
+    Ok(crate::sentiment::ensemble::ensemble(runs, device)?.to_string())
+}
+
 /// `rnnlab predict`: one line per input — for a sentiment run each input is a sentence, for a
 /// speech run the path of a WAV file. `explain` adds the tokens a sentence's class rests on;
-/// `plot` draws a single recording's spectrogram and frame-wise prediction.
+/// `plot` draws a single recording's spectrogram and frame-wise prediction. `with`: more
+/// sentiment runs whose class probabilities are averaged with `run`'s (an ensemble).
 pub fn predict(
     run: &Path,
+    with: &[PathBuf],
     inputs: &[String],
     explain: bool,
     plot: Option<&Path>,
     device: &Device,
 ) -> anyhow::Result<Vec<String>> {
+    if !with.is_empty() {
+        if explain || plot.is_some() {
+            bail!("--explain and --plot show one run; leave out --with");
+        }
+        return predict_ensemble(run, with, inputs, device);
+    }
     let task = task_of_run(run)?.name();
     if task == crate::speech::SpeechTask::NAME {
         if explain {
@@ -122,6 +136,33 @@ pub fn predict(
                 .collect();
             lines.push(format!("  top tokens by {}: {}", e.method, top.join(", ")));
         }
+    }
+    Ok(lines)
+}
+
+/// `predict --with`: each sentence's class from the mean of the runs' class probabilities.
+fn predict_ensemble(
+    run: &Path,
+    with: &[PathBuf],
+    inputs: &[String],
+    device: &Device,
+) -> anyhow::Result<Vec<String>> {
+    let runs: Vec<PathBuf> = std::iter::once(run.to_path_buf())
+        .chain(with.iter().cloned())
+        .collect();
+    let members = crate::sentiment::ensemble::members(&runs, device)?;
+    let labels = members[0].config.class_names();
+    let mut lines = Vec::new();
+    for text in inputs {
+        let mut mean = vec![0f32; labels.len()];
+        for member in &members {
+            let e = crate::sentiment::predict(member, text, device)?;
+            for (m, p) in mean.iter_mut().zip(&e.probabilities) {
+                *m += p / members.len() as f32;
+            }
+        }
+        let label = crate::sentiment::score::argmax(std::slice::from_ref(&mean))[0];
+        lines.push(format!("{} ({:.3})  {text}", labels[label], mean[label]));
     }
     Ok(lines)
 }

@@ -102,15 +102,30 @@ enum Command {
         #[arg(long)]
         device: Option<String>,
     },
+    /// Several sentiment runs of one data split (e.g. a `sweep` over `train.seed`) as one
+    /// classifier: the mean of their class probabilities, scored on their test split beside
+    /// each run and the TF-IDF + logistic-regression baseline.
+    Ensemble {
+        /// The run directories (two or more).
+        #[arg(required = true, num_args = 1..)]
+        runs: Vec<PathBuf>,
+        /// As for `train`.
+        #[arg(long)]
+        device: Option<String>,
+    },
     /// Classify sentences with a sentiment run, or WAV recordings with a speech run: each line
     /// printed is the class name (`data.label_names`; the digit for speech), its probability
     /// and the input.
     Predict {
         /// The run directory.
         run: PathBuf,
-        /// The sentences, or the WAV files of a speech run. `--file`, `--explain`, `--plot` and
-        /// `--device` may come before or after them; any other value starting with `-` is an
-        /// input too.
+        /// Another sentiment run to average class probabilities with (repeat the flag for more:
+        /// an ensemble, as `rnnlab ensemble` scores it).
+        #[arg(long = "with")]
+        with: Vec<PathBuf>,
+        /// The sentences, or the WAV files of a speech run. `--file`, `--with`, `--explain`,
+        /// `--plot` and `--device` may come before or after them; any other value starting
+        /// with `-` is an input too.
         #[arg(required_unless_present = "file", allow_hyphen_values = true)]
         texts: Vec<String>,
         /// Read inputs (sentences, or WAV paths) from this file, one per line (`-` = standard
@@ -403,8 +418,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", commands::eval(&run, &device)?);
             Ok(())
         }
+        Command::Ensemble { runs, device } => {
+            let device = choose_device(device.as_deref())?;
+            print!("{}", commands::ensemble(&runs, &device)?);
+            Ok(())
+        }
         Command::Predict {
             run,
+            with,
             texts: texts_in,
             file,
             explain,
@@ -412,14 +433,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             device,
         } => {
             let (mut file, mut explain, mut plot, mut device) = (file, explain, plot, device);
+            let mut with = with;
             let mut texts = Vec::new();
-            for flag in trailing_flags(texts_in, &["--explain"], &["--plot", "--file", "--device"])?
-            {
+            let values = ["--plot", "--file", "--device", "--with"];
+            for flag in trailing_flags(texts_in, &["--explain"], &values)? {
                 match flag {
                     Trailing::Switch("--explain") => explain = true,
                     Trailing::Switch(_) => {}
                     Trailing::Value("--plot", v) => plot = Some(PathBuf::from(v)),
                     Trailing::Value("--file", v) => file = Some(PathBuf::from(v)),
+                    Trailing::Value("--with", v) => with.push(PathBuf::from(v)),
                     Trailing::Value(_, v) => device = Some(v),
                     Trailing::Input(text) => texts.push(text),
                 }
@@ -430,7 +453,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 "nothing to predict: no sentences or files",
             )?;
             let device = choose_device(device.as_deref())?;
-            for line in commands::predict(&run, &texts, explain, plot.as_deref(), &device)? {
+            let plot = plot.as_deref();
+            for line in commands::predict(&run, &with, &texts, explain, plot, &device)? {
                 println!("{line}");
             }
             Ok(())

@@ -507,6 +507,37 @@ fn sentiment_trains_evaluates_and_explains() {
         "{occluded}"
     );
     fails(&["generate", &d], "`generate` needs a charlm run");
+    // Two runs of the same split as one classifier: `ensemble` scores it, `predict --with`
+    // uses it; a run of another split, a lone run and `--explain` with `--with` are errors.
+    let ens = ok(&["ensemble", &d, &d2]);
+    assert!(
+        ens.lines()
+            .any(|l| l.starts_with("ensemble of 2 runs (mean probability)") && l.contains("1.0000"))
+            && ens.contains("TF-IDF + logistic regression")
+            && ens.contains(&format!("  1.0000  {d2}")),
+        "{ens}"
+    );
+    let both = ok(&["predict", &d, "the film was great", "--with", &d2, "awful"]);
+    assert!(
+        both.starts_with("POS ") && both.contains("\nNEG "),
+        "{both}"
+    );
+    let other = run_dir(&ok(&[
+        "train",
+        &exp,
+        "--runs",
+        &runs,
+        "data.split_seed=7",
+        "train.epochs=1",
+    ]))
+    .display()
+    .to_string();
+    fails(&["ensemble", &d, &other], "is not the first run's");
+    fails(&["ensemble", &d], "two runs or more; 1 given");
+    fails(
+        &["predict", &d, "--with", &d2, "--explain", "great"],
+        "leave out --with",
+    );
     let sweep_runs = tmp.path().join("sweep").display().to_string();
     let sweep = ok(&[
         "sweep",
@@ -531,7 +562,7 @@ fn sentiment_trains_evaluates_and_explains() {
         "model.d_hidden",
     );
     let table = ok(&["compare", &runs]);
-    assert_eq!(table.lines().count(), 3, "{table}");
+    assert_eq!(table.lines().count(), 4, "{table}");
     assert!(
         table.lines().next().unwrap().contains("test_accuracy"),
         "{table}"

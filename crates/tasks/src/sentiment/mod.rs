@@ -1,10 +1,12 @@
 //! Sentence classification (MR polarity by default): embedding → (bi)recurrent stack → masked
 //! pooling (last state, mean or attention) → linear head, scored beside TF-IDF + logistic
 //! regression, with predictions and explanations. One file per job: [`config`], [`data`],
-//! [`model`](SentimentClassifier), [`score`], [`tfidf`] (the baseline), `explain`.
+//! [`model`](SentimentClassifier), [`score`], [`tfidf`] (the baseline), `explain`, and
+//! [`ensemble`] (several runs as one classifier).
 
 pub mod config;
 pub mod data;
+pub mod ensemble;
 mod explain;
 mod model;
 pub mod score;

@@ -5,6 +5,7 @@ use std::fmt;
 
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::prelude::Device;
+use burn::tensor::activation::softmax;
 use rnnlab_data::classification::ClassBatcher;
 use rnnlab_data::tokenizer::AnyTokenizer;
 
@@ -65,29 +66,49 @@ impl fmt::Display for SentimentReport {
     }
 }
 
-/// Scores `model` on the test split and fits and scores the baseline.
-pub fn score(
+/// The class probabilities `model` gives the sentences `indices` of `data` (one row each, in
+/// order), and their true classes.
+pub fn probabilities(
     e: &SentimentExperiment,
     data: &SentimentData,
     model: &SentimentClassifier,
+    indices: &[usize],
     device: &Device,
-) -> anyhow::Result<SentimentReport> {
+) -> anyhow::Result<(Vec<Vec<f32>>, Vec<usize>)> {
     let loader = DataLoaderBuilder::new(ClassBatcher { pad_id: PAD })
         .set_device(device.clone())
         .batch_size(e.data.batch_size)
-        .build(data.dataset(&data.split.test)?);
-    let (mut predicted, mut truth) = (Vec::new(), Vec::new());
+        .build(data.dataset(indices)?);
+    let n_classes = e.data.labels.len();
+    let (mut probabilities, mut truth) = (Vec::new(), Vec::new());
     for batch in loader.iter() {
         let batch = batch?;
-        let n = batch.lengths.len();
         truth.extend(crate::metrics::read_ints(batch.labels.clone())?);
         let out = model.forward(batch.tokens, &batch.lengths, batch.mask);
-        predicted.extend(crate::metrics::read_ints(
-            out.logits.argmax(1).reshape([n]),
-        )?);
+        let p = crate::metrics::read_floats(softmax(out.logits, 1))?;
+        probabilities.extend(p.chunks(n_classes).map(<[f32]>::to_vec));
     }
-    let n_classes = e.data.labels.len();
-    let report = ClassificationReport::new(&predicted, &truth, n_classes);
+    Ok((probabilities, truth))
+}
+
+/// The most probable class of each row.
+pub fn argmax(probabilities: &[Vec<f32>]) -> Vec<usize> {
+    probabilities
+        .iter()
+        .map(|p| {
+            (0..p.len())
+                .max_by(|&a, &b| p[a].total_cmp(&p[b]).then(b.cmp(&a)))
+                .unwrap_or(0)
+        })
+        .collect()
+}
+
+/// The TF-IDF + logistic-regression baseline of `data`'s split: fitted on its training
+/// sentences, scored on its test sentences.
+pub fn baseline(
+    e: &SentimentExperiment,
+    data: &SentimentData,
+) -> anyhow::Result<ClassificationReport> {
     let ex = &data.examples;
     let train: Vec<(Vec<String>, usize)> = data
         .split
@@ -101,12 +122,25 @@ pub fn score(
         .iter()
         .map(|&i| words(&data.tokenizer, &ex[i].text))
         .collect();
-    let test_truth: Vec<usize> = data.split.test.iter().map(|&i| ex[i].label).collect();
-    let baseline_predicted = super::tfidf::fit_predict(&train, &test, n_classes, &e.baseline)?;
+    let truth: Vec<usize> = data.split.test.iter().map(|&i| ex[i].label).collect();
+    let n_classes = e.data.labels.len();
+    let predicted = super::tfidf::fit_predict(&train, &test, n_classes, &e.baseline)?;
+    Ok(ClassificationReport::new(&predicted, &truth, n_classes))
+}
+
+/// Scores `model` on the test split and fits and scores the baseline.
+pub fn score(
+    e: &SentimentExperiment,
+    data: &SentimentData,
+    model: &SentimentClassifier,
+    device: &Device,
+) -> anyhow::Result<SentimentReport> {
+    let (probabilities, truth) = probabilities(e, data, model, &data.split.test, device)?;
+    let report = ClassificationReport::new(&argmax(&probabilities), &truth, e.data.labels.len());
     Ok(SentimentReport {
         labels: e.class_names().to_vec(),
         report,
-        baseline: ClassificationReport::new(&baseline_predicted, &test_truth, n_classes),
+        baseline: baseline(e, data)?,
         n_test: data.split.test.len(),
         split: data.describe_split(e.data.split_seed),
     })
