@@ -227,8 +227,9 @@ fn forward(
     } else {
         run.empty(&[1])
     };
-    let w_hh_t = CubeBackend::float_transpose(w_hh);
-    let w_hr_t = w_hr.map(CubeBackend::float_transpose);
+    // Transposed once per call, so that no step's matmul reads (or copies) a strided view.
+    let w_hh_t = into_contiguous(CubeBackend::float_transpose(w_hh));
+    let w_hr_t = w_hr.map(|w| into_contiguous(CubeBackend::float_transpose(w)));
     let m = w_hr_t.as_ref().map(|_| run.empty(&[run.batch, hidden]));
     let (client, elem, save) = (&run.client, run.elem(), spec.save);
     for t in order(run.time, spec.reverse) {
