@@ -152,19 +152,23 @@ fn predict_ensemble(
         .collect();
     let members = crate::sentiment::ensemble::members(&runs, device)?;
     let labels = members[0].config.class_names();
-    let mut lines = Vec::new();
-    for text in inputs {
-        let mut mean = vec![0f32; labels.len()];
-        for member in &members {
-            let e = crate::sentiment::predict(member, text, device)?;
-            for (m, p) in mean.iter_mut().zip(&e.probabilities) {
+    let mut mean = vec![vec![0f32; labels.len()]; inputs.len()];
+    for member in &members {
+        for (m, p) in mean
+            .iter_mut()
+            .zip(crate::sentiment::classify(member, inputs, device)?)
+        {
+            for (m, p) in m.iter_mut().zip(p) {
                 *m += p / members.len() as f32;
             }
         }
-        let label = crate::sentiment::score::argmax(std::slice::from_ref(&mean))[0];
-        lines.push(format!("{} ({:.3})  {text}", labels[label], mean[label]));
     }
-    Ok(lines)
+    let predicted = crate::sentiment::score::argmax(&mean);
+    Ok(inputs
+        .iter()
+        .zip(predicted.iter().zip(&mean))
+        .map(|(text, (&label, p))| format!("{} ({:.3})  {text}", labels[label], p[label]))
+        .collect())
 }
 
 /// `rnnlab translate`: one line per input, its translation (normalised text); `beam`

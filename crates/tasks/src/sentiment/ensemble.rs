@@ -70,40 +70,27 @@ fn same_classes(
     Ok(())
 }
 
-fn at_least_two(runs: &[PathBuf]) -> anyhow::Result<()> {
-    if runs.len() < 2 {
-        bail!("an ensemble needs two runs or more; {} given", runs.len());
-    }
-    Ok(())
-}
-
 /// `rnnlab ensemble`: scores the mean of the runs' class probabilities on their test split.
 /// Every run must be a sentiment run of the same sentences and split (`data.path`, `format`,
 /// `labels`, the fractions and `split_seed`): each then has the same test sentences, which
 /// each member reads with its own tokenizer.
 pub fn ensemble(runs: &[PathBuf], device: &Device) -> anyhow::Result<EnsembleReport> {
-    at_least_two(runs)?;
-    let mut loaded: Vec<Loaded<SentimentTask>> = Vec::new();
-    for dir in runs {
-        require::<SentimentTask>(dir, "ensemble")?;
-        let run = load::<SentimentTask>(dir, device)?;
-        if let Some(first) = loaded.first() {
-            same_classes(&first.config, &run.config, dir)?;
-            let (a, b) = (&first.data, &run.data);
-            let same_sentences = a.split.test == b.split.test
-                && a.split.train == b.split.train
-                && a.examples.len() == b.examples.len()
-                && a.split.test.iter().all(|&i| a.examples[i] == b.examples[i]);
-            if !same_sentences {
-                bail!(
-                    "{}: its test split is not the first run's ({}): an ensemble's runs need the \
-                     same data.path, data.format, data.labels, fractions and data.split_seed",
-                    dir.display(),
-                    runs[0].display()
-                );
-            }
+    let loaded = load_all(runs, "ensemble", |dir| load::<SentimentTask>(dir, device))?;
+    let a = &loaded[0].data;
+    for (dir, run) in runs.iter().zip(&loaded).skip(1) {
+        let b = &run.data;
+        let same_sentences = a.split.test == b.split.test
+            && a.split.train == b.split.train
+            && a.examples.len() == b.examples.len()
+            && a.split.test.iter().all(|&i| a.examples[i] == b.examples[i]);
+        if !same_sentences {
+            bail!(
+                "{}: its test split is not the first run's ({}): an ensemble's runs need the \
+                 same data.path, data.format, data.labels, fractions and data.split_seed",
+                dir.display(),
+                runs[0].display()
+            );
         }
-        loaded.push(run);
     }
     let first = &loaded[0];
     let n_classes = first.config.data.labels.len();
@@ -133,11 +120,25 @@ pub fn ensemble(runs: &[PathBuf], device: &Device) -> anyhow::Result<EnsembleRep
 
 /// The runs of `predict --with`: loaded for inference, each classifying into the same classes.
 pub fn members(runs: &[PathBuf], device: &Device) -> anyhow::Result<Vec<Loaded<SentimentTask>>> {
-    at_least_two(runs)?;
+    load_all(runs, "predict --with", |dir| {
+        load_for_inference::<SentimentTask>(dir, device)
+    })
+}
+
+/// Two runs or more, each a sentiment run (`what` names the command) loaded by `load`, each
+/// classifying into the first one's classes.
+fn load_all(
+    runs: &[PathBuf],
+    what: &str,
+    load: impl Fn(&Path) -> anyhow::Result<Loaded<SentimentTask>>,
+) -> anyhow::Result<Vec<Loaded<SentimentTask>>> {
+    if runs.len() < 2 {
+        bail!("an ensemble needs two runs or more; {} given", runs.len());
+    }
     let mut loaded: Vec<Loaded<SentimentTask>> = Vec::new();
     for dir in runs {
-        require::<SentimentTask>(dir, "predict --with")?;
-        let run = load_for_inference::<SentimentTask>(dir, device)?;
+        require::<SentimentTask>(dir, what)?;
+        let run = load(dir)?;
         if let Some(first) = loaded.first() {
             same_classes(&first.config, &run.config, dir)?;
         }

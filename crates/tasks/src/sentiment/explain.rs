@@ -52,9 +52,7 @@ pub fn explain(
     let batch = batcher.batch(vec![one(ids.to_vec())], device);
     let out = model.forward(batch.tokens, &batch.lengths, batch.mask);
     let probs = probabilities(out.logits)?.remove(0);
-    let label = (0..probs.len())
-        .max_by(|&a, &b| probs[a].total_cmp(&probs[b]))
-        .unwrap_or(0);
+    let label = super::score::argmax(std::slice::from_ref(&probs))[0];
     let (weights, method) = match out.weights {
         Some(w) => (read_floats(w)?, "attention"),
         None if ids.len() > 1 => {

@@ -15,10 +15,12 @@ pub mod tfidf;
 use std::path::Path;
 
 use anyhow::bail;
+use burn::data::dataloader::batcher::Batcher;
 use burn::prelude::Device;
+use burn::tensor::activation::softmax;
 use burn::train::SupervisedTraining;
 use burn::train::metric::AccuracyMetric;
-use rnnlab_data::classification::ClassBatch;
+use rnnlab_data::classification::{ClassBatch, ClassBatcher, ClassItem};
 use rnnlab_data::tokenizer::Tokenizer;
 
 pub use config::SentimentExperiment;
@@ -97,6 +99,15 @@ impl Task for SentimentTask {
     }
 }
 
+/// The token ids of `text` under the run's tokenizer; a text without words is an error.
+fn ids_of(run: &Loaded<SentimentTask>, text: &str) -> anyhow::Result<Vec<u32>> {
+    let ids = run.data.tokenizer.encode(text)?;
+    if ids.is_empty() {
+        bail!("nothing to classify: the text has no words");
+    }
+    Ok(ids)
+}
+
 /// Classifies `text` with the run's model and weighs its tokens.
 pub fn predict(
     run: &Loaded<SentimentTask>,
@@ -104,10 +115,7 @@ pub fn predict(
     device: &Device,
 ) -> anyhow::Result<Explanation> {
     let tokenizer = &run.data.tokenizer;
-    let ids = tokenizer.encode(text)?;
-    if ids.is_empty() {
-        bail!("nothing to classify: the text has no words");
-    }
+    let ids = ids_of(run, text)?;
     let words = score::words(tokenizer, text);
     let words = if words.len() == ids.len() {
         words
@@ -115,4 +123,35 @@ pub fn predict(
         ids.iter().map(|&i| tokenizer.decode(&[i])).collect()
     };
     explain(&run.model, &ids, &words, data::PAD, device)
+}
+
+/// The class probabilities the run's model gives each of `texts` (one row each, in order),
+/// in padded batches of `data.batch_size`, without weighing tokens.
+pub fn classify(
+    run: &Loaded<SentimentTask>,
+    texts: &[String],
+    device: &Device,
+) -> anyhow::Result<Vec<Vec<f32>>> {
+    let batcher = ClassBatcher { pad_id: data::PAD };
+    let n_classes = run.config.data.labels.len();
+    let mut out = Vec::with_capacity(texts.len());
+    for chunk in texts.chunks(run.config.data.batch_size.max(1)) {
+        let items = chunk
+            .iter()
+            .map(|text| {
+                Ok(ClassItem {
+                    ids: ids_of(run, text)?,
+                    label: 0,
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let batch = batcher.batch(items, device);
+        let logits = run
+            .model
+            .forward(batch.tokens, &batch.lengths, batch.mask)
+            .logits;
+        let p = crate::metrics::read_floats(softmax(logits, 1))?;
+        out.extend(p.chunks(n_classes).map(<[f32]>::to_vec));
+    }
+    Ok(out)
 }

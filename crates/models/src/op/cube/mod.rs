@@ -183,16 +183,6 @@ impl Run {
     }
 }
 
-/// A row-major input the kernels index directly.
-fn rows_of(t: T) -> T {
-    let t = into_contiguous(t);
-    assert!(
-        t.is_contiguous(),
-        "the recurrent op needs row-major buffers"
-    );
-    t
-}
-
 /// A state the step kernels may update in place: the caller's tensor when nothing else holds
 /// it, else a copy.
 fn owned(t: T) -> T {
@@ -214,7 +204,7 @@ fn forward(
     c0: Option<T>,
     spec: &ScanSpec,
 ) -> ScanOutput<CubeBackend> {
-    let xp = rows_of(xp);
+    let xp = into_contiguous(xp);
     let dims: [usize; 3] = xp.shape().dims();
     let hidden = dims[2] / spec.cell.gates();
     let d_out = w_hh.shape()[1];
@@ -320,7 +310,7 @@ fn backward(
     dc_n: Option<T>,
     spec: &ScanSpec,
 ) -> ScanGrads<CubeBackend> {
-    let (saved, dy) = (rows_of(saved), rows_of(dy));
+    let (saved, dy) = (into_contiguous(saved), into_contiguous(dy));
     let [gh, d_out]: [usize; 2] = w_hh.shape().dims();
     let hidden = gh / spec.cell.gates();
     let layout = SavedLayout::new(spec.cell, hidden, d_out, w_hr.is_some());
