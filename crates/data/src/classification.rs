@@ -272,6 +272,11 @@ impl ClassDataset {
         self
     }
 
+    /// The items, in their current order.
+    pub fn into_items(self) -> Vec<ClassItem> {
+        self.items
+    }
+
     /// Total padding (`Σ (max length − length)`) over consecutive batches of `batch_size`.
     pub fn padding(&self, batch_size: usize) -> usize {
         self.items

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod audio;
+pub mod buckets;
 pub mod classification;
 pub mod error;
 pub mod io;

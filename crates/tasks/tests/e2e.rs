@@ -246,21 +246,32 @@ fn a_resumed_run_with_dropout_repeats_the_uninterrupted_run() {
              dropout = 0.3\n[train]\nepochs = 3\nlr = 0.01\nkeep_best = false\n"
         ),
     );
-    let runs = tmp.path().join("runs").display().to_string();
-    let dir = run_dir(&ok(&["train", &exp, "--runs", &runs]));
+    assert_resume_repeats_the_run(&exp, &tmp.path().join("runs"), 3);
+}
+
+/// Trains `exp` (`epochs` epochs, no early stop) into `runs`, deletes the last epoch's
+/// checkpoints and the final files as a kill during that epoch would, resumes, and checks that
+/// `metrics.csv` and `model.bpk` come out byte for byte as before; then that another seed
+/// gives other numbers (the dropout draws and the batches differ from step to step).
+fn assert_resume_repeats_the_run(exp: &str, runs: &Path, epochs: usize) {
+    let runs = runs.display().to_string();
+    let dir = run_dir(&ok(&["train", exp, "--runs", &runs]));
     let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
     let weights = std::fs::read(dir.join("model.bpk")).unwrap();
-    // Killed during epoch 3 (the last two epochs' checkpoints are kept): epoch 3 is redone
-    // from epoch 2's checkpoint.
+    // The last two epochs' checkpoints are kept: the last epoch is redone from the one before.
     for name in ["model", "optim", "scheduler"] {
-        std::fs::remove_file(dir.join(format!("checkpoint/{name}-3.bpk"))).unwrap();
+        std::fs::remove_file(dir.join(format!("checkpoint/{name}-{epochs}.bpk"))).unwrap();
     }
     for name in ["model.bpk", "results.json", "report.txt"] {
         std::fs::remove_file(dir.join(name)).unwrap();
     }
     let resumed = ok(&["resume", &dir.display().to_string()]);
+    let (last, before) = (
+        format!("epoch {epochs}/{epochs}"),
+        format!("epoch {}/{epochs}", epochs - 1),
+    );
     assert!(
-        resumed.contains("epoch 3/3") && !resumed.contains("epoch 2/3"),
+        resumed.contains(&last) && !resumed.contains(&before),
         "{resumed}"
     );
     assert_eq!(
@@ -272,13 +283,35 @@ fn a_resumed_run_with_dropout_repeats_the_uninterrupted_run() {
         weights,
         "byte for byte"
     );
-    // And the dropout draws differ between steps: training twice from scratch with another
-    // seed gives other numbers.
-    let other = run_dir(&ok(&["train", &exp, "--runs", &runs, "train.seed=1"]));
+    let other = run_dir(&ok(&["train", exp, "--runs", &runs, "train.seed=1"]));
     assert_ne!(
         std::fs::read_to_string(other.join("metrics.csv")).unwrap(),
         csv
     );
+}
+
+#[test]
+fn a_resumed_sentiment_run_repeats_its_reshuffled_batches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut lines = String::new();
+    for i in 0..96 {
+        let label = ["neg", "pos"][i % 2];
+        let word = ["awful", "great"][i % 2];
+        // Lengths 2 to 9: several length buckets, drawn again every epoch.
+        let filler = "very ".repeat(i % 8);
+        lines.push_str(&format!("{filler}{word}\t{label}\n"));
+    }
+    let data = write(tmp.path(), "s.tsv", &lines);
+    let exp = write(
+        tmp.path(),
+        "s.toml",
+        &format!(
+            "task = \"sentiment\"\nname = \"r\"\n[data]\nformat = \"tsv\"\npath = {data:?}\n\
+             labels = [\"neg\", \"pos\"]\nbatch_size = 8\n[model]\nd_embed = 8\nd_hidden = 8\n\
+             dropout = 0.3\n[train]\nepochs = 4\nlr = 0.01\nearly_stopping = 0\nkeep_best = false\n"
+        ),
+    );
+    assert_resume_repeats_the_run(&exp, &tmp.path().join("runs"), 4);
 }
 
 #[test]

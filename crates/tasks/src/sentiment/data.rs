@@ -2,9 +2,11 @@
 //! fitted on the training sentences (saved as `tokenizer.json`), and the loaders.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::prelude::Device;
+use rnnlab_data::buckets::EpochBuckets;
 use rnnlab_data::classification::{
     ClassBatch, ClassBatcher, ClassDataset, Labelled, Split, load_mr, load_tsv, stratified_split,
 };
@@ -116,26 +118,30 @@ impl SentimentData {
     }
 }
 
-/// Length-bucketed training batches (shuffled with the run's seed) and validation batches.
+/// Length-bucketed training batches (drawn again every epoch from the run's seed) and
+/// validation batches.
 pub fn loaders(
     e: &SentimentExperiment,
     data: &SentimentData,
     device: &Device,
 ) -> anyhow::Result<Loaders<ClassBatch>> {
     let b = e.data.batch_size;
-    let train = data
-        .dataset(&data.split.train)?
-        .bucket_by_length(b, e.train.seed);
+    let batcher = ClassBatcher { pad_id: PAD };
+    let train = EpochBuckets::new(
+        data.dataset(&data.split.train)?.into_items(),
+        |item| item.ids.len(),
+        batcher.clone(),
+        b,
+        e.train.seed,
+        device,
+    );
     let valid = data.dataset(&data.split.valid)?.bucket_by_length(b, 0);
-    let loader = |set: ClassDataset| {
-        DataLoaderBuilder::new(ClassBatcher { pad_id: PAD })
+    Ok(Loaders {
+        train: Arc::new(train),
+        valid: DataLoaderBuilder::new(batcher)
             .set_device(device.clone())
             .batch_size(b)
-            .build(set)
-    };
-    Ok(Loaders {
-        train: loader(train),
-        valid: loader(valid),
+            .build(valid),
         steps_per_epoch: data.split.train.len().div_ceil(b),
     })
 }

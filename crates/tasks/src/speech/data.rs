@@ -14,6 +14,7 @@ use rnnlab_data::DataError;
 use rnnlab_data::audio::{
     FeatureExtractor, Features, FrameBatch, FrameBatcher, FrameItem, read_wav,
 };
+use rnnlab_data::buckets::EpochBuckets;
 use rnnlab_data::classification::{Split as Indices, bucket_by_length};
 use rnnlab_data::timeseries::{Scaler, ScalerKind};
 
@@ -215,7 +216,8 @@ impl SpeechData {
     }
 }
 
-/// Length-bucketed training batches (shuffled with the run's seed) and validation batches.
+/// Length-bucketed training batches (drawn again every epoch from the run's seed) and
+/// validation batches.
 pub fn loaders(
     e: &SpeechExperiment,
     data: &SpeechData,
@@ -228,7 +230,14 @@ pub fn loaders(
     };
     let steps_per_epoch = train.len().div_ceil(b);
     Ok(Loaders {
-        train: frame_loader(train, b, Some(e.train.seed), device),
+        train: Arc::new(EpochBuckets::new(
+            train,
+            |i| i.features.frames,
+            FrameBatcher,
+            b,
+            e.train.seed,
+            device,
+        )),
         valid: frame_loader(valid, b, Some(0), device),
         steps_per_epoch,
     })

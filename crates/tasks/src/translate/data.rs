@@ -8,11 +8,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use burn::Tensor;
+use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataloader::batcher::Batcher;
-use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
 use burn::data::dataset::InMemDataset;
 use burn::prelude::Device;
 use burn::tensor::{Int, TensorData};
+use rnnlab_data::buckets::EpochBuckets;
 use rnnlab_data::classification::bucket_by_length;
 use rnnlab_data::tokenizer::{
     AnyTokenizer, BpeConfig, BpeTokenizer, Tokenizer, WordConfig, WordTokenizer,
@@ -306,27 +307,24 @@ impl Batcher<PairItem, PairBatch> for PairBatcher {
     }
 }
 
-/// Training batches (length-bucketed with the run's seed) and validation batches.
+/// Training batches (length-bucketed, drawn again every epoch from the run's seed) and
+/// validation batches.
 pub fn loaders(
     e: &TranslateExperiment,
     data: &TranslateData,
     device: &Device,
 ) -> anyhow::Result<Loaders<PairBatch>> {
     let b = e.data.batch_size;
-    let (mut train, mut valid) = (data.items(&data.train)?, data.items(&data.valid)?);
-    bucket_by_length(&mut train, |i| i.source.len(), b, e.train.seed);
+    let (train, mut valid) = (data.items(&data.train)?, data.items(&data.valid)?);
     bucket_by_length(&mut valid, |i| i.source.len(), b, 0);
-    let steps_per_epoch = train.len().div_ceil(b);
-    let loader = |items: Vec<PairItem>| -> Arc<dyn DataLoader<PairBatch>> {
-        DataLoaderBuilder::new(PairBatcher)
+    let (seed, len) = (e.train.seed, |i: &PairItem| i.source.len());
+    Ok(Loaders {
+        steps_per_epoch: train.len().div_ceil(b),
+        train: Arc::new(EpochBuckets::new(train, len, PairBatcher, b, seed, device)),
+        valid: DataLoaderBuilder::new(PairBatcher)
             .set_device(device.clone())
             .batch_size(b)
-            .build(InMemDataset::new(items))
-    };
-    Ok(Loaders {
-        train: loader(train),
-        valid: loader(valid),
-        steps_per_epoch,
+            .build(InMemDataset::new(valid)),
     })
 }
 
