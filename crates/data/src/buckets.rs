@@ -17,19 +17,25 @@ use crate::DataError;
 use crate::classification::bucket_by_length;
 
 /// The seed of epoch `epoch` (0-based) of a loader seeded with `seed`: the first epoch uses
-/// `seed` itself, so its batches are [`bucket_by_length`]'s with `seed`.
+/// `seed` itself, so its batches are [`bucket_by_length`]'s with `seed`; later epochs
+/// [`mix_seed`]`(seed, epoch)`.
 pub fn epoch_seed(seed: u64, epoch: u64) -> u64 {
     if epoch == 0 {
         return seed;
     }
-    // SplitMix64: nearby epochs get unrelated seeds.
+    mix_seed(seed, epoch)
+}
+
+/// A seed for draw number `counter` of a run seeded with `seed`: SplitMix64 of the pair, so
+/// that nearby counters get unrelated seeds (epochs here, training steps in `rnnlab-tasks`).
+pub fn mix_seed(seed: u64, counter: u64) -> u64 {
     let mix = |mut z: u64| {
         z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     };
-    mix(seed ^ mix(epoch))
+    mix(seed ^ mix(counter))
 }
 
 /// The item order of one epoch.
@@ -66,8 +72,9 @@ impl<I: Clone + Send + Sync> Dataset<I> for Reordered<I> {
 
 /// Training batches of `batch_size` items of similar length ([`bucket_by_length`]), drawn
 /// again with [`epoch_seed`] whenever an epoch's iteration starts. Epoch `k` depends only on
-/// `seed` and `k`, so a copy made by [`DataLoader::to_device`] after `k` epochs (which is how
-/// a resumed run advances its loader) continues with epoch `k + 1`'s batches.
+/// `seed` and `k`. A copy made by [`DataLoader::to_device`] or [`DataLoader::slice`] starts
+/// again at the first epoch, as burn's shuffling loaders do; a resumed run skips the finished
+/// epochs by starting (not consuming) that many iterations of its copy.
 pub struct EpochBuckets<I, O, Bt> {
     items: Arc<Vec<I>>,
     lengths: Arc<Vec<usize>>,
@@ -103,7 +110,6 @@ where
             batch_size,
             seed,
             device,
-            0,
         )
     }
 
@@ -114,7 +120,6 @@ where
         batch_size: usize,
         seed: u64,
         device: &Device,
-        next_epoch: u64,
     ) -> Self {
         let drawn = Arc::new(RwLock::new(Drawn::default()));
         let inner = DataLoaderBuilder::new(batcher.clone())
@@ -132,7 +137,7 @@ where
             batch_size: batch_size.max(1),
             seed,
             device: device.clone(),
-            next_epoch: AtomicU64::new(next_epoch),
+            next_epoch: AtomicU64::new(0),
             inner,
         }
     }
@@ -181,7 +186,6 @@ where
             self.batch_size,
             self.seed,
             device,
-            self.next_epoch.load(Ordering::SeqCst),
         ))
     }
 
@@ -204,7 +208,6 @@ where
             self.batch_size,
             epoch_seed(self.seed ^ start as u64, u64::MAX),
             &self.device,
-            self.next_epoch.load(Ordering::SeqCst),
         ))
     }
 }
@@ -270,14 +273,16 @@ mod tests {
     }
 
     #[test]
-    fn a_copy_moved_after_k_epochs_continues_with_epoch_k_plus_one() {
+    fn a_copy_starts_over_and_k_started_epochs_skip_to_epoch_k_plus_one() {
         let l = loader(200, 5);
         let first: Vec<Vec<Vec<usize>>> = (0..3).map(|_| epoch(&l)).collect();
-        let fresh = loader(200, 5);
+        // A copy of a loader that already ran starts again at the first epoch.
+        assert_eq!(epoch(l.to_device(&Device::flex()).as_ref()), first[0]);
+        // What a resumed run does: start two iterations of its copy, loading nothing.
+        let moved = loader(200, 5).to_device(&Device::flex());
         for _ in 0..2 {
-            let _ = fresh.iter();
+            drop(moved.iter());
         }
-        let moved = fresh.to_device(&Device::flex());
         assert_eq!(epoch(moved.as_ref()), first[2]);
         assert_ne!(
             epoch(&loader(200, 6)),

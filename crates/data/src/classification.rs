@@ -226,12 +226,15 @@ fn shuffled_classes(labels: &[usize], seed: u64) -> Vec<Vec<usize>> {
 }
 
 /// A tokenised sentence.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ClassItem {
     /// Token ids (at least one).
     pub ids: Vec<u32>,
     /// Class index.
     pub label: usize,
+    /// Per token, its subword buckets ([`Subwords::pieces`](crate::subwords::Subwords::pieces),
+    /// none 0); empty when the model uses no subwords, else one list per id.
+    pub pieces: Vec<Vec<u32>>,
 }
 
 /// Tokenised sentences, optionally reordered so that consecutive items have similar lengths.
@@ -241,6 +244,11 @@ pub struct ClassDataset {
 }
 
 impl ClassDataset {
+    /// The items as they are (each with at least one id).
+    pub fn from_items(items: Vec<ClassItem>) -> Self {
+        Self { items }
+    }
+
     /// Tokenises `examples[indices]`; an empty encoding becomes one `pad_id` token (length 1).
     pub fn new(
         examples: &[Labelled],
@@ -258,6 +266,7 @@ impl ClassDataset {
                 Ok(ClassItem {
                     ids,
                     label: examples[i].label,
+                    pieces: Vec::new(),
                 })
             })
             .collect::<Result<_, DataError>>()?;
@@ -337,6 +346,9 @@ pub struct ClassBatch {
     pub mask: Tensor<2, Bool>,
     /// Class indices `[B]`.
     pub labels: Tensor<1, Int>,
+    /// Subword buckets `[B, T_max, K_max]` (K_max: the most pieces of a token in the batch),
+    /// 0 on padding; `None` when the items carry no pieces.
+    pub pieces: Option<Tensor<3, Int>>,
 }
 
 /// Pads [`ClassItem`]s to the longest in the batch.
@@ -359,7 +371,24 @@ impl Batcher<ClassItem, ClassBatch> for ClassBatcher {
             }
         }
         let labels: Vec<i64> = items.iter().map(|i| i.label as i64).collect();
+        let k = items
+            .iter()
+            .flat_map(|i| i.pieces.iter().map(Vec::len))
+            .max()
+            .unwrap_or(0);
+        let pieces = (k > 0).then(|| {
+            let mut pieces = vec![0i64; b * t * k];
+            for (row, item) in items.iter().enumerate() {
+                for (col, of_token) in item.pieces.iter().enumerate() {
+                    for (j, &p) in of_token.iter().enumerate() {
+                        pieces[(row * t + col) * k + j] = i64::from(p);
+                    }
+                }
+            }
+            Tensor::from_data(TensorData::new(pieces, [b, t, k]), device)
+        });
         ClassBatch {
+            pieces,
             tokens: Tensor::from_data(TensorData::new(tokens, [b, t]), device),
             lengths: items.iter().map(|i| i.ids.len()).collect(),
             mask: Tensor::from_data(TensorData::new(mask, [b, t]), device),
@@ -464,6 +493,34 @@ mod tests {
                 len
             );
         }
+    }
+
+    #[test]
+    fn pieces_pad_to_the_longest_token_and_longest_sentence() {
+        let item = |ids: Vec<u32>, pieces: Vec<Vec<u32>>| ClassItem {
+            ids,
+            label: 1,
+            pieces,
+        };
+        let items = vec![
+            item(vec![5, 6], vec![vec![7, 8, 9], vec![4]]),
+            item(vec![3], vec![vec![2, 2]]),
+        ];
+        let batch = ClassBatcher { pad_id: 0 }.batch(items, &Device::flex());
+        let pieces = batch
+            .pieces
+            .expect("items with pieces give a pieces tensor");
+        assert_eq!(pieces.dims(), [2, 2, 3]);
+        let flat: Vec<i64> = pieces.into_data().convert::<i64>().try_to_vec().unwrap();
+        assert_eq!(flat, [7, 8, 9, 4, 0, 0, 2, 2, 0, 0, 0, 0]);
+        let plain = ClassBatcher { pad_id: 0 }.batch(
+            vec![ClassItem {
+                ids: vec![1],
+                ..ClassItem::default()
+            }],
+            &Device::flex(),
+        );
+        assert!(plain.pieces.is_none());
     }
 
     #[test]

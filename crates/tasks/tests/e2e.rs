@@ -603,6 +603,70 @@ fn sentiment_trains_evaluates_and_explains() {
 }
 
 #[test]
+fn sentiment_subwords_classify_words_the_vocabulary_never_saw() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut lines = String::new();
+    // Keywords are a stem and a suffix seen in training; the test words below take suffixes
+    // training never saw, so the vocabulary maps them to `<unk>`.
+    for i in 0..96 {
+        let (stem, label) = [("dismal", "neg"), ("superb", "pos")][i % 2];
+        let suffix = ["a", "b", "c", "d", "e", "f"][(i / 2) % 6];
+        lines.push_str(&format!(
+            "{} film {stem}{suffix}\t{label}\n",
+            ["a", "the", "one"][i % 3]
+        ));
+    }
+    let data = write(tmp.path(), "s.tsv", &lines);
+    let exp = write(
+        tmp.path(),
+        "s.toml",
+        &format!(
+            "task = \"sentiment\"\nname = \"w\"\n[data]\nformat = \"tsv\"\npath = {data:?}\n\
+             labels = [\"neg\", \"pos\"]\nbatch_size = 8\n[model]\nd_embed = 8\nd_hidden = 8\n\
+             pooling = \"mean\"\ndropout = 0.0\nsubword_buckets = 4096\n\
+             [train]\nepochs = 6\nlr = 0.02\nearly_stopping = 0\nkeep_best = false\n"
+        ),
+    );
+    let runs = tmp.path().join("runs").display().to_string();
+    let d = run_dir(&ok(&["train", &exp, "--runs", &runs]))
+        .display()
+        .to_string();
+    assert!(
+        std::fs::read_to_string(Path::new(&d).join("config.toml"))
+            .unwrap()
+            .contains("subword_buckets = 4096")
+    );
+    let eval = ok(&["eval", &d]);
+    assert!(
+        eval.contains("model                                1.0000"),
+        "{eval}"
+    );
+    let unseen = ok(&[
+        "predict",
+        &d,
+        "--explain",
+        "the film superbzz",
+        "one film dismalqq",
+    ]);
+    assert!(
+        unseen.starts_with("pos ") && unseen.contains("\nneg "),
+        "{unseen}"
+    );
+    assert!(
+        unseen.contains("top tokens by occlusion: superbzz"),
+        "occlusion drops the unseen word with its pieces: {unseen}"
+    );
+    fails(
+        &["train", &exp, "--runs", &runs, "model.subword_buckets=1"],
+        "model.subword_buckets = 1",
+    );
+    fails(
+        &["train", &exp, "--runs", &runs, "model.subword_min=6"],
+        "model.subword_min = 6, model.subword_max = 5",
+    );
+}
+
+#[test]
 fn forecast_trains_forecasts_plots_and_backtests() {
     let tmp = tempfile::tempdir().unwrap();
     let exp = datasets()

@@ -2,6 +2,7 @@
 //! defaults and validation.
 
 use anyhow::bail;
+use rnnlab_data::subwords::Subwords;
 use rnnlab_models::{CellType, RecurrentConfig};
 use serde::{Deserialize, Serialize};
 
@@ -103,6 +104,13 @@ pub struct ModelSection {
     /// Buckets of a linear bag of uni- and bigrams added to the logits (a wide path beside the
     /// recurrent one); 0 = the recurrent path alone.
     pub ngram_buckets: usize,
+    /// Hash buckets of fastText subwords (each word's vector also averages the vectors of its
+    /// character n-grams, so unseen words get one); 0 = word vectors alone.
+    pub subword_buckets: usize,
+    /// Shortest subword n-gram, in characters of `<word>`.
+    pub subword_min: usize,
+    /// Longest subword n-gram.
+    pub subword_max: usize,
 }
 
 impl Default for SentimentExperiment {
@@ -131,6 +139,9 @@ impl Default for SentimentExperiment {
                 pooling: Pooling::Attention,
                 dropout: 0.5,
                 ngram_buckets: 0,
+                subword_buckets: 0,
+                subword_min: 3,
+                subword_max: 5,
             },
             train: TrainSection {
                 grad_clip: 5.0,
@@ -192,6 +203,17 @@ impl TaskConfig for SentimentExperiment {
                 "data.valid_fraction = {v}, data.test_fraction = {t}: need both > 0 and a sum below 1"
             );
         }
+        let m = &self.model;
+        if m.subword_buckets == 1 {
+            bail!("model.subword_buckets = 1: give 0 (no subwords) or at least 2 buckets");
+        }
+        if !(1 <= m.subword_min && m.subword_min <= m.subword_max && m.subword_max <= 16) {
+            bail!(
+                "model.subword_min = {}, model.subword_max = {}: need 1 <= min <= max <= 16",
+                m.subword_min,
+                m.subword_max
+            );
+        }
         if !(0.0..1.0).contains(&self.model.dropout) {
             bail!("model.dropout = {}: must be in [0, 1)", self.model.dropout);
         }
@@ -210,6 +232,17 @@ impl SentimentExperiment {
         SentimentConfig::new(vocab_size, self.data.labels.len(), rnn, m.pooling)
             .with_dropout(m.dropout)
             .with_ngram_buckets(m.ngram_buckets)
+            .with_subword_buckets(m.subword_buckets)
+    }
+
+    /// How words are cut into subwords, when the model has them.
+    pub fn subwords(&self) -> Option<Subwords> {
+        let m = &self.model;
+        (m.subword_buckets > 0).then_some(Subwords {
+            buckets: m.subword_buckets,
+            min_n: m.subword_min,
+            max_n: m.subword_max,
+        })
     }
 
     /// The display name of each class (`data.label_names`, else `data.labels`).

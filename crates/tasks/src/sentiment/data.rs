@@ -8,11 +8,14 @@ use burn::data::dataloader::DataLoaderBuilder;
 use burn::prelude::Device;
 use rnnlab_data::buckets::EpochBuckets;
 use rnnlab_data::classification::{
-    ClassBatch, ClassBatcher, ClassDataset, Labelled, Split, load_mr, load_tsv, stratified_split,
+    ClassBatch, ClassBatcher, ClassDataset, ClassItem, Labelled, Split, load_mr, load_tsv,
+    stratified_split,
 };
-use rnnlab_data::tokenizer::{AnyTokenizer, WordTokenizer};
+use rnnlab_data::subwords::Subwords;
+use rnnlab_data::tokenizer::{AnyTokenizer, Tokenizer, WordTokenizer};
 
 use super::config::{DataFormat, SentimentExperiment};
+use super::score::words;
 use crate::training::Loaders;
 
 /// The tokenizer's file in a run directory.
@@ -29,6 +32,8 @@ pub struct SentimentData {
     pub split: Split,
     /// The word tokenizer (fitted on the training sentences, or the run's).
     pub tokenizer: AnyTokenizer,
+    /// How words are cut into subwords, when the model has them.
+    pub subwords: Option<Subwords>,
 }
 
 /// Reads and splits the sentences; fits the tokenizer on the training ones, or loads the one
@@ -92,18 +97,42 @@ pub fn read(e: &SentimentExperiment, run: Option<&Path>) -> anyhow::Result<Senti
         examples,
         split,
         tokenizer,
+        subwords: e.subwords(),
     })
 }
 
 impl SentimentData {
+    /// A sentence as the model reads it: its ids (a text without words is one `PAD`) and,
+    /// with subwords, the pieces of each of its words.
+    pub fn item(&self, text: &str, label: usize) -> anyhow::Result<ClassItem> {
+        let mut ids = self.tokenizer.encode(text)?;
+        let pieces = match &self.subwords {
+            Some(subwords) => {
+                let words = words(&self.tokenizer, text);
+                if words.len() != ids.len() {
+                    anyhow::bail!(
+                        "subwords need a word tokenizer: {} words but {} ids",
+                        words.len(),
+                        ids.len()
+                    );
+                }
+                subwords.of_words(&words)
+            }
+            None => Vec::new(),
+        };
+        if ids.is_empty() {
+            ids.push(PAD);
+        }
+        Ok(ClassItem { ids, label, pieces })
+    }
+
     /// The sentences of `indices` as a dataset.
     pub fn dataset(&self, indices: &[usize]) -> anyhow::Result<ClassDataset> {
-        Ok(ClassDataset::new(
-            &self.examples,
-            indices,
-            &self.tokenizer,
-            PAD,
-        )?)
+        let items = indices
+            .iter()
+            .map(|&i| self.item(&self.examples[i].text, self.examples[i].label))
+            .collect::<anyhow::Result<_>>()?;
+        Ok(ClassDataset::from_items(items))
     }
 
     /// How the split was made, for the report.

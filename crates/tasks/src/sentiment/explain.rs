@@ -39,35 +39,40 @@ fn probabilities(logits: Tensor<2>) -> anyhow::Result<Vec<Vec<f32>>> {
     Ok((0..b).map(|i| p[i * c..(i + 1) * c].to_vec()).collect())
 }
 
-/// Classifies `ids` (one sentence; `words` names each id) and weighs its tokens.
+/// `item` without its token `i` (and that token's pieces).
+fn dropped(item: &ClassItem, i: usize) -> ClassItem {
+    let keep = |j: &usize| *j != i;
+    ClassItem {
+        ids: (0..item.ids.len())
+            .filter(keep)
+            .map(|j| item.ids[j])
+            .collect(),
+        label: item.label,
+        pieces: (0..item.pieces.len())
+            .filter(keep)
+            .map(|j| item.pieces[j].clone())
+            .collect(),
+    }
+}
+
+/// Classifies `item` (one sentence; `words` names each of its ids) and weighs its tokens.
 pub fn explain(
     model: &SentimentClassifier,
-    ids: &[u32],
+    item: ClassItem,
     words: &[String],
     pad_id: u32,
     device: &Device,
 ) -> anyhow::Result<Explanation> {
     let batcher = ClassBatcher { pad_id };
-    let one = |ids: Vec<u32>| ClassItem { ids, label: 0 };
-    let batch = batcher.batch(vec![one(ids.to_vec())], device);
-    let out = model.forward(batch.tokens, &batch.lengths, batch.mask);
+    let n = item.ids.len();
+    let out = model.forward(batcher.batch(vec![item.clone()], device));
     let probs = probabilities(out.logits)?.remove(0);
     let label = super::score::argmax(std::slice::from_ref(&probs))[0];
     let (weights, method) = match out.weights {
         Some(w) => (read_floats(w)?, "attention"),
-        None if ids.len() > 1 => {
-            let without: Vec<ClassItem> = (0..ids.len())
-                .map(|i| {
-                    one(ids
-                        .iter()
-                        .enumerate()
-                        .filter(|(j, _)| *j != i)
-                        .map(|(_, &t)| t)
-                        .collect())
-                })
-                .collect();
-            let b = batcher.batch(without, device);
-            let occluded = probabilities(model.forward(b.tokens, &b.lengths, b.mask).logits)?;
+        None if n > 1 => {
+            let without: Vec<ClassItem> = (0..n).map(|i| dropped(&item, i)).collect();
+            let occluded = probabilities(model.forward(batcher.batch(without, device)).logits)?;
             (
                 occluded.iter().map(|p| probs[label] - p[label]).collect(),
                 "occlusion",

@@ -46,7 +46,7 @@ impl Task for SentimentTask {
         data::read(config, run)
     }
 
-    fn artefacts(_config: &SentimentExperiment, run: &Path) -> anyhow::Result<Self::Data> {
+    fn artefacts(config: &SentimentExperiment, run: &Path) -> anyhow::Result<Self::Data> {
         Ok(data::SentimentData {
             examples: Vec::new(),
             split: rnnlab_data::classification::Split {
@@ -55,6 +55,7 @@ impl Task for SentimentTask {
                 test: Vec::new(),
             },
             tokenizer: rnnlab_data::tokenizer::AnyTokenizer::load(&run.join(data::TOKENIZER_FILE))?,
+            subwords: config.subwords(),
         })
     }
 
@@ -99,13 +100,12 @@ impl Task for SentimentTask {
     }
 }
 
-/// The token ids of `text` under the run's tokenizer; a text without words is an error.
-fn ids_of(run: &Loaded<SentimentTask>, text: &str) -> anyhow::Result<Vec<u32>> {
-    let ids = run.data.tokenizer.encode(text)?;
-    if ids.is_empty() {
+/// `text` as the run's model reads it; a text without words is an error.
+fn item_of(run: &Loaded<SentimentTask>, text: &str) -> anyhow::Result<ClassItem> {
+    if run.data.tokenizer.encode(text)?.is_empty() {
         bail!("nothing to classify: the text has no words");
     }
-    Ok(ids)
+    run.data.item(text, 0)
 }
 
 /// Classifies `text` with the run's model and weighs its tokens.
@@ -115,14 +115,14 @@ pub fn predict(
     device: &Device,
 ) -> anyhow::Result<Explanation> {
     let tokenizer = &run.data.tokenizer;
-    let ids = ids_of(run, text)?;
+    let item = item_of(run, text)?;
     let words = score::words(tokenizer, text);
-    let words = if words.len() == ids.len() {
+    let words = if words.len() == item.ids.len() {
         words
     } else {
-        ids.iter().map(|&i| tokenizer.decode(&[i])).collect()
+        item.ids.iter().map(|&i| tokenizer.decode(&[i])).collect()
     };
-    explain(&run.model, &ids, &words, data::PAD, device)
+    explain(&run.model, item, &words, data::PAD, device)
 }
 
 /// The class probabilities the run's model gives each of `texts` (one row each, in order),
@@ -138,18 +138,9 @@ pub fn classify(
     for chunk in texts.chunks(run.config.data.batch_size.max(1)) {
         let items = chunk
             .iter()
-            .map(|text| {
-                Ok(ClassItem {
-                    ids: ids_of(run, text)?,
-                    label: 0,
-                })
-            })
+            .map(|text| item_of(run, text))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let batch = batcher.batch(items, device);
-        let logits = run
-            .model
-            .forward(batch.tokens, &batch.lengths, batch.mask)
-            .logits;
+        let logits = run.model.forward(batcher.batch(items, device)).logits;
         let p = crate::metrics::read_floats(softmax(logits, 1))?;
         out.extend(p.chunks(n_classes).map(<[f32]>::to_vec));
     }

@@ -35,6 +35,11 @@ pub struct SentimentConfig {
     /// are `(a · vocab + b) mod buckets`.
     #[config(default = 0)]
     pub ngram_buckets: usize,
+    /// Buckets of fastText subword vectors (0 = none): each word's vector becomes
+    /// `(E[word] + Σ S[piece]) / sqrt(1 + n_pieces)` over its hashed character n-grams (the
+    /// batch's `pieces`), so words outside the vocabulary get vectors from their pieces.
+    #[config(default = 0)]
+    pub subword_buckets: usize,
 }
 
 impl SentimentConfig {
@@ -58,6 +63,8 @@ impl SentimentConfig {
             (self.pooling == Pooling::Attention).then(|| AttentionConfig::new(d).init(device));
         Ok(SentimentClassifier {
             embedding: EmbeddingConfig::new(self.vocab_size, self.rnn.d_input).init(device),
+            subwords: (self.subword_buckets > 0)
+                .then(|| EmbeddingConfig::new(self.subword_buckets, self.rnn.d_input).init(device)),
             rnn,
             attention,
             dropout: DropoutConfig::new(self.dropout).init(),
@@ -86,6 +93,8 @@ impl SentimentConfig {
 pub struct SentimentClassifier {
     /// Token embedding.
     pub embedding: Embedding,
+    /// Subword-bucket embedding `[buckets, d_embed]`, when configured.
+    pub subwords: Option<Embedding>,
     /// The recurrent stack (batch-first).
     pub rnn: Recurrent,
     /// Attention pooling parameters (with `Pooling::Attention`).
@@ -147,20 +156,28 @@ pub struct Classified {
 }
 
 impl SentimentClassifier {
-    /// `tokens` `[B, T]` (padded), each row's length, `mask` `[B, T]` (true on real tokens) →
-    /// logits `[B, n_classes]` and the attention weights `[B, T]` when pooling by attention.
-    pub fn forward(
-        &self,
-        tokens: Tensor<2, Int>,
-        lengths: &[usize],
-        mask: Tensor<2, Bool>,
-    ) -> Classified {
+    /// A padded batch (`tokens` `[B, T]`, its lengths and `mask` `[B, T]`, its `pieces`
+    /// `[B, T, K]` when the model has subwords; labels unused) → logits `[B, n_classes]` and
+    /// the attention weights `[B, T]` when pooling by attention.
+    pub fn forward(&self, batch: ClassBatch) -> Classified {
+        let ClassBatch {
+            tokens,
+            lengths,
+            mask,
+            pieces,
+            ..
+        } = batch;
         let bag = self
             .bag
             .as_ref()
             .map(|bag| bag.forward(tokens.clone(), mask.clone()));
-        let x = self.dropout.forward(self.embedding.forward(tokens));
-        let (out, state) = self.rnn.forward_with_lengths(x, lengths, None);
+        let words = self.embedding.forward(tokens);
+        let words = match (&self.subwords, pieces) {
+            (Some(table), Some(pieces)) => subword_mean(table, words, pieces),
+            _ => words,
+        };
+        let x = self.dropout.forward(words);
+        let (out, state) = self.rnn.forward_with_lengths(x, &lengths, None);
         let Pooled {
             vector: pooled,
             weights,
@@ -169,7 +186,7 @@ impl SentimentClassifier {
             self.attention.as_ref(),
             out,
             state.hidden,
-            lengths,
+            &lengths,
             mask,
         );
         let logits = self.head.forward(self.dropout.forward(pooled));
@@ -184,12 +201,28 @@ impl SentimentClassifier {
 
     /// Cross-entropy on a batch.
     pub fn forward_classification(&self, batch: ClassBatch) -> ClassificationOutput {
-        let out = self.forward(batch.tokens, &batch.lengths, batch.mask);
+        let labels = batch.labels.clone();
+        let out = self.forward(batch);
         let loss = CrossEntropyLossConfig::new()
             .init(&out.logits.device())
-            .forward(out.logits.clone(), batch.labels.clone());
-        ClassificationOutput::new(loss, out.logits, batch.labels)
+            .forward(out.logits.clone(), labels.clone());
+        ClassificationOutput::new(loss, out.logits, labels)
     }
+}
+
+/// fastText's word vector: `words` `[B, T, D]` plus the sum of each token's piece vectors
+/// (`pieces` `[B, T, K]`, bucket 0 = none), divided by `sqrt(1 + n_pieces)` → `[B, T, D]`.
+fn subword_mean(table: &Embedding, words: Tensor<3>, pieces: Tensor<3, Int>) -> Tensor<3> {
+    let [b, t, k] = pieces.dims();
+    let d = words.dims()[2];
+    let real = pieces.clone().not_equal_elem(0).float(); // [B, T, K]
+    let vectors = table
+        .forward(pieces.reshape([b, t * k]))
+        .reshape([b, t, k, d])
+        * real.clone().unsqueeze_dim::<4>(3);
+    let sum = vectors.sum_dim(2).reshape([b, t, d]);
+    let n = real.sum_dim(2); // [B, T, 1]
+    (words + sum) / (n + 1.0).sqrt()
 }
 
 impl Objective for SentimentClassifier {
@@ -227,7 +260,11 @@ mod tests {
                 if label == 1 {
                     ids[(i / 2) % len] = 3;
                 }
-                ClassItem { ids, label }
+                ClassItem {
+                    ids,
+                    label,
+                    ..ClassItem::default()
+                }
             })
             .collect()
     }
@@ -275,9 +312,9 @@ mod tests {
             assert!(correct >= 30, "{pooling:?}: {correct}/32");
             // One sentence alone gives the same logits as inside the padded batch.
             let one = ClassBatcher { pad_id: 0 }.batch(vec![items()[2].clone()], &Device::flex());
-            let alone = valid.forward(one.tokens, &one.lengths, one.mask);
+            let alone = valid.forward(one);
             let full = ClassBatcher { pad_id: 0 }.batch(items(), &Device::flex());
-            let batched = valid.forward(full.tokens, &full.lengths, full.mask);
+            let batched = valid.forward(full);
             let a: Vec<f32> = alone.logits.into_data().try_to_vec::<f32>().unwrap();
             let b: Vec<f32> = batched
                 .logits
@@ -308,5 +345,107 @@ mod tests {
                 assert!(w[len..].iter().all(|&v| v == 0.0), "no weight on padding");
             }
         }
+    }
+
+    /// Sentences of three words whose class is the stem of one of them (`superb…` or
+    /// `dismal…`); the test keywords have suffixes training never saw, so the vocabulary maps
+    /// them to `<unk>` and only their pieces can tell the classes apart.
+    fn stems(suffixes: &[String], vocab: &mut Vec<String>, grow: bool) -> Vec<ClassItem> {
+        let subwords = rnnlab_data::subwords::Subwords {
+            buckets: 4096,
+            min_n: 3,
+            max_n: 5,
+        };
+        let fillers = ["the", "film", "was", "so", "very"];
+        let mut out = Vec::new();
+        for (i, suffix) in suffixes.iter().enumerate() {
+            for (label, stem) in ["dismal", "superb"].into_iter().enumerate() {
+                let keyword = format!("{stem}{suffix}");
+                let mut words = vec![fillers[i % 5].to_string(), fillers[(i * 3 + 1) % 5].into()];
+                words.insert(i % 3, keyword.clone());
+                if grow && !vocab.contains(&keyword) {
+                    vocab.push(keyword);
+                }
+                let ids = words
+                    .iter()
+                    .map(|w| vocab.iter().position(|v| v == w).unwrap_or(1) as u32)
+                    .collect();
+                out.push(ClassItem {
+                    ids,
+                    label,
+                    pieces: subwords.of_words(&words),
+                });
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn subwords_classify_words_the_vocabulary_never_saw() {
+        let mut vocab: Vec<String> = ["<pad>", "<unk>", "the", "film", "was", "so", "very"]
+            .map(String::from)
+            .to_vec();
+        let seen: Vec<String> = ('a'..='p').map(String::from).collect();
+        let unseen: Vec<String> = "qrstuvwx"
+            .chars()
+            .flat_map(|a| ['y', 'z'].map(|b| format!("{a}{b}")))
+            .collect();
+        let train = stems(&seen, &mut vocab, true);
+        let test = stems(&unseen, &mut vocab, false);
+        assert!(
+            test.iter().all(|item| item.ids.contains(&1)),
+            "test keywords are <unk>"
+        );
+        let device = Device::flex().autodiff();
+        device.seed(3);
+        let rnn = RecurrentConfig::new(CellType::Gru, 8, 12);
+        let mut model = Step::new(
+            SentimentConfig::new(vocab.len(), 2, rnn, Pooling::Mean)
+                .with_subword_buckets(4096)
+                .try_init(&device)
+                .unwrap(),
+            Policy::new(1.0, false),
+        );
+        let batch = ClassBatcher { pad_id: 0 }.batch(train, &device);
+        assert_eq!(batch.pieces.as_ref().unwrap().dims()[..2], [32, 3]);
+        let mut optim = AdamConfig::new().init();
+        for _ in 0..100 {
+            let out = TrainStep::step(&model, batch.clone());
+            model = model.optimize(&mut optim, 0.03.into(), out.grads);
+        }
+        let valid = model.model.valid();
+        let correct = |items: Vec<ClassItem>| {
+            let n = items.len();
+            let labels: Vec<usize> = items.iter().map(|i| i.label).collect();
+            let out = valid.forward(ClassBatcher { pad_id: 0 }.batch(items, &Device::flex()));
+            let predicted = out
+                .logits
+                .argmax(1)
+                .reshape([n])
+                .into_data()
+                .convert::<i64>()
+                .try_to_vec::<i64>()
+                .unwrap();
+            predicted
+                .iter()
+                .zip(&labels)
+                .filter(|(p, l)| **p == **l as i64)
+                .count()
+        };
+        let with = correct(test.clone());
+        // Without pieces, each test pair is the same ids: one of the two is right, no more.
+        let without = correct(
+            test.into_iter()
+                .map(|item| ClassItem {
+                    pieces: Vec::new(),
+                    ..item
+                })
+                .collect(),
+        );
+        assert_eq!(without, 16, "ids alone cannot tell the unseen words apart");
+        assert!(
+            with >= 28,
+            "{with}/32 unseen keywords classified by their pieces"
+        );
     }
 }

@@ -84,7 +84,7 @@ pub fn probabilities(
     for batch in loader.iter() {
         let batch = batch?;
         truth.extend(crate::metrics::read_ints(batch.labels.clone())?);
-        let out = model.forward(batch.tokens, &batch.lengths, batch.mask);
+        let out = model.forward(batch);
         let p = crate::metrics::read_floats(softmax(out.logits, 1))?;
         probabilities.extend(p.chunks(n_classes).map(<[f32]>::to_vec));
     }

@@ -97,14 +97,10 @@ pub struct Reseed {
 impl Reseed {
     /// Seeds `device` (the one the step runs on) for the next step.
     pub fn draw(&self, device: &Device) {
-        // SplitMix64 of the pair: nearby steps get unrelated seeds.
-        let mix = |mut z: u64| {
-            z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        };
-        device.seed(mix(self.seed ^ mix(self.clock.next_step())));
+        device.seed(rnnlab_data::buckets::mix_seed(
+            self.seed,
+            self.clock.next_step(),
+        ));
     }
 }
 
