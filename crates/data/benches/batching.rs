@@ -12,9 +12,12 @@ use burn::Tensor;
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::prelude::Device;
 use burn::tensor::Distribution;
-use rnnlab_data::classification::{ClassBatcher, ClassDataset, load_mr, stratified_split};
+use rnnlab_data::classification::{
+    ClassBatcher, ClassDataset, ClassItem, Labelled, load_mr, stratified_split,
+};
 use rnnlab_data::lm::{LmBatcher, LmSplit, WindowDataset};
 use rnnlab_data::shipped_datasets_dir;
+use rnnlab_data::subwords::Subwords;
 use rnnlab_data::timeseries::{Features, ScalerKind, Series, SplitSpec, TsBatcher, WindowConfig};
 use rnnlab_data::tokenizer::{CharTokenizer, Tokenizer, UnknownPolicy, WordConfig, WordTokenizer};
 use rnnlab_models::{CellType, RecurrentConfig};
@@ -49,6 +52,21 @@ fn train_step(config: RecurrentConfig, batch: usize, time: usize) -> f64 {
         .collect();
     times.sort_by(f64::total_cmp);
     times[times.len() / 2]
+}
+
+/// The items of `indices` (ids as `ClassDataset::new` makes them) with their texts.
+fn train_ids<'a>(
+    data: &'a [Labelled],
+    indices: &[usize],
+    words: &WordTokenizer,
+) -> Vec<(ClassItem, &'a str)> {
+    let items = ClassDataset::new(data, indices, words, 0)
+        .unwrap()
+        .into_items();
+    items
+        .into_iter()
+        .zip(indices.iter().map(|&i| data[i].text.as_str()))
+        .collect()
 }
 
 fn main() {
@@ -132,7 +150,39 @@ fn main() {
     let step = train_step(RecurrentConfig::new(CellType::Lstm, 128, 128), 64, 200);
     row("MR padded batches", "[64, ≤59] ids", batching, step);
 
+    // The same sentences with fastText subwords (the pieces of each word, computed once when
+    // the dataset is built, then padded into `[B, T, K]` by the batcher).
+    let subwords = Subwords {
+        buckets: 32_768,
+        min_n: 3,
+        max_n: 5,
+    };
+    let start = Instant::now();
+    let items: Vec<ClassItem> = train_ids(&data, &split.train, &words)
+        .into_iter()
+        .map(|(item, text)| ClassItem {
+            pieces: subwords.of_words(&words.words(text)),
+            ..item
+        })
+        .collect();
+    let pieces_ms = start.elapsed().as_secs_f64() * 1e3;
+    let n_train = items.len();
+    let loader = DataLoaderBuilder::new(ClassBatcher { pad_id: 0 })
+        .set_device(device.clone())
+        .batch_size(64)
+        .build(ClassDataset::from_items(items).bucket_by_length(64, 1));
+    let batching = per_batch(loader.iter().map(|b| b.unwrap()));
+    row(
+        "MR padded batches + subwords",
+        "[64, ≤59] ids, [64, ≤59, ≤K] pieces",
+        batching,
+        step,
+    );
+
     println!(
-        "\nETTh1: reading, scaling and cutting all windows once: {windowing:.1} ms (device {device:?})"
+        "\nMR: the subword pieces of all {n_train} training sentences, once: {pieces_ms:.1} ms"
+    );
+    println!(
+        "ETTh1: reading, scaling and cutting all windows once: {windowing:.1} ms (device {device:?})"
     );
 }

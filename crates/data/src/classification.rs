@@ -235,6 +235,9 @@ pub struct ClassItem {
     /// Per token, its subword buckets ([`Subwords::pieces`](crate::subwords::Subwords::pieces),
     /// none 0); empty when the model uses no subwords, else one list per id.
     pub pieces: Vec<Vec<u32>>,
+    /// Per token, dense input features of one width (e.g. the log-count ratios of
+    /// [`crate::nb::LogCountRatios`]); empty when the model takes none, else one row per id.
+    pub features: Vec<Vec<f32>>,
 }
 
 /// Tokenised sentences, optionally reordered so that consecutive items have similar lengths.
@@ -266,7 +269,7 @@ impl ClassDataset {
                 Ok(ClassItem {
                     ids,
                     label: examples[i].label,
-                    pieces: Vec::new(),
+                    ..ClassItem::default()
                 })
             })
             .collect::<Result<_, DataError>>()?;
@@ -349,6 +352,8 @@ pub struct ClassBatch {
     /// Subword buckets `[B, T_max, K_max]` (K_max: the most pieces of a token in the batch),
     /// 0 on padding; `None` when the items carry no pieces.
     pub pieces: Option<Tensor<3, Int>>,
+    /// Per-token features `[B, T_max, F]`, 0 on padding; `None` when the items carry none.
+    pub features: Option<Tensor<3>>,
 }
 
 /// Pads [`ClassItem`]s to the longest in the batch.
@@ -387,8 +392,24 @@ impl Batcher<ClassItem, ClassBatch> for ClassBatcher {
             }
             Tensor::from_data(TensorData::new(pieces, [b, t, k]), device)
         });
+        let f = items
+            .iter()
+            .flat_map(|i| i.features.first().map(Vec::len))
+            .max()
+            .unwrap_or(0);
+        let features = (f > 0).then(|| {
+            let mut features = vec![0f32; b * t * f];
+            for (row, item) in items.iter().enumerate() {
+                for (col, of_token) in item.features.iter().enumerate() {
+                    let at = (row * t + col) * f;
+                    features[at..at + of_token.len()].copy_from_slice(of_token);
+                }
+            }
+            Tensor::from_data(TensorData::new(features, [b, t, f]), device)
+        });
         ClassBatch {
             pieces,
+            features,
             tokens: Tensor::from_data(TensorData::new(tokens, [b, t]), device),
             lengths: items.iter().map(|i| i.ids.len()).collect(),
             mask: Tensor::from_data(TensorData::new(mask, [b, t]), device),
@@ -501,6 +522,7 @@ mod tests {
             ids,
             label: 1,
             pieces,
+            ..ClassItem::default()
         };
         let items = vec![
             item(vec![5, 6], vec![vec![7, 8, 9], vec![4]]),
@@ -521,6 +543,25 @@ mod tests {
             &Device::flex(),
         );
         assert!(plain.pieces.is_none());
+        assert!(plain.features.is_none());
+    }
+
+    #[test]
+    fn features_pad_with_zeros_to_the_longest_sentence() {
+        let item = |ids: Vec<u32>, features: Vec<Vec<f32>>| ClassItem {
+            ids,
+            features,
+            ..ClassItem::default()
+        };
+        let items = vec![
+            item(vec![5], vec![vec![0.5, -1.0]]),
+            item(vec![3, 4], vec![vec![1.0, 2.0], vec![3.0, 4.0]]),
+        ];
+        let batch = ClassBatcher { pad_id: 0 }.batch(items, &Device::flex());
+        let features = batch.features.expect("items with features give a tensor");
+        assert_eq!(features.dims(), [2, 2, 2]);
+        let flat: Vec<f32> = features.into_data().convert::<f32>().try_to_vec().unwrap();
+        assert_eq!(flat, [0.5, -1.0, 0.0, 0.0, 1.0, 2.0, 3.0, 4.0]);
     }
 
     #[test]

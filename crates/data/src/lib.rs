@@ -12,6 +12,7 @@ pub mod classification;
 pub mod error;
 pub mod io;
 pub mod lm;
+pub mod nb;
 pub mod subwords;
 pub mod timeseries;
 pub mod tokenizer;

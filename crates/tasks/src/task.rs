@@ -271,9 +271,13 @@ fn score_and_finish<T: Task>(
 ) -> anyhow::Result<Results> {
     let model = fitted.model.model.valid().fork(device);
     let report = T::score(config, data, &model, device)?;
+    let mut results = report.results();
+    if fitted.averaged > 1 {
+        results.insert("averaged_epochs".into(), fitted.averaged as f64);
+    }
     finish(
         dir,
-        report.results(),
+        results,
         (fitted.epochs_run, fitted.epoch),
         seconds,
         &report.to_string(),

@@ -667,6 +667,110 @@ fn sentiment_subwords_classify_words_the_vocabulary_never_saw() {
 }
 
 #[test]
+fn sentiment_log_count_ratios_are_saved_and_read_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut lines = String::new();
+    for i in 0..64 {
+        let (word, label) = [("dismal", "neg"), ("superb", "pos")][i % 2];
+        lines.push_str(&format!(
+            "{} film {word}\t{label}\n",
+            ["a", "the", "one"][i % 3]
+        ));
+    }
+    let data = write(tmp.path(), "s.tsv", &lines);
+    let exp = write(
+        tmp.path(),
+        "s.toml",
+        &format!(
+            "task = \"sentiment\"\nname = \"nb\"\n[data]\nformat = \"tsv\"\npath = {data:?}\n\
+             labels = [\"neg\", \"pos\"]\nbatch_size = 8\n[model]\nd_embed = 8\nd_hidden = 8\n\
+             pooling = \"mean\"\ndropout = 0.0\nnb_features = true\n\
+             [train]\nepochs = 4\nlr = 0.02\nearly_stopping = 0\nkeep_best = false\n"
+        ),
+    );
+    let runs = tmp.path().join("runs").display().to_string();
+    let d = run_dir(&ok(&["train", &exp, "--runs", &runs]));
+    let ratios = std::fs::read_to_string(d.join("ratios.json")).unwrap();
+    assert!(ratios.contains("\"n_classes\":2"), "{ratios}");
+    let d = d.display().to_string();
+    let eval = ok(&["eval", &d]);
+    assert!(
+        eval.contains("model                                1.0000"),
+        "{eval}"
+    );
+    assert!(
+        eval.contains("Naive Bayes on the model's ratios    1.0000"),
+        "the ratios alone, beside the model: {eval}"
+    );
+    let results = std::fs::read_to_string(Path::new(&d).join("results.json")).unwrap();
+    assert!(results.contains("\"nb_accuracy\": 1.0"), "{results}");
+    let explained = ok(&[
+        "predict",
+        &d,
+        "--explain",
+        "a superb film",
+        "one dismal film",
+    ]);
+    assert!(
+        explained.starts_with("pos ") && explained.contains("\nneg "),
+        "{explained}"
+    );
+    assert!(
+        explained.contains("top tokens by occlusion: superb"),
+        "occlusion recomputes the features without the token: {explained}"
+    );
+    std::fs::remove_file(Path::new(&d).join("ratios.json")).unwrap();
+    fails(&["predict", &d, "a superb film"], "ratios.json");
+    fails(
+        &["train", &exp, "--runs", &runs, "model.nb_folds=1"],
+        "model.nb_folds = 1: need at least 2 folds",
+    );
+    fails(
+        &["train", &exp, "--runs", &runs, "model.nb_alpha=0"],
+        "model.nb_alpha = 0: must be a positive number",
+    );
+}
+
+#[test]
+fn averaged_weights_are_kept_and_every_epoch_checkpoint_stays() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut lines = String::new();
+    for i in 0..64 {
+        let (word, label) = [("dismal", "neg"), ("superb", "pos")][i % 2];
+        lines.push_str(&format!("{} film {word}\t{label}\n", ["a", "the"][i % 2]));
+    }
+    let data = write(tmp.path(), "s.tsv", &lines);
+    let exp = write(
+        tmp.path(),
+        "s.toml",
+        &format!(
+            "task = \"sentiment\"\nname = \"avg\"\n[data]\nformat = \"tsv\"\npath = {data:?}\n\
+             labels = [\"neg\", \"pos\"]\nbatch_size = 8\n[model]\nd_embed = 8\nd_hidden = 8\n\
+             pooling = \"mean\"\ndropout = 0.0\n\
+             [train]\nepochs = 4\nlr = 0.02\nearly_stopping = 0\nkeep_best = false\naverage = 3\n"
+        ),
+    );
+    let runs = tmp.path().join("runs").display().to_string();
+    let d = run_dir(&ok(&["train", &exp, "--runs", &runs]));
+    let results = std::fs::read_to_string(d.join("results.json")).unwrap();
+    assert!(results.contains("\"averaged_epochs\": 3.0"), "{results}");
+    assert!(results.contains("\"kept_epoch\": 4.0"), "{results}");
+    for epoch in 1..=4 {
+        let path = d.join(format!("checkpoint/model-{epoch}.bpk"));
+        assert!(path.is_file(), "{} kept for averaging", path.display());
+    }
+    let eval = ok(&["eval", &d.display().to_string()]);
+    assert!(
+        eval.contains("model                                1.0000"),
+        "the averaged model still separates the classes: {eval}"
+    );
+    fails(
+        &["train", &exp, "--runs", &runs, "train.average=0"],
+        "train.average = 0: must be at least 1",
+    );
+}
+
+#[test]
 fn forecast_trains_forecasts_plots_and_backtests() {
     let tmp = tempfile::tempdir().unwrap();
     let exp = datasets()

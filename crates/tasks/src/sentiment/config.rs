@@ -111,6 +111,15 @@ pub struct ModelSection {
     pub subword_min: usize,
     /// Longest subword n-gram.
     pub subword_max: usize,
+    /// Give each token, beside its word vector, the Naive-Bayes log-count ratios (NBSVM's
+    /// features) of its word and of the bigram ending at it, one per class: fitted on the
+    /// training sentences (saved as `ratios.json`), each training sentence's own fitted on the
+    /// other `nb_folds` folds.
+    pub nb_features: bool,
+    /// Additive smoothing of the ratios' counts.
+    pub nb_alpha: f64,
+    /// Folds of the out-of-fold ratios of the training sentences.
+    pub nb_folds: usize,
 }
 
 impl Default for SentimentExperiment {
@@ -142,6 +151,9 @@ impl Default for SentimentExperiment {
                 subword_buckets: 0,
                 subword_min: 3,
                 subword_max: 5,
+                nb_features: false,
+                nb_alpha: 1.0,
+                nb_folds: 5,
             },
             train: TrainSection {
                 grad_clip: 5.0,
@@ -214,6 +226,12 @@ impl TaskConfig for SentimentExperiment {
                 m.subword_max
             );
         }
+        if !(m.nb_alpha > 0.0 && m.nb_alpha.is_finite()) {
+            bail!("model.nb_alpha = {}: must be a positive number", m.nb_alpha);
+        }
+        if m.nb_folds < 2 {
+            bail!("model.nb_folds = {}: need at least 2 folds", m.nb_folds);
+        }
         if !(0.0..1.0).contains(&self.model.dropout) {
             bail!("model.dropout = {}: must be in [0, 1)", self.model.dropout);
         }
@@ -225,7 +243,8 @@ impl SentimentExperiment {
     /// The model's config for a vocabulary of `vocab_size` words.
     pub fn model_config(&self, vocab_size: usize) -> SentimentConfig {
         let m = &self.model;
-        let rnn = RecurrentConfig::new(m.cell, m.d_embed, m.d_hidden)
+        let d_features = self.nb_width();
+        let rnn = RecurrentConfig::new(m.cell, m.d_embed + d_features, m.d_hidden)
             .with_n_layers(m.n_layers)
             .with_bidirectional(m.bidirectional)
             .with_dropout(if m.n_layers > 1 { m.dropout } else { 0.0 });
@@ -233,6 +252,16 @@ impl SentimentExperiment {
             .with_dropout(m.dropout)
             .with_ngram_buckets(m.ngram_buckets)
             .with_subword_buckets(m.subword_buckets)
+            .with_d_features(d_features)
+    }
+
+    /// Features per token from the log-count ratios: two per class, or none without
+    /// `model.nb_features`.
+    pub fn nb_width(&self) -> usize {
+        match self.model.nb_features {
+            true => 2 * self.data.labels.len(),
+            false => 0,
+        }
     }
 
     /// How words are cut into subwords, when the model has them.

@@ -11,18 +11,29 @@ use rnnlab_data::classification::{
     ClassBatch, ClassBatcher, ClassDataset, ClassItem, Labelled, Split, load_mr, load_tsv,
     stratified_split,
 };
+use rnnlab_data::nb::{self, LogCountRatios};
 use rnnlab_data::subwords::Subwords;
 use rnnlab_data::tokenizer::{AnyTokenizer, Tokenizer, WordTokenizer};
 
 use super::config::{DataFormat, SentimentExperiment};
-use super::score::words;
 use crate::training::Loaders;
 
 /// The tokenizer's file in a run directory.
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
 
+/// The log-count ratios' file in a run directory (`model.nb_features`).
+pub const RATIOS_FILE: &str = "ratios.json";
+
 /// The padding id of every batch.
 pub const PAD: u32 = 0;
+
+/// The words of `text` as the run's tokenizer splits them.
+pub fn words(tokenizer: &AnyTokenizer, text: &str) -> Vec<String> {
+    match tokenizer {
+        AnyTokenizer::Word(w) => w.words(text),
+        _ => text.split_whitespace().map(str::to_string).collect(),
+    }
+}
 
 /// A sentiment run's data.
 pub struct SentimentData {
@@ -34,6 +45,21 @@ pub struct SentimentData {
     pub tokenizer: AnyTokenizer,
     /// How words are cut into subwords, when the model has them.
     pub subwords: Option<Subwords>,
+    /// The Naive-Bayes log-count ratios fitted on the training sentences (or the run's), when
+    /// the model takes them (`model.nb_features`).
+    pub ratios: Option<LogCountRatios>,
+}
+
+/// The run's saved log-count ratios when the model takes them.
+pub fn load_ratios(e: &SentimentExperiment, run: &Path) -> anyhow::Result<Option<LogCountRatios>> {
+    if !e.model.nb_features {
+        return Ok(None);
+    }
+    let path = run.join(RATIOS_FILE);
+    let text = rnnlab_data::io::read_text(&path)?;
+    let ratios: LogCountRatios = serde_json::from_str(&text)
+        .map_err(|err| anyhow::anyhow!("{}: not a log-count ratios file: {err}", path.display()))?;
+    Ok(Some(ratios))
 }
 
 /// Reads and splits the sentences; fits the tokenizer on the training ones, or loads the one
@@ -93,19 +119,93 @@ pub fn read(e: &SentimentExperiment, run: Option<&Path>) -> anyhow::Result<Senti
             &d.words.word_config(d.min_freq),
         )),
     };
-    Ok(SentimentData {
+    let mut data = SentimentData {
         examples,
         split,
         tokenizer,
         subwords: e.subwords(),
-    })
+        ratios: None,
+    };
+    data.ratios = match run {
+        Some(dir) => load_ratios(e, dir)?,
+        None if e.model.nb_features => {
+            let docs = data.training_ids()?;
+            Some(LogCountRatios::fit(
+                &borrowed(&docs),
+                e.data.labels.len(),
+                e.model.nb_alpha,
+            )?)
+        }
+        None => None,
+    };
+    Ok(data)
+}
+
+/// `(ids, label)` pairs as slices.
+fn borrowed(docs: &[(Vec<u32>, usize)]) -> Vec<(&[u32], usize)> {
+    docs.iter().map(|(ids, l)| (ids.as_slice(), *l)).collect()
 }
 
 impl SentimentData {
     /// A sentence as the model reads it: its ids (a text without words is one `PAD`) and,
     /// with subwords, the pieces of each of its words.
     pub fn item(&self, text: &str, label: usize) -> anyhow::Result<ClassItem> {
-        let mut ids = self.tokenizer.encode(text)?;
+        let mut item = self.encode(text, label)?;
+        if item.ids.is_empty() {
+            item.ids.push(PAD);
+        }
+        Ok(item)
+    }
+
+    /// A sentence to classify, as the model reads it; a text without words is an error.
+    pub fn query(&self, text: &str) -> anyhow::Result<ClassItem> {
+        let item = self.encode(text, 0)?;
+        if item.ids.is_empty() {
+            anyhow::bail!("nothing to classify: the text has no words");
+        }
+        Ok(item)
+    }
+
+    /// The training sentences' ids (as [`item`](Self::item) makes them) and labels.
+    fn training_ids(&self) -> anyhow::Result<Vec<(Vec<u32>, usize)>> {
+        self.split
+            .train
+            .iter()
+            .map(|&i| {
+                let ex = &self.examples[i];
+                let mut ids = self.tokenizer.encode(&ex.text)?;
+                if ids.is_empty() {
+                    ids.push(PAD);
+                }
+                Ok((ids, ex.label))
+            })
+            .collect()
+    }
+
+    /// The training sentences as the model trains on them: with log-count ratios, each
+    /// sentence's features come from the ratios fitted on the other `model.nb_folds` folds
+    /// (drawn with `data.split_seed`), never from its own label.
+    pub fn training_dataset(&self, e: &SentimentExperiment) -> anyhow::Result<ClassDataset> {
+        let mut items = self.dataset(&self.split.train)?.into_items();
+        if self.ratios.is_some() {
+            let docs = self.training_ids()?;
+            let features = nb::cross_fitted(
+                &borrowed(&docs),
+                e.data.labels.len(),
+                e.model.nb_alpha,
+                e.model.nb_folds,
+                e.data.split_seed,
+            )?;
+            for (item, features) in items.iter_mut().zip(features) {
+                item.features = features;
+            }
+        }
+        Ok(ClassDataset::from_items(items))
+    }
+
+    /// The ids of `text` (none for a text without words), their pieces and features.
+    fn encode(&self, text: &str, label: usize) -> anyhow::Result<ClassItem> {
+        let ids = self.tokenizer.encode(text)?;
         let pieces = match &self.subwords {
             Some(subwords) => {
                 let words = words(&self.tokenizer, text);
@@ -120,10 +220,18 @@ impl SentimentData {
             }
             None => Vec::new(),
         };
-        if ids.is_empty() {
-            ids.push(PAD);
-        }
-        Ok(ClassItem { ids, label, pieces })
+        // An empty text is read as one `PAD` (see `item`): its features are that token's.
+        let features = match &self.ratios {
+            Some(ratios) if ids.is_empty() => ratios.features(&[PAD]),
+            Some(ratios) => ratios.features(&ids),
+            None => Vec::new(),
+        };
+        Ok(ClassItem {
+            ids,
+            label,
+            pieces,
+            features,
+        })
     }
 
     /// The sentences of `indices` as a dataset.
@@ -157,7 +265,7 @@ pub fn loaders(
     let b = e.data.batch_size;
     let batcher = ClassBatcher { pad_id: PAD };
     let train = EpochBuckets::new(
-        data.dataset(&data.split.train)?.into_items(),
+        data.training_dataset(e)?.into_items(),
         |item| item.ids.len(),
         batcher.clone(),
         b,

@@ -6,6 +6,7 @@ use burn::data::dataloader::batcher::Batcher;
 use burn::prelude::Device;
 use burn::tensor::activation::softmax;
 use rnnlab_data::classification::{ClassBatcher, ClassItem};
+use rnnlab_data::nb::LogCountRatios;
 
 use super::SentimentClassifier;
 use crate::metrics::read_floats;
@@ -39,14 +40,17 @@ fn probabilities(logits: Tensor<2>) -> anyhow::Result<Vec<Vec<f32>>> {
     Ok((0..b).map(|i| p[i * c..(i + 1) * c].to_vec()).collect())
 }
 
-/// `item` without its token `i` (and that token's pieces).
-fn dropped(item: &ClassItem, i: usize) -> ClassItem {
+/// `item` without its token `i` (and that token's pieces); with log-count ratios, the
+/// features of the shorter sentence (its new bigram included).
+fn dropped(item: &ClassItem, i: usize, ratios: Option<&LogCountRatios>) -> ClassItem {
     let keep = |j: &usize| *j != i;
+    let ids: Vec<u32> = (0..item.ids.len())
+        .filter(keep)
+        .map(|j| item.ids[j])
+        .collect();
     ClassItem {
-        ids: (0..item.ids.len())
-            .filter(keep)
-            .map(|j| item.ids[j])
-            .collect(),
+        features: ratios.map(|r| r.features(&ids)).unwrap_or_default(),
+        ids,
         label: item.label,
         pieces: (0..item.pieces.len())
             .filter(keep)
@@ -55,11 +59,13 @@ fn dropped(item: &ClassItem, i: usize) -> ClassItem {
     }
 }
 
-/// Classifies `item` (one sentence; `words` names each of its ids) and weighs its tokens.
+/// Classifies `item` (one sentence; `words` names each of its ids; `ratios`, when the model
+/// takes log-count ratios) and weighs its tokens.
 pub fn explain(
     model: &SentimentClassifier,
     item: ClassItem,
     words: &[String],
+    ratios: Option<&LogCountRatios>,
     pad_id: u32,
     device: &Device,
 ) -> anyhow::Result<Explanation> {
@@ -71,7 +77,7 @@ pub fn explain(
     let (weights, method) = match out.weights {
         Some(w) => (read_floats(w)?, "attention"),
         None if n > 1 => {
-            let without: Vec<ClassItem> = (0..n).map(|i| dropped(&item, i)).collect();
+            let without: Vec<ClassItem> = (0..n).map(|i| dropped(&item, i, ratios)).collect();
             let occluded = probabilities(model.forward(batcher.batch(without, device)).logits)?;
             (
                 occluded.iter().map(|p| probs[label] - p[label]).collect(),

@@ -14,13 +14,12 @@ pub mod tfidf;
 
 use std::path::Path;
 
-use anyhow::bail;
 use burn::data::dataloader::batcher::Batcher;
 use burn::prelude::Device;
 use burn::tensor::activation::softmax;
 use burn::train::SupervisedTraining;
 use burn::train::metric::AccuracyMetric;
-use rnnlab_data::classification::{ClassBatch, ClassBatcher, ClassItem};
+use rnnlab_data::classification::{ClassBatch, ClassBatcher};
 use rnnlab_data::tokenizer::Tokenizer;
 
 pub use config::SentimentExperiment;
@@ -56,11 +55,17 @@ impl Task for SentimentTask {
             },
             tokenizer: rnnlab_data::tokenizer::AnyTokenizer::load(&run.join(data::TOKENIZER_FILE))?,
             subwords: config.subwords(),
+            ratios: data::load_ratios(config, run)?,
         })
     }
 
     fn save(data: &Self::Data, dir: &Path) -> anyhow::Result<()> {
-        Ok(data.tokenizer.save(&dir.join(data::TOKENIZER_FILE))?)
+        data.tokenizer.save(&dir.join(data::TOKENIZER_FILE))?;
+        if let Some(ratios) = &data.ratios {
+            let json = serde_json::to_string(ratios)?;
+            rnnlab_data::io::write_atomic(&dir.join(data::RATIOS_FILE), json.as_bytes())?;
+        }
+        Ok(())
     }
 
     fn model(
@@ -100,14 +105,6 @@ impl Task for SentimentTask {
     }
 }
 
-/// `text` as the run's model reads it; a text without words is an error.
-fn item_of(run: &Loaded<SentimentTask>, text: &str) -> anyhow::Result<ClassItem> {
-    if run.data.tokenizer.encode(text)?.is_empty() {
-        bail!("nothing to classify: the text has no words");
-    }
-    run.data.item(text, 0)
-}
-
 /// Classifies `text` with the run's model and weighs its tokens.
 pub fn predict(
     run: &Loaded<SentimentTask>,
@@ -115,14 +112,21 @@ pub fn predict(
     device: &Device,
 ) -> anyhow::Result<Explanation> {
     let tokenizer = &run.data.tokenizer;
-    let item = item_of(run, text)?;
-    let words = score::words(tokenizer, text);
+    let item = run.data.query(text)?;
+    let words = data::words(tokenizer, text);
     let words = if words.len() == item.ids.len() {
         words
     } else {
         item.ids.iter().map(|&i| tokenizer.decode(&[i])).collect()
     };
-    explain(&run.model, item, &words, data::PAD, device)
+    explain(
+        &run.model,
+        item,
+        &words,
+        run.data.ratios.as_ref(),
+        data::PAD,
+        device,
+    )
 }
 
 /// The class probabilities the run's model gives each of `texts` (one row each, in order),
@@ -138,7 +142,7 @@ pub fn classify(
     for chunk in texts.chunks(run.config.data.batch_size.max(1)) {
         let items = chunk
             .iter()
-            .map(|text| item_of(run, text))
+            .map(|text| run.data.query(text))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let logits = run.model.forward(batcher.batch(items, device)).logits;
         let p = crate::metrics::read_floats(softmax(logits, 1))?;

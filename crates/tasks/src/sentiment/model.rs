@@ -23,7 +23,7 @@ pub struct SentimentConfig {
     pub vocab_size: usize,
     /// Number of classes.
     pub n_classes: usize,
-    /// The recurrent stack; its `d_input` is the embedding size.
+    /// The recurrent stack; its `d_input` is the embedding size plus `d_features`.
     pub rnn: RecurrentConfig,
     /// Pooling over time.
     pub pooling: Pooling,
@@ -40,6 +40,10 @@ pub struct SentimentConfig {
     /// batch's `pieces`), so words outside the vocabulary get vectors from their pieces.
     #[config(default = 0)]
     pub subword_buckets: usize,
+    /// Dense per-token features (the batch's `features`, e.g. Naive-Bayes log-count ratios)
+    /// concatenated to each word vector before the recurrent stack; 0 = none.
+    #[config(default = 0)]
+    pub d_features: usize,
 }
 
 impl SentimentConfig {
@@ -57,14 +61,25 @@ impl SentimentConfig {
                 message: format!("{}: must be in [0, 1)", self.dropout),
             });
         }
+        if self.d_features >= self.rnn.d_input {
+            return Err(ConfigError {
+                key: "d_features",
+                message: format!(
+                    "{} features leave no room for a word vector in rnn.d_input = {}",
+                    self.d_features, self.rnn.d_input
+                ),
+            });
+        }
+        let d_embed = self.rnn.d_input - self.d_features;
         let rnn = self.rnn.try_init(device)?;
         let d = rnn.d_output();
         let attention =
             (self.pooling == Pooling::Attention).then(|| AttentionConfig::new(d).init(device));
         Ok(SentimentClassifier {
-            embedding: EmbeddingConfig::new(self.vocab_size, self.rnn.d_input).init(device),
+            embedding: EmbeddingConfig::new(self.vocab_size, d_embed).init(device),
             subwords: (self.subword_buckets > 0)
-                .then(|| EmbeddingConfig::new(self.subword_buckets, self.rnn.d_input).init(device)),
+                .then(|| EmbeddingConfig::new(self.subword_buckets, d_embed).init(device)),
+            d_features: self.d_features,
             rnn,
             attention,
             dropout: DropoutConfig::new(self.dropout).init(),
@@ -106,6 +121,9 @@ pub struct SentimentClassifier {
     /// Pooling over time.
     #[module(skip)]
     pub pooling: Pooling,
+    /// Per-token features expected beside each word vector (0 = none).
+    #[module(skip)]
+    pub d_features: usize,
     /// The linear bag of n-grams added to the logits, when configured.
     pub bag: Option<NgramBag>,
 }
@@ -157,14 +175,19 @@ pub struct Classified {
 
 impl SentimentClassifier {
     /// A padded batch (`tokens` `[B, T]`, its lengths and `mask` `[B, T]`, its `pieces`
-    /// `[B, T, K]` when the model has subwords; labels unused) → logits `[B, n_classes]` and
-    /// the attention weights `[B, T]` when pooling by attention.
+    /// `[B, T, K]` when the model has subwords, its `features` `[B, T, d_features]` when it
+    /// takes them; labels unused) → logits `[B, n_classes]` and the attention weights `[B, T]`
+    /// when pooling by attention.
+    ///
+    /// # Panics
+    /// When the model takes features and the batch has none of that width.
     pub fn forward(&self, batch: ClassBatch) -> Classified {
         let ClassBatch {
             tokens,
             lengths,
             mask,
             pieces,
+            features,
             ..
         } = batch;
         let bag = self
@@ -177,6 +200,14 @@ impl SentimentClassifier {
             _ => words,
         };
         let x = self.dropout.forward(words);
+        let x = match (self.d_features, features) {
+            (0, _) => x,
+            (d, Some(features)) if features.dims()[2] == d => Tensor::cat(vec![x, features], 2),
+            (d, other) => panic!(
+                "the model takes {d} features per token; the batch has {:?}",
+                other.map(|f| f.dims()[2])
+            ),
+        };
         let (out, state) = self.rnn.forward_with_lengths(x, &lengths, None);
         let Pooled {
             vector: pooled,
@@ -347,6 +378,64 @@ mod tests {
         }
     }
 
+    #[test]
+    fn token_features_reach_the_recurrent_stack() {
+        // Every sentence has the same ids; only a feature of one of its tokens tells the class.
+        let items: Vec<ClassItem> = (0..16)
+            .map(|i| {
+                let label = i % 2;
+                let sign = if label == 1 { 1.0 } else { -1.0 };
+                ClassItem {
+                    ids: vec![4, 5, 6],
+                    label,
+                    features: (0..3)
+                        .map(|t| vec![if t == i % 3 { sign } else { 0.0 }])
+                        .collect(),
+                    ..ClassItem::default()
+                }
+            })
+            .collect();
+        let device = Device::flex().autodiff();
+        device.seed(2);
+        let rnn = RecurrentConfig::new(CellType::Gru, 9, 8);
+        let config = SentimentConfig::new(10, 2, rnn, Pooling::Mean).with_d_features(1);
+        let mut model = Step::new(config.try_init(&device).unwrap(), Policy::new(1.0, false));
+        assert_eq!(
+            model.model.embedding.weight.dims(),
+            [10, 8],
+            "d_input − d_features"
+        );
+        let batch = ClassBatcher { pad_id: 0 }.batch(items.clone(), &device);
+        let mut optim = AdamConfig::new().init();
+        for _ in 0..60 {
+            let out = TrainStep::step(&model, batch.clone());
+            model = model.optimize(&mut optim, 0.03.into(), out.grads);
+        }
+        let out = model
+            .model
+            .valid()
+            .forward(ClassBatcher { pad_id: 0 }.batch(items, &Device::flex()));
+        let predicted: Vec<i64> = out
+            .logits
+            .argmax(1)
+            .reshape([16])
+            .into_data()
+            .convert::<i64>()
+            .try_to_vec::<i64>()
+            .unwrap();
+        let expected: Vec<i64> = (0..16).map(|i| i % 2).collect();
+        assert_eq!(predicted, expected);
+        let too_wide = SentimentConfig::new(
+            10,
+            2,
+            RecurrentConfig::new(CellType::Gru, 4, 8),
+            Pooling::Mean,
+        )
+        .with_d_features(4)
+        .try_init(&Device::flex());
+        assert_eq!(too_wide.unwrap_err().key, "d_features");
+    }
+
     /// Sentences of three words whose class is the stem of one of them (`superb…` or
     /// `dismal…`); the test keywords have suffixes training never saw, so the vocabulary maps
     /// them to `<unk>` and only their pieces can tell the classes apart.
@@ -374,6 +463,7 @@ mod tests {
                     ids,
                     label,
                     pieces: subwords.of_words(&words),
+                    ..ClassItem::default()
                 });
             }
         }

@@ -7,22 +7,13 @@ use burn::data::dataloader::DataLoaderBuilder;
 use burn::prelude::Device;
 use burn::tensor::activation::softmax;
 use rnnlab_data::classification::ClassBatcher;
-use rnnlab_data::tokenizer::AnyTokenizer;
 
 use super::SentimentClassifier;
 use super::config::SentimentExperiment;
-use super::data::{PAD, SentimentData};
+use super::data::{PAD, SentimentData, words};
 use crate::metrics::ClassificationReport;
 use crate::run::Results;
 use crate::task::Report;
-
-/// The words of `text` as the run's tokenizer splits them.
-pub fn words(tokenizer: &AnyTokenizer, text: &str) -> Vec<String> {
-    match tokenizer {
-        AnyTokenizer::Word(w) => w.words(text),
-        _ => text.split_whitespace().map(str::to_string).collect(),
-    }
-}
 
 /// Test-split scores of a run.
 #[derive(Clone, Debug)]
@@ -33,6 +24,9 @@ pub struct SentimentReport {
     pub report: ClassificationReport,
     /// The TF-IDF + logistic-regression baseline on the same test sentences.
     pub baseline: ClassificationReport,
+    /// With `model.nb_features`, Naive Bayes on the model's own log-count ratios, on the same
+    /// test sentences: what the ratios alone are worth.
+    pub nb: Option<ClassificationReport>,
     /// Test sentences.
     pub n_test: usize,
     /// The split, for the record.
@@ -41,9 +35,14 @@ pub struct SentimentReport {
 
 impl Report for SentimentReport {
     /// `test_accuracy`, macro `test_precision`/`test_recall`/`test_f1`, and the baseline's
-    /// `baseline_accuracy`, `baseline_f1`.
+    /// `baseline_accuracy`, `baseline_f1`, and with log-count ratios `nb_accuracy`, `nb_f1`.
     fn results(&self) -> Results {
-        self.report.results_beside(&self.baseline)
+        let mut results = self.report.results_beside(&self.baseline);
+        if let Some(nb) = &self.nb {
+            results.insert("nb_accuracy".into(), nb.accuracy);
+            results.insert("nb_f1".into(), nb.macro_f1());
+        }
+        results
     }
 }
 
@@ -61,6 +60,15 @@ impl fmt::Display for SentimentReport {
             self.baseline.accuracy,
             mean(&self.baseline.f1)
         )?;
+        if let Some(nb) = &self.nb {
+            writeln!(
+                f,
+                "{:<34}{:>9.4}{:>10.4}",
+                "Naive Bayes on the model's ratios",
+                nb.accuracy,
+                mean(&nb.f1)
+            )?;
+        }
         writeln!(f, "model, per class:")?;
         write!(f, "{}", r.table(&self.labels))
     }
@@ -137,9 +145,26 @@ pub fn score(
 ) -> anyhow::Result<SentimentReport> {
     let (probabilities, truth) = probabilities(e, data, model, &data.split.test, device)?;
     let report = ClassificationReport::new(&argmax(&probabilities), &truth, e.data.labels.len());
+    let nb = match &data.ratios {
+        Some(ratios) => {
+            let predicted = data
+                .split
+                .test
+                .iter()
+                .map(|&i| Ok(ratios.classify(&data.item(&data.examples[i].text, 0)?.ids)))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            Some(ClassificationReport::new(
+                &predicted,
+                &truth,
+                e.data.labels.len(),
+            ))
+        }
+        None => None,
+    };
     Ok(SentimentReport {
         labels: e.class_names().to_vec(),
         report,
+        nb,
         baseline: baseline(e, data)?,
         n_test: data.split.test.len(),
         split: data.describe_split(e.data.split_seed),

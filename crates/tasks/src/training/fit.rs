@@ -51,6 +51,9 @@ pub struct Fitted<M> {
     pub epochs_run: usize,
     /// Set when a non-finite loss stopped training: why.
     pub stopped: Option<String>,
+    /// How many epochs' weights, ending at `epoch`, the kept weights average
+    /// (`train.average`; 1 = that epoch's alone).
+    pub averaged: usize,
 }
 
 /// Where `fit` saves the final weights.
@@ -115,8 +118,13 @@ pub fn fit<O: Objective>(
             ExecutionStrategy::multi(devices, MultiDeviceOptim::OptimMainDevice).into(),
         );
     }
-    // Keep the last two epochs (for resume) and the best one by the selection metric.
-    let keep = ComposedCheckpointingStrategy::builder().add(KeepLastNCheckpoints::new(2));
+    // Keep the last two epochs (for resume) and the best one by the selection metric; every
+    // epoch when the kept weights average several.
+    let last = match train.average > 1 {
+        true => train.epochs,
+        false => 2,
+    };
+    let keep = ComposedCheckpointingStrategy::builder().add(KeepLastNCheckpoints::new(last));
     let keep = if train.keep_best_by == KeepBestBy::Accuracy {
         keep.add(MetricCheckpointingStrategy::new(
             &AccuracyMetric::new(),
@@ -163,7 +171,7 @@ pub fn fit<O: Objective>(
     let stopped = stop_reason.lock().expect("stop reason poisoned").clone();
     let history = History::read(&csv)?;
     let epochs_run = history.last_epoch().unwrap_or(0);
-    let mut model = result.model;
+    let model = result.model;
     let mut epoch = epochs_run;
     let best = match train.keep_best_by {
         KeepBestBy::Accuracy => history.best_epoch_max("valid", "Accuracy"),
@@ -179,6 +187,7 @@ pub fn fit<O: Objective>(
                 stopped: Some(format!(
                     "{reason}; no epoch had finished, so no model was saved"
                 )),
+                averaged: 1,
             });
         };
         // With `keep_best`, the best epoch before the divergence, when its checkpoint is kept
@@ -186,10 +195,7 @@ pub fn fit<O: Objective>(
         let kept = fallback_epoch(best, good, train.keep_best, |e| {
             checkpoint::path(&checkpoints, "model", e).is_file()
         });
-        let path = checkpoint::path(&checkpoints, "model", kept);
-        let record = ModuleRecord::load(path.clone())
-            .map_err(|e| anyhow::anyhow!("{}: cannot read: {e:?}", path.display()))?;
-        model = model.load_record(record);
+        let (model, averaged) = kept_weights(model, &checkpoints, kept, train, true)?;
         save_model(&model.model, &dir.join(MODEL_FILE))?;
         let which = match kept == good {
             true => "the last good checkpoint",
@@ -203,24 +209,23 @@ pub fn fit<O: Objective>(
                 "{reason}; {} holds {which} (epoch {kept})",
                 dir.join(MODEL_FILE).display()
             )),
+            averaged,
         });
     }
     if train.keep_best
         && let Some(best) = best
-        && best != epochs_run
     {
-        let path = checkpoint::path(&checkpoints, "model", best);
-        let record = ModuleRecord::load(path.clone())
-            .map_err(|e| anyhow::anyhow!("{}: cannot read: {e:?}", path.display()))?;
-        model = model.load_record(record);
         epoch = best;
     }
+    // The weights in memory are the last epoch's.
+    let (model, averaged) = kept_weights(model, &checkpoints, epoch, train, epoch != epochs_run)?;
     save_model(&model.model, &dir.join(MODEL_FILE))?;
     Ok(Fitted {
         model,
         epoch,
         epochs_run,
         stopped,
+        averaged,
     })
 }
 
@@ -248,17 +253,42 @@ pub fn kept_from_checkpoints<O: Objective>(
     let kept = fallback_epoch(best, last, train.keep_best, |e| {
         checkpoint::path(&checkpoints, "model", e).is_file()
     });
-    let path = checkpoint::path(&checkpoints, "model", kept);
-    let record = ModuleRecord::load(path.clone())
-        .map_err(|e| anyhow::anyhow!("{}: cannot read: {e:?}", path.display()))?;
-    let model = model.load_record(record);
+    let (model, averaged) = kept_weights(model, &checkpoints, kept, train, true)?;
     save_model(&model.model, &dir.join(MODEL_FILE))?;
     Ok(Fitted {
         model,
         epoch: kept,
         epochs_run: history.last_epoch().unwrap_or(last),
         stopped: None,
+        averaged,
     })
+}
+
+/// The weights kept for epoch `kept`: read from its checkpoint when `load` (else `model`
+/// already holds them), or with `train.average = n > 1` the mean of the checkpoints of the
+/// `n` epochs ending at `kept`; with how many epochs were averaged.
+fn kept_weights<O: Objective>(
+    model: Step<O>,
+    checkpoints: &Path,
+    kept: usize,
+    train: &TrainSection,
+    load: bool,
+) -> anyhow::Result<(Step<O>, usize)> {
+    let epochs = super::average::window(kept, train.average);
+    let n = epochs.clone().count();
+    if n > 1 {
+        return Ok((
+            super::average::from_checkpoints(model, checkpoints, epochs)?,
+            n,
+        ));
+    }
+    if !load {
+        return Ok((model, 1));
+    }
+    let path = checkpoint::path(checkpoints, "model", kept);
+    let record = ModuleRecord::load(path.clone())
+        .map_err(|e| anyhow::anyhow!("{}: cannot read: {e:?}", path.display()))?;
+    Ok((model.load_record(record), 1))
 }
 
 /// The epoch whose weights a diverged run keeps: with `keep_best`, the best epoch by the

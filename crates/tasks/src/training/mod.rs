@@ -1,7 +1,8 @@
 //! What every task's training shares: the `[train]` section, the learning-rate schedule,
 //! global-norm gradient clipping and state carry ([`step`]), atomic checkpoints, `metrics.csv`
-//! history, the run renderer and [`fit()`].
+//! history, checkpoint averaging, the run renderer and [`fit()`].
 
+pub mod average;
 pub mod checkpoint;
 pub mod early_stop;
 pub mod fit;

@@ -57,6 +57,10 @@ pub struct TrainSection {
     pub keep_best: bool,
     /// `loss` (lowest validation loss) or, for classification, `accuracy` (highest).
     pub keep_best_by: KeepBestBy,
+    /// Keep the element-wise mean of the weights of this many epochs ending at the kept one
+    /// (checkpoint averaging; fewer when the run has had fewer epochs); 1 = the kept epoch's
+    /// own weights. Above 1, every epoch's checkpoint stays on disk.
+    pub average: usize,
     /// Every this many optimiser steps, write the mean training loss of those steps to
     /// `metrics.csv` (0 = about 50 times per epoch); on a pipe a progress line follows every
     /// ten such rows, or after 30 s without one.
@@ -89,6 +93,7 @@ impl TrainSection {
             early_stopping: 0,
             keep_best: false,
             keep_best_by: KeepBestBy::Loss,
+            average: 1,
             log_every: 0,
             init_from: String::new(),
             devices: Vec::new(),
@@ -108,7 +113,10 @@ impl TrainSection {
                 "train.keep_best_by = \"accuracy\": only \"loss\" for this task (it has no accuracy)"
             );
         }
-        crate::config::require_nonzero(&[("train.epochs", self.epochs)])?;
+        crate::config::require_nonzero(&[
+            ("train.epochs", self.epochs),
+            ("train.average", self.average),
+        ])?;
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             bail!("train.lr = {}: must be a positive number", self.lr);
         }
