@@ -602,6 +602,32 @@ fn sentiment_trains_evaluates_and_explains() {
     );
 }
 
+/// A small sentiment experiment in `dir` over `lines` (`text<TAB>neg|pos`): 8-wide mean-pooled
+/// GRU, no dropout, no early stopping, the last epoch kept, plus `model` and `train` lines.
+fn tiny_sentiment(dir: &Path, name: &str, lines: &str, model: &str, train: &str) -> String {
+    let data = write(dir, "s.tsv", lines);
+    write(
+        dir,
+        "s.toml",
+        &format!(
+            "task = \"sentiment\"\nname = \"{name}\"\n[data]\nformat = \"tsv\"\n\
+             path = {data:?}\nlabels = [\"neg\", \"pos\"]\nbatch_size = 8\n[model]\n\
+             d_embed = 8\nd_hidden = 8\npooling = \"mean\"\ndropout = 0.0\n{model}\n\
+             [train]\nlr = 0.02\nearly_stopping = 0\nkeep_best = false\n{train}\n"
+        ),
+    )
+}
+
+/// 64 sentences `a|the|one film dismal|superb`, the class told by the last word.
+fn keyword_lines() -> String {
+    (0..64)
+        .map(|i| {
+            let (word, label) = [("dismal", "neg"), ("superb", "pos")][i % 2];
+            format!("{} film {word}\t{label}\n", ["a", "the", "one"][i % 3])
+        })
+        .collect()
+}
+
 #[test]
 fn sentiment_subwords_classify_words_the_vocabulary_never_saw() {
     let tmp = tempfile::tempdir().unwrap();
@@ -616,16 +642,12 @@ fn sentiment_subwords_classify_words_the_vocabulary_never_saw() {
             ["a", "the", "one"][i % 3]
         ));
     }
-    let data = write(tmp.path(), "s.tsv", &lines);
-    let exp = write(
+    let exp = tiny_sentiment(
         tmp.path(),
-        "s.toml",
-        &format!(
-            "task = \"sentiment\"\nname = \"w\"\n[data]\nformat = \"tsv\"\npath = {data:?}\n\
-             labels = [\"neg\", \"pos\"]\nbatch_size = 8\n[model]\nd_embed = 8\nd_hidden = 8\n\
-             pooling = \"mean\"\ndropout = 0.0\nsubword_buckets = 4096\n\
-             [train]\nepochs = 6\nlr = 0.02\nearly_stopping = 0\nkeep_best = false\n"
-        ),
+        "w",
+        &lines,
+        "subword_buckets = 4096",
+        "epochs = 6",
     );
     let runs = tmp.path().join("runs").display().to_string();
     let d = run_dir(&ok(&["train", &exp, "--runs", &runs]))
@@ -669,24 +691,12 @@ fn sentiment_subwords_classify_words_the_vocabulary_never_saw() {
 #[test]
 fn sentiment_log_count_ratios_are_saved_and_read_back() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut lines = String::new();
-    for i in 0..64 {
-        let (word, label) = [("dismal", "neg"), ("superb", "pos")][i % 2];
-        lines.push_str(&format!(
-            "{} film {word}\t{label}\n",
-            ["a", "the", "one"][i % 3]
-        ));
-    }
-    let data = write(tmp.path(), "s.tsv", &lines);
-    let exp = write(
+    let exp = tiny_sentiment(
         tmp.path(),
-        "s.toml",
-        &format!(
-            "task = \"sentiment\"\nname = \"nb\"\n[data]\nformat = \"tsv\"\npath = {data:?}\n\
-             labels = [\"neg\", \"pos\"]\nbatch_size = 8\n[model]\nd_embed = 8\nd_hidden = 8\n\
-             pooling = \"mean\"\ndropout = 0.0\nnb_features = true\n\
-             [train]\nepochs = 4\nlr = 0.02\nearly_stopping = 0\nkeep_best = false\n"
-        ),
+        "nb",
+        &keyword_lines(),
+        "nb_features = true",
+        "epochs = 4",
     );
     let runs = tmp.path().join("runs").display().to_string();
     let d = run_dir(&ok(&["train", &exp, "--runs", &runs]));
@@ -734,21 +744,12 @@ fn sentiment_log_count_ratios_are_saved_and_read_back() {
 #[test]
 fn averaged_weights_are_kept_and_every_epoch_checkpoint_stays() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut lines = String::new();
-    for i in 0..64 {
-        let (word, label) = [("dismal", "neg"), ("superb", "pos")][i % 2];
-        lines.push_str(&format!("{} film {word}\t{label}\n", ["a", "the"][i % 2]));
-    }
-    let data = write(tmp.path(), "s.tsv", &lines);
-    let exp = write(
+    let exp = tiny_sentiment(
         tmp.path(),
-        "s.toml",
-        &format!(
-            "task = \"sentiment\"\nname = \"avg\"\n[data]\nformat = \"tsv\"\npath = {data:?}\n\
-             labels = [\"neg\", \"pos\"]\nbatch_size = 8\n[model]\nd_embed = 8\nd_hidden = 8\n\
-             pooling = \"mean\"\ndropout = 0.0\n\
-             [train]\nepochs = 4\nlr = 0.02\nearly_stopping = 0\nkeep_best = false\naverage = 3\n"
-        ),
+        "avg",
+        &keyword_lines(),
+        "",
+        "epochs = 4\naverage = 3",
     );
     let runs = tmp.path().join("runs").display().to_string();
     let d = run_dir(&ok(&["train", &exp, "--runs", &runs]));
