@@ -129,9 +129,12 @@ pub fn read(e: &SentimentExperiment, run: Option<&Path>) -> anyhow::Result<Senti
     data.ratios = match run {
         Some(dir) => load_ratios(e, dir)?,
         None if e.model.nb_features => {
-            let docs = data.training_ids()?;
+            // The items carry no features yet: `ratios` is still unset.
+            let items = data.dataset(&data.split.train)?.into_items();
+            let docs: Vec<(&[u32], usize)> =
+                items.iter().map(|i| (i.ids.as_slice(), i.label)).collect();
             Some(LogCountRatios::fit(
-                &borrowed(&docs),
+                &docs,
                 e.data.labels.len(),
                 e.model.nb_alpha,
             )?)
@@ -139,11 +142,6 @@ pub fn read(e: &SentimentExperiment, run: Option<&Path>) -> anyhow::Result<Senti
         None => None,
     };
     Ok(data)
-}
-
-/// `(ids, label)` pairs as slices.
-fn borrowed(docs: &[(Vec<u32>, usize)]) -> Vec<(&[u32], usize)> {
-    docs.iter().map(|(ids, l)| (ids.as_slice(), *l)).collect()
 }
 
 impl SentimentData {
@@ -166,31 +164,16 @@ impl SentimentData {
         Ok(item)
     }
 
-    /// The training sentences' ids (as [`item`](Self::item) makes them) and labels.
-    fn training_ids(&self) -> anyhow::Result<Vec<(Vec<u32>, usize)>> {
-        self.split
-            .train
-            .iter()
-            .map(|&i| {
-                let ex = &self.examples[i];
-                let mut ids = self.tokenizer.encode(&ex.text)?;
-                if ids.is_empty() {
-                    ids.push(PAD);
-                }
-                Ok((ids, ex.label))
-            })
-            .collect()
-    }
-
     /// The training sentences as the model trains on them: with log-count ratios, each
     /// sentence's features come from the ratios fitted on the other `model.nb_folds` folds
     /// (drawn with `data.split_seed`), never from its own label.
     pub fn training_dataset(&self, e: &SentimentExperiment) -> anyhow::Result<ClassDataset> {
         let mut items = self.dataset(&self.split.train)?.into_items();
         if self.ratios.is_some() {
-            let docs = self.training_ids()?;
+            let docs: Vec<(&[u32], usize)> =
+                items.iter().map(|i| (i.ids.as_slice(), i.label)).collect();
             let features = nb::cross_fitted(
-                &borrowed(&docs),
+                &docs,
                 e.data.labels.len(),
                 e.model.nb_alpha,
                 e.model.nb_folds,
