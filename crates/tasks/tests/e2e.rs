@@ -729,6 +729,12 @@ fn sentiment_log_count_ratios_are_saved_and_read_back() {
         explained.contains("top tokens by occlusion: superb"),
         "occlusion recomputes the features without the token: {explained}"
     );
+    let second = run_dir(&ok(&["train", &exp, "--runs", &runs, "train.seed=1"]));
+    let both = ok(&["ensemble", &d, &second.display().to_string()]);
+    assert!(
+        both.contains("Naive Bayes on the runs' ratios            1.0000"),
+        "the ensemble prints the ratios alone too: {both}"
+    );
     std::fs::remove_file(Path::new(&d).join("ratios.json")).unwrap();
     fails(&["predict", &d, "a superb film"], "ratios.json");
     fails(

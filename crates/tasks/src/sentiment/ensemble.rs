@@ -11,7 +11,7 @@ use burn::prelude::Device;
 
 use super::SentimentTask;
 use super::config::SentimentExperiment;
-use super::score::{argmax, baseline, probabilities};
+use super::score::{argmax, baseline, naive_bayes, probabilities};
 use crate::metrics::ClassificationReport;
 use crate::registry::require;
 use crate::task::{Loaded, load, load_for_inference};
@@ -28,6 +28,8 @@ pub struct EnsembleReport {
     pub report: ClassificationReport,
     /// The baseline, fitted on the common training split.
     pub baseline: ClassificationReport,
+    /// Naive Bayes on the log-count ratios of the first member that has them, when one does.
+    pub nb: Option<ClassificationReport>,
     /// Test sentences.
     pub n_test: usize,
     /// The split, for the record.
@@ -43,6 +45,10 @@ impl fmt::Display for EnsembleReport {
         writeln!(f, "{name:<40}{:>9.4}{:>10.4}", r.accuracy, r.macro_f1())?;
         let base = "TF-IDF + logistic regression";
         writeln!(f, "{base:<40}{:>9.4}{:>10.4}", b.accuracy, b.macro_f1())?;
+        if let Some(nb) = &self.nb {
+            let name = "Naive Bayes on the runs' ratios";
+            writeln!(f, "{name:<40}{:>9.4}{:>10.4}", nb.accuracy, nb.macro_f1())?;
+        }
         writeln!(f, "each run alone (test accuracy):")?;
         for (run, accuracy) in &self.members {
             writeln!(f, "  {accuracy:.4}  {}", run.display())?;
@@ -113,6 +119,10 @@ pub fn ensemble(runs: &[PathBuf], device: &Device) -> anyhow::Result<EnsembleRep
         members,
         report: ClassificationReport::new(&argmax(&sum), &truth, n_classes),
         baseline: baseline(&first.config, &first.data)?,
+        nb: match loaded.iter().find(|run| run.data.ratios.is_some()) {
+            Some(run) => naive_bayes(&run.config, &run.data)?,
+            None => None,
+        },
         n_test: test.len(),
         split: first.data.describe_split(first.config.data.split_seed),
     })

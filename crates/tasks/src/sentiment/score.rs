@@ -136,6 +136,28 @@ pub fn baseline(
     Ok(ClassificationReport::new(&predicted, &truth, n_classes))
 }
 
+/// With log-count ratios (`model.nb_features`), Naive Bayes on them alone, scored on `data`'s
+/// test split: what the model's features are worth without the model.
+pub fn naive_bayes(
+    e: &SentimentExperiment,
+    data: &SentimentData,
+) -> anyhow::Result<Option<ClassificationReport>> {
+    let Some(ratios) = &data.ratios else {
+        return Ok(None);
+    };
+    let (mut predicted, mut truth) = (Vec::new(), Vec::new());
+    for &i in &data.split.test {
+        let ex = &data.examples[i];
+        predicted.push(ratios.classify(&data.item(&ex.text, 0)?.ids));
+        truth.push(ex.label);
+    }
+    Ok(Some(ClassificationReport::new(
+        &predicted,
+        &truth,
+        e.data.labels.len(),
+    )))
+}
+
 /// Scores `model` on the test split and fits and scores the baseline.
 pub fn score(
     e: &SentimentExperiment,
@@ -145,26 +167,10 @@ pub fn score(
 ) -> anyhow::Result<SentimentReport> {
     let (probabilities, truth) = probabilities(e, data, model, &data.split.test, device)?;
     let report = ClassificationReport::new(&argmax(&probabilities), &truth, e.data.labels.len());
-    let nb = match &data.ratios {
-        Some(ratios) => {
-            let predicted = data
-                .split
-                .test
-                .iter()
-                .map(|&i| Ok(ratios.classify(&data.item(&data.examples[i].text, 0)?.ids)))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            Some(ClassificationReport::new(
-                &predicted,
-                &truth,
-                e.data.labels.len(),
-            ))
-        }
-        None => None,
-    };
     Ok(SentimentReport {
         labels: e.class_names().to_vec(),
         report,
-        nb,
+        nb: naive_bayes(e, data)?,
         baseline: baseline(e, data)?,
         n_test: data.split.test.len(),
         split: data.describe_split(e.data.split_seed),
