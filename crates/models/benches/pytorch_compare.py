@@ -3,12 +3,20 @@
 
     pip install torch        # only for this measurement; CI never runs it
     python3 crates/models/benches/pytorch_compare.py [--rounds 3] [--reps 5] [--filter charlm]
+        [--isa avx512|avx2|portable[,...]] [--generate]
 
 Every (shape, implementation) runs in its own process under `/usr/bin/time -v`, so each gets its
 own peak RSS; the processes alternate ours / PyTorch round by round (the order flips every round)
 and each reports the median of `--reps` timed repetitions after a warm-up. The table shows the
 median over rounds. PyTorch runs with `torch.set_num_threads(2)`; ours is the `recurrent` bench
-binary in `RNNLAB_BENCH_ONLY=ours` mode (built with `cargo bench --workspace --no-run`).
+binary in `RNNLAB_BENCH_ONLY=ours` mode (built with `cargo bench --workspace --no-run`, in
+`CARGO_TARGET_DIR`, else the target directory `.ci/run` uses, `~/.cache/rnnlab/target`).
+
+`--isa` runs both sides on one instruction-set path: ours with `RNNLAB_CPU_ISA`, PyTorch with
+`ATEN_CPU_CAPABILITY`, `MKL_ENABLE_INSTRUCTIONS` and `ONEDNN_MAX_CPU_ISA` (each PyTorch worker
+checks `torch.backends.cpu.get_cpu_capability()` and each of ours reports its path, so a
+restriction that did not take is an error). Several comma-separated paths give one table each,
+their rounds interleaved in the same run. Without `--isa` both sides run their best path.
 
 Forward = inference (`torch.inference_mode()`; burn's plain device); train = forward + mean +
 backward (weights' gradients included). `--generate` adds the batched generation benchmark
@@ -32,6 +40,25 @@ SHAPES = [
     ("forecast GRU 64 in8 T48 B128", "gru", 8, 64, 1, False, 48, 128),
     ("bigger LSTM 512 in512 T50 B64", "lstm", 512, 512, 1, False, 50, 64),
 ]
+
+
+# What each path sets for PyTorch: ATen's kernels, MKL's BLAS and oneDNN's (LSTM/GRU cells).
+TORCH_ISA = {
+    "avx512": {"ATEN_CPU_CAPABILITY": "avx512", "MKL_ENABLE_INSTRUCTIONS": "AVX512",
+               "ONEDNN_MAX_CPU_ISA": "AVX512_CORE"},
+    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+             "ONEDNN_MAX_CPU_ISA": "AVX2"},
+    "portable": {"ATEN_CPU_CAPABILITY": "default", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
+                 "ONEDNN_MAX_CPU_ISA": "SSE41"},
+}
+# What `torch.backends.cpu.get_cpu_capability()` says on each path.
+TORCH_CAPABILITY = {"avx512": "AVX512", "avx2": "AVX2", "portable": "DEFAULT"}
+
+
+def capability():
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability()
 
 
 def worker(name, reps):
@@ -65,7 +92,7 @@ def worker(name, reps):
         step()
         s.append(time.perf_counter() - t0)
     print(json.dumps({"shape": name, "fwd_ms": statistics.median(f) * 1e3,
-                      "train_ms": statistics.median(s) * 1e3}))
+                      "train_ms": statistics.median(s) * 1e3, "isa": capability()}))
 
 
 def generate_worker(steps):
@@ -90,7 +117,8 @@ def generate_worker(steps):
     run(5)
     t0 = time.perf_counter()
     run(steps)
-    print(json.dumps({"generate_chars_per_s": batch * steps / (time.perf_counter() - t0)}))
+    print(json.dumps({"generate_chars_per_s": batch * steps / (time.perf_counter() - t0),
+                      "isa": capability()}))
 
 
 def measured(cmd, env=None):
@@ -105,9 +133,11 @@ def measured(cmd, env=None):
 
 
 def bench_binary():
+    env = dict(os.environ)
+    env.setdefault("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/rnnlab/target"))
     out = subprocess.run(
         ["cargo", "bench", "--workspace", "--bench", "recurrent", "--no-run",
-         "--message-format=json"], capture_output=True, text=True, check=True)
+         "--message-format=json"], capture_output=True, text=True, check=True, env=env)
     for line in out.stdout.splitlines():
         msg = json.loads(line)
         if msg.get("reason") == "compiler-artifact" and msg["target"]["name"] == "recurrent" \
@@ -120,43 +150,30 @@ def cpu():
     text = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     model = re.search(r"Model name:\s*(.*)", text).group(1).strip()
     flags = re.search(r"Flags:\s*(.*)", text).group(1).split()
-    simd = [f for f in flags if f in ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "amx_tile")]
+    simd = [f for f in flags if f in ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "amx_tile",
+                                      "asimd")]
     return model, os.cpu_count(), simd
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--filter", default="")
-    ap.add_argument("--generate", action="store_true")
-    ap.add_argument("--worker")
-    ap.add_argument("--generate-worker", type=int)
-    args = ap.parse_args()
-    if args.worker:
-        return worker(args.worker, args.reps)
-    if args.generate_worker:
-        return generate_worker(args.generate_worker)
+def checked(lines, who, isa):
+    """The JSON lines of a run, after checking that it ran on the path asked for."""
+    if isa is not None:
+        want = isa if who == "ours" else TORCH_CAPABILITY[isa]
+        got = lines[0].get("isa")
+        if got != want:
+            sys.exit(f"{who} ran on {got!r}, not the {want!r} asked for")
+    return lines
 
-    import torch
 
-    exe = bench_binary()
-    model, cores, simd = cpu()
-    print(f"CPU: {model}, {cores} cores, flags: {' '.join(simd)}; PyTorch {torch.__version__} "
-          f"(2 threads); {args.rounds} interleaved rounds x {args.reps} reps, medians in ms\n")
-    shapes = [s for s in SHAPES if args.filter in s[0]]
-    res = {s[0]: {"ours": [], "torch": []} for s in shapes}
-    for r in range(args.rounds):
-        for s in shapes:
-            runs = [
-                ("ours", [exe], {"RNNLAB_BENCH_ONLY": "ours", "RNNLAB_BENCH_FILTER": s[0],
-                                 "RNNLAB_BENCH_ROUNDS": str(args.reps)}),
-                ("torch", [sys.executable, __file__, "--worker", s[0], "--reps", str(args.reps)],
-                 None),
-            ]
-            for who, cmd, env in runs if r % 2 == 0 else runs[::-1]:
-                lines, rss = measured(cmd, env)
-                res[s[0]][who].append((lines[0]["fwd_ms"], lines[0]["train_ms"], rss))
+def env_for(who, isa, extra=None):
+    env = dict(extra or {})
+    if isa is not None:
+        env.update({"RNNLAB_CPU_ISA": isa} if who == "ours" else TORCH_ISA[isa])
+    return env
+
+
+def table(isa, shapes, res, gen, steps):
+    print(f"\n### Path: {isa or 'best of each side'}\n")
     print("| shape | PyTorch fwd | ours fwd | fwd ratio | PyTorch train | ours train | train ratio "
           "| PyTorch RSS MiB | ours RSS MiB | RSS ratio |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -166,18 +183,65 @@ def main():
         (tf, tt, tr), (of, ot, orss) = med["torch"], med["ours"]
         print(f"| {s[0]} | {tf:.1f} | {of:.1f} | {tf / of:.2f}x | {tt:.1f} | {ot:.1f} | "
               f"{tt / ot:.2f}x | {tr:.0f} | {orss:.0f} | {orss / tr:.2f} |")
-    if args.generate:
-        steps = 1000
-        g = {"ours": [], "torch": []}
-        for r in range(args.rounds):
-            runs = [("ours", [exe], {"RNNLAB_BENCH_ONLY": "generate"}),
-                    ("torch", [sys.executable, __file__, "--generate-worker", str(steps)], None)]
-            for who, cmd, env in runs if r % 2 == 0 else runs[::-1]:
-                lines, _ = measured(cmd, env)
-                g[who].append(lines[0]["generate_chars_per_s"])
-        o, t = statistics.median(g["ours"]), statistics.median(g["torch"])
+    if gen is not None:
+        o, t = statistics.median(gen["ours"]), statistics.median(gen["torch"])
         print(f"\nbatched generation (2xLSTM256, batch 256, {steps} greedy steps): "
               f"PyTorch {t:,.0f} chars/s, ours {o:,.0f} chars/s ({o / t:.2f}x)")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--filter", default="")
+    ap.add_argument("--generate", action="store_true")
+    ap.add_argument("--isa", default="",
+                    help="comma-separated paths (avx512, avx2, portable); default: best of each")
+    ap.add_argument("--worker")
+    ap.add_argument("--generate-worker", type=int)
+    args = ap.parse_args()
+    if args.worker:
+        return worker(args.worker, args.reps)
+    if args.generate_worker:
+        return generate_worker(args.generate_worker)
+    isas = [i.strip() for i in args.isa.split(",") if i.strip()] or [None]
+    for isa in isas:
+        if isa is not None and isa not in TORCH_ISA:
+            sys.exit(f"--isa {isa}: expected avx512, avx2 or portable")
+
+    import torch
+
+    exe = bench_binary()
+    model, cores, simd = cpu()
+    print(f"CPU: {model}, {cores} cores, flags: {' '.join(simd)}; PyTorch {torch.__version__} "
+          f"(2 threads); {args.rounds} interleaved rounds x {args.reps} reps, medians in ms")
+    shapes = [s for s in SHAPES if args.filter in s[0]]
+    res = {isa: {s[0]: {"ours": [], "torch": []} for s in shapes} for isa in isas}
+    steps = 1000
+    gen = {isa: {"ours": [], "torch": []} for isa in isas} if args.generate else None
+    for r in range(args.rounds):
+        for isa in isas if r % 2 == 0 else isas[::-1]:
+            for s in shapes:
+                runs = [
+                    ("ours", [exe], env_for("ours", isa, {
+                        "RNNLAB_BENCH_ONLY": "ours", "RNNLAB_BENCH_FILTER": s[0],
+                        "RNNLAB_BENCH_ROUNDS": str(args.reps)})),
+                    ("torch", [sys.executable, __file__, "--worker", s[0], "--reps",
+                               str(args.reps)], env_for("torch", isa)),
+                ]
+                for who, cmd, env in runs if r % 2 == 0 else runs[::-1]:
+                    lines, rss = measured(cmd, env)
+                    lines = checked(lines, who, isa)
+                    res[isa][s[0]][who].append((lines[0]["fwd_ms"], lines[0]["train_ms"], rss))
+            if gen is not None:
+                runs = [("ours", [exe], env_for("ours", isa, {"RNNLAB_BENCH_ONLY": "generate"})),
+                        ("torch", [sys.executable, __file__, "--generate-worker", str(steps)],
+                         env_for("torch", isa))]
+                for who, cmd, env in runs if r % 2 == 0 else runs[::-1]:
+                    lines, _ = measured(cmd, env)
+                    gen[isa][who].append(checked(lines, who, isa)[0]["generate_chars_per_s"])
+    for isa in isas:
+        table(isa, shapes, res[isa], gen[isa] if gen else None, steps)
     print("\nratio = PyTorch time / our time (above 1: ours is faster); RSS ratio = ours / PyTorch")
 
 

@@ -200,13 +200,21 @@ fn main() {
     let profile_fwd = profile == "fwd";
     let train_device = device.clone().autodiff();
     let only = std::env::var("RNNLAB_BENCH_ONLY").unwrap_or_default();
+    // The op kernels' instruction-set path (`RNNLAB_CPU_ISA` forces a lower one).
+    let isa = match rnnlab_models::op::cpu_isa() {
+        Ok(isa) => isa,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
     if only == "generate" {
         let steps = std::env::var("RNNLAB_BENCH_GEN_STEPS")
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(1000);
         println!(
-            "{{\"generate_chars_per_s\": {:.0}, \"steps\": {steps}}}",
+            "{{\"generate_chars_per_s\": {:.0}, \"steps\": {steps}, \"isa\": \"{isa}\"}}",
             generation(&device, steps)
         );
         return;
@@ -236,7 +244,7 @@ fn main() {
                 t.push(time(&train_device, train));
             }
             println!(
-                "{{\"shape\": \"{}\", \"fwd_ms\": {:.3}, \"train_ms\": {:.3}}}",
+                "{{\"shape\": \"{}\", \"fwd_ms\": {:.3}, \"train_ms\": {:.3}, \"isa\": \"{isa}\"}}",
                 s.name,
                 median(f),
                 median(t)
@@ -244,7 +252,7 @@ fn main() {
         }
         return;
     }
-    println!("device: {device_name}, {rounds} interleaved rounds, medians in ms\n");
+    println!("device: {device_name}, CPU path {isa}, {rounds} interleaved rounds, medians in ms\n");
     println!(
         "| shape | ours fwd | burn-nn fwd | fwd speed-up | ours train | burn-nn train | train speed-up |"
     );

@@ -339,6 +339,8 @@ fn grid(overrides: &[String]) -> Vec<Vec<String>> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    // A forced instruction-set path the processor lacks is one error line before any work.
+    rnnlab_models::op::cpu_isa()?;
     match cli.command {
         Command::Train {
             file,

@@ -45,7 +45,7 @@ mod layout;
 mod tests;
 
 #[cfg(feature = "flex")]
-pub use flex::clear_weight_cache;
+pub use flex::{CpuIsa, ISA_VAR, IsaError, clear_weight_cache, cpu_isa};
 
 /// Runs `a` on this thread and `b` on another at the same time, each op call in them on one
 /// core, where `device` is flex on a machine with two cores or more (the two directions of a

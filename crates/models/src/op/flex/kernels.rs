@@ -1,14 +1,16 @@
 //! The per-row gate passes of the native CPU op, and the fast `exp` they are built on.
 //!
 //! Each pass is a straight loop over the `H` units of one batch row with no branches, which the
-//! compiler vectorises; [`multiversion!`] compiles it three times (AVX-512, AVX2+FMA, the
-//! baseline) and picks the best the processor has at run time, so the release build needs no
-//! `target-cpu` flag.
+//! compiler vectorises; [`multiversion!`] compiles it once per instruction-set path (AVX-512,
+//! AVX2+FMA, the baseline) and runs the process's path (`isa.rs`: the best the processor has, or
+//! the one `RNNLAB_CPU_ISA` forces), so the release build needs no `target-cpu` flag. On aarch64
+//! the baseline already has NEON and fused multiply-add, and the `neon` path is the baseline
+//! body with `FMA`.
 
 /// Defines `pub(super) fn $name(args)` whose body is compiled for AVX-512, AVX2 and the baseline
-/// and dispatched on the running processor's features. In the body, `FMA` says whether the
-/// variant has fused multiply-add (AVX-512 and AVX2 do): pass it on to [`exp`] and the
-/// functions built on it.
+/// and dispatched on the process's [`CpuIsa`](super::isa::CpuIsa). In the body, `FMA` says
+/// whether the variant has fused multiply-add (AVX-512, AVX2 and NEON do): pass it on to [`exp`]
+/// and the functions built on it.
 macro_rules! multiversion {
     ($(#[$meta:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
         $(#[$meta])*
@@ -17,26 +19,26 @@ macro_rules! multiversion {
             #[inline(always)]
             #[allow(clippy::too_many_arguments)]
             fn body<const FMA: bool>($($arg: $ty),*) $body
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f")]
-                #[allow(clippy::too_many_arguments)]
-                unsafe fn v4($($arg: $ty),*) { body::<true>($($arg),*) }
-                #[target_feature(enable = "avx2,fma")]
-                #[allow(clippy::too_many_arguments)]
-                unsafe fn v3($($arg: $ty),*) { body::<true>($($arg),*) }
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the processor has AVX-512F.
-                    return unsafe { v4($($arg),*) };
+            match super::isa::isa() {
+                #[cfg(target_arch = "x86_64")]
+                super::isa::CpuIsa::Avx512 => {
+                    #[target_feature(enable = "avx512f")]
+                    #[allow(clippy::too_many_arguments)]
+                    unsafe fn v4($($arg: $ty),*) { body::<true>($($arg),*) }
+                    // SAFETY: the path is only chosen where the processor has AVX-512.
+                    unsafe { v4($($arg),*) }
                 }
-                if std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma")
-                {
-                    // SAFETY: the processor has AVX2 and FMA.
-                    return unsafe { v3($($arg),*) };
+                #[cfg(target_arch = "x86_64")]
+                super::isa::CpuIsa::Avx2 => {
+                    #[target_feature(enable = "avx2,fma")]
+                    #[allow(clippy::too_many_arguments)]
+                    unsafe fn v3($($arg: $ty),*) { body::<true>($($arg),*) }
+                    // SAFETY: the path is only chosen where the processor has AVX2 and FMA.
+                    unsafe { v3($($arg),*) }
                 }
+                super::isa::CpuIsa::Neon => body::<true>($($arg),*),
+                _ => body::<false>($($arg),*),
             }
-            body::<false>($($arg),*)
         }
     };
 }
