@@ -4,6 +4,7 @@ on the same split, for the quality-per-time comparison in RESULTS.md.
 
     pip install torch      # only for this comparison; CI never runs it
     python3 experiments/pytorch/charlm_lstm.py --minutes 10 --out pytorch-curve.csv
+    ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 python3 ...  # AVX2 only
 
 Model: embedding 64 -> 2-layer LSTM 256 -> linear 65 (as experiments/charlm-shakespeare.toml).
 Data: tiny-shakespeare, nanoGPT split (first int(0.9 N) characters train, the rest validation).
@@ -45,6 +46,10 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(args.seed)
+    # The instruction set ATen runs (ATEN_CPU_CAPABILITY=avx2 restricts it; with
+    # MKL_ENABLE_INSTRUCTIONS=AVX2 and ONEDNN_MAX_CPU_ISA=AVX2 all of PyTorch stays on AVX2).
+    print(f"PyTorch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}",
+          flush=True)
 
     text = (ROOT / "datasets/text/tinyshakespeare.txt").read_text()
     chars = sorted(set(text))
