@@ -417,29 +417,11 @@ fn runs_started_at_once_never_share_a_run_directory() {
     );
     let runs = tmp.path().join("runs");
     // Four processes, one experiment, one seed, one second: four run directories.
+    let runs = runs.display().to_string();
     let children: Vec<_> = (0..4)
-        .map(|_| {
-            Command::new(env!("CARGO_BIN_EXE_rnnlab"))
-                .args(["train", &exp, "--runs", &runs.display().to_string()])
-                .env("BURN_DEVICE", "flex")
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
+        .map(|_| spawn(&["train", &exp, "--runs", &runs]))
         .collect();
-    let mut dirs: Vec<PathBuf> = children
-        .into_iter()
-        .map(|c| {
-            let out = c.wait_with_output().unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            run_dir(&String::from_utf8_lossy(&out.stdout))
-        })
-        .collect();
+    let mut dirs: Vec<PathBuf> = children.into_iter().map(finished).collect();
     dirs.sort();
     dirs.dedup();
     assert_eq!(dirs.len(), 4, "{dirs:?}");

@@ -5,32 +5,17 @@
 //! parameter ids). And `RNNLAB_CPU_ISA` is checked before any work.
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::{datasets, run_dir, write};
+use common::{datasets, fails_with, finished, spawn, write};
 
 fn train(exp: &str, runs: &Path, args: &[&str]) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_rnnlab"))
-        .args(["train", exp, "--runs", &runs.display().to_string()])
-        .args(args)
-        .env("BURN_DEVICE", "flex")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("rnnlab runs")
-}
-
-fn finished(child: std::process::Child) -> PathBuf {
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    run_dir(&String::from_utf8_lossy(&out.stdout))
+    let runs = runs.display().to_string();
+    let mut all = vec!["train", exp, "--runs", &runs];
+    all.extend_from_slice(args);
+    spawn(&all)
 }
 
 /// `metrics.csv` and `results.json` (less its wall times) of a run.
@@ -131,19 +116,10 @@ fn a_forced_path_the_processor_lacks_or_does_not_know_is_one_error_line() {
         #[cfg(target_arch = "aarch64")]
         ("avx2", "RNNLAB_CPU_ISA=avx2: this processor cannot run it"),
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_rnnlab"))
-            .args(["train", "experiments/does-not-matter.toml"])
-            .env("RNNLAB_CPU_ISA", value)
-            .output()
-            .unwrap();
-        assert!(!out.status.success());
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-        assert_eq!(lines.len(), 1, "{stderr}");
-        assert!(
-            lines[0].starts_with("error: ") && lines[0].contains(expected),
-            "{expected:?} in {}",
-            lines[0]
+        fails_with(
+            &["train", "experiments/does-not-matter.toml"],
+            &[("RNNLAB_CPU_ISA", value)],
+            expected,
         );
     }
 }

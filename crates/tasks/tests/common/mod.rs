@@ -16,9 +16,15 @@ pub struct Out {
 }
 
 pub fn rnnlab(args: &[&str]) -> Out {
+    rnnlab_with(args, &[])
+}
+
+/// [`rnnlab`] with extra environment variables.
+pub fn rnnlab_with(args: &[&str], env: &[(&str, &str)]) -> Out {
     let out = Command::new(env!("CARGO_BIN_EXE_rnnlab"))
         .args(args)
         .env("BURN_DEVICE", "flex")
+        .envs(env.iter().copied())
         .output()
         .expect("rnnlab runs");
     Out {
@@ -26,6 +32,28 @@ pub fn rnnlab(args: &[&str]) -> Out {
         stdout: String::from_utf8_lossy(&out.stdout).into(),
         stderr: String::from_utf8_lossy(&out.stderr).into(),
     }
+}
+
+/// Starts `rnnlab` without waiting (for runs at the same time); [`finished`] collects it.
+pub fn spawn(args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_rnnlab"))
+        .args(args)
+        .env("BURN_DEVICE", "flex")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("rnnlab runs")
+}
+
+/// Waits for a [`spawn`]ed run, expects success and returns its run directory.
+pub fn finished(child: std::process::Child) -> PathBuf {
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    run_dir(&String::from_utf8_lossy(&out.stdout))
 }
 
 pub fn ok(args: &[&str]) -> String {
@@ -40,7 +68,12 @@ pub fn ok(args: &[&str]) -> String {
 
 /// Fails with exactly one `error:` line containing `expected`.
 pub fn fails(args: &[&str], expected: &str) {
-    let out = rnnlab(args);
+    fails_with(args, &[], expected)
+}
+
+/// [`fails`] with extra environment variables.
+pub fn fails_with(args: &[&str], env: &[(&str, &str)], expected: &str) {
+    let out = rnnlab_with(args, env);
     assert!(!out.ok, "rnnlab {args:?} should fail:\n{}", out.stdout);
     let lines: Vec<&str> = out
         .stderr

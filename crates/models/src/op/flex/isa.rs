@@ -49,6 +49,9 @@ pub enum IsaError {
 }
 
 impl CpuIsa {
+    /// Every path, best first.
+    const ALL: [CpuIsa; 4] = [Self::Avx512, Self::Avx2, Self::Neon, Self::Portable];
+
     /// The name `RNNLAB_CPU_ISA` takes and reports print.
     pub fn name(self) -> &'static str {
         match self {
@@ -61,7 +64,7 @@ impl CpuIsa {
 
     /// Parses a name as [`name`](Self::name) prints it (case-insensitive).
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::Avx512, Self::Avx2, Self::Neon, Self::Portable]
+        Self::ALL
             .into_iter()
             .find(|isa| isa.name().eq_ignore_ascii_case(name.trim()))
     }
@@ -83,7 +86,7 @@ impl CpuIsa {
 
     /// Every path this processor can run, best first (the last is always `Portable`).
     pub fn available() -> Vec<CpuIsa> {
-        [Self::Avx512, Self::Avx2, Self::Neon, Self::Portable]
+        Self::ALL
             .into_iter()
             .filter(|isa| isa.supported())
             .collect()
@@ -154,7 +157,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_bad_values_are_one_clear_line() {
-        for isa in [CpuIsa::Avx512, CpuIsa::Avx2, CpuIsa::Neon, CpuIsa::Portable] {
+        for isa in CpuIsa::ALL {
             assert_eq!(CpuIsa::parse(isa.name()), Some(isa));
         }
         assert_eq!(CpuIsa::parse(" AVX2 "), Some(CpuIsa::Avx2));

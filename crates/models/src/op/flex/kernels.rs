@@ -79,17 +79,25 @@ fn mul_add<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
 /// Asks the processor to start loading `data` into its caches: a hint that changes no result.
 #[inline]
 pub(super) fn prefetch(data: &[f32]) {
+    prefetch_at(data.as_ptr(), data.len());
+}
+
+/// [`prefetch`] for the `floats` floats from `ptr`, one request per 64-byte line; the address
+/// need not be valid (the product asks for rows of `W` ahead, also past its end).
+#[inline(always)]
+pub(super) fn prefetch_at(ptr: *const f32, floats: usize) {
     #[cfg(target_arch = "x86_64")]
-    for line in data.chunks(16) {
-        // SAFETY: a prefetch reads nothing the program sees and never faults.
+    for at in (0..floats).step_by(16) {
+        // SAFETY: a prefetch reads nothing the program sees and never faults, whatever the
+        // address.
         unsafe {
             std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                line.as_ptr().cast(),
+                ptr.wrapping_add(at).cast(),
             )
         };
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = data;
+    let _ = (ptr, floats);
 }
 
 /// `σ(x) = 1 / (1 + e^(−x))`.

@@ -192,8 +192,8 @@ pub(super) unsafe fn gemm_on(
     }
 }
 
-/// One row and panel at a time: `C[i, panel] += A[i, p] · W[p, panel]` for every `p`
-/// (vectorised over the panel's columns).
+/// One row and panel (`w.ld` columns) at a time: `C[i, panel] += A[i, p] · W[p, panel]` for
+/// every `p` (vectorised over the panel's columns).
 unsafe fn portable(m: usize, n: usize, k: usize, a: Mat, w: Mat, c: MatMut, start: Start<'_>) {
     for i in 0..m {
         // SAFETY: row `i` of `C` has `n` valid elements that nothing else touches.
@@ -203,13 +203,13 @@ unsafe fn portable(m: usize, n: usize, k: usize, a: Mat, w: Mat, c: MatMut, star
             Start::Accumulate => {}
             Start::Bias(bias) => c_row.copy_from_slice(&bias[..n]),
         }
-        for (q, c_panel) in c_row.chunks_mut(PANEL).enumerate() {
+        for (q, c_panel) in c_row.chunks_mut(w.ld).enumerate() {
             for p in 0..k {
                 // SAFETY: `A(i, p)` and row `p` of panel `q` are valid.
                 let (coef, w_row) = unsafe {
                     (
                         *a.ptr.add(i * a.ld + p),
-                        std::slice::from_raw_parts(w.ptr.add((q * k + p) * PANEL), c_panel.len()),
+                        std::slice::from_raw_parts(w.ptr.add((q * k + p) * w.ld), c_panel.len()),
                     )
                 };
                 for (c, w) in c_panel.iter_mut().zip(w_row) {

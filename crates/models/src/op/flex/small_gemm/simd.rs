@@ -2,6 +2,7 @@
 
 use pulp::{Simd, WithSimd};
 
+use super::super::kernels::prefetch_at;
 use super::{Mat, MatMut, PANEL, Start};
 
 /// The product on one SIMD path: `pulp` compiles [`WithSimd::with_simd`] once per instruction
@@ -179,28 +180,6 @@ unsafe fn edge_block<S: Simd, const V: usize>(
 /// Rows of `W` a block asks the cache for ahead of the row it multiplies.
 const AHEAD: usize = 8;
 
-/// Asks for the cache lines of one row of a block's `W` (`V` vectors of `lanes` floats): a hint
-/// that reads nothing the program sees and never faults, also past the end of `W`.
-#[inline(always)]
-fn prefetch_row<const V: usize>(row: *const f32, lanes: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let bytes = V * lanes * 4;
-        let mut at = 0;
-        while at < bytes {
-            // SAFETY: a prefetch never faults, whatever the address.
-            unsafe {
-                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                    row.cast::<i8>().wrapping_add(at),
-                )
-            };
-            at += 64;
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (row, lanes);
-}
-
 /// [`block`] for `rows` (1 to 6) known only at run time.
 ///
 /// # Safety
@@ -268,7 +247,7 @@ unsafe fn block<S: Simd, const R: usize, const V: usize>(
         }
     }
     for p in 0..k {
-        prefetch_row::<V>(w.ptr.wrapping_add((p + AHEAD) * w.ld), lanes);
+        prefetch_at(w.ptr.wrapping_add((p + AHEAD) * w.ld), V * lanes);
         let mut wv = [simd.splat_f32s(0.0); V];
         for (v, x) in wv.iter_mut().enumerate() {
             *x = load(unsafe { w.ptr.add(p * w.ld + lanes * v) });
