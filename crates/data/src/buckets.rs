@@ -55,7 +55,10 @@ struct Reordered<I> {
 
 impl<I: Clone + Send + Sync> Dataset<I> for Reordered<I> {
     fn get(&self, index: usize) -> Result<I, DatasetError> {
-        let drawn = self.drawn.read().expect("epoch order poisoned");
+        let drawn = self
+            .drawn
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let item = drawn.order.get(index).and_then(|&i| self.items.get(i));
         item.cloned().ok_or_else(|| {
             DatasetError::new(DataError::invalid(format!(
@@ -155,7 +158,10 @@ where
     }
 
     fn start_epoch(&self, epoch: u64) {
-        let mut drawn = self.drawn.write().expect("epoch order poisoned");
+        let mut drawn = self
+            .drawn
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if drawn.epoch != Some(epoch) {
             drawn.order = self.order(epoch);
             drawn.epoch = Some(epoch);

@@ -1,5 +1,4 @@
-//! Labelled sentences: loaders (MR, `text<TAB>label`, CSV), seeded stratified splits and
-//! k-fold indices, and padded batches with lengths and a mask (optionally bucketed by length).
+//! Labelled sentences: loaders (MR, `text<TAB>label`), seeded stratified splits, and padded batches with lengths and a mask (optionally bucketed by length).
 
 use std::path::Path;
 
@@ -73,68 +72,11 @@ pub fn load_tsv(path: &Path, labels: &[&str]) -> Result<Vec<Labelled>, DataError
         .collect()
 }
 
-/// A CSV with a header, taking `text_column` and `label_column`.
-pub fn load_csv(
-    path: &Path,
-    text_column: &str,
-    label_column: &str,
-    labels: &[&str],
-) -> Result<Vec<Labelled>, DataError> {
-    let text = read_text(path)?;
-    let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| DataError::in_file(path, format!("unreadable header: {e}")).at_line(1))?
-        .clone();
-    let find = |name: &str| {
-        headers.iter().position(|h| h == name).ok_or_else(|| {
-            DataError::in_file(
-                path,
-                format!(
-                    "no column `{name}`; the header has {}",
-                    headers
-                        .iter()
-                        .map(|h| format!("`{h}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
-            .at_line(1)
-        })
-    };
-    let (t, l) = (find(text_column)?, find(label_column)?);
-    reader
-        .records()
-        .enumerate()
-        .map(|(i, record)| {
-            let line = i + 2;
-            let record = record.map_err(|e| {
-                DataError::in_file(path, format!("malformed CSV: {e}")).at_line(line)
-            })?;
-            let field = |j: usize, name: &str| {
-                record.get(j).ok_or_else(|| {
-                    DataError::in_file(path, "missing field")
-                        .at_line(line)
-                        .at_column(format!("`{name}`"))
-                })
-            };
-            let label = label_index(path, line, field(l, label_column)?.trim(), labels)?;
-            Ok(Labelled {
-                text: field(t, text_column)?.trim().to_string(),
-                label,
-            })
-        })
-        .collect()
-}
-
 fn label_index(path: &Path, line: usize, label: &str, labels: &[&str]) -> Result<usize, DataError> {
     labels.iter().position(|l| *l == label).ok_or_else(|| {
         DataError::in_file(path, format!("label `{label}` is not one of {labels:?}")).at_line(line)
     })
 }
-
-/// One fold of [`k_fold`]: training indices and held-out indices.
-pub type Fold = (Vec<usize>, Vec<usize>);
 
 /// Indices of a seeded stratified train/validation/test split.
 #[derive(Clone, Debug, PartialEq)]
@@ -177,39 +119,6 @@ pub fn stratified_split(
         part.sort_unstable();
     }
     Ok(split)
-}
-
-/// Stratified k-fold: `k` pairs of (train, test) indices; every index is in exactly one test
-/// fold, and each class is spread evenly over the folds.
-pub fn k_fold(labels: &[usize], k: usize, seed: u64) -> Result<Vec<Fold>, DataError> {
-    if k < 2 || k > labels.len() {
-        return Err(DataError::invalid(format!(
-            "k-fold needs 2 <= k <= {} items, got k = {k}",
-            labels.len()
-        )));
-    }
-    let mut folds = vec![Vec::new(); k];
-    let mut next = 0;
-    for class in shuffled_classes(labels, seed) {
-        for index in class {
-            folds[next % k].push(index);
-            next += 1;
-        }
-    }
-    Ok((0..k)
-        .map(|f| {
-            let mut test = folds[f].clone();
-            test.sort_unstable();
-            let mut train: Vec<usize> = folds
-                .iter()
-                .enumerate()
-                .filter(|(g, _)| *g != f)
-                .flat_map(|(_, v)| v.iter().copied())
-                .collect();
-            train.sort_unstable();
-            (train, test)
-        })
-        .collect())
 }
 
 fn shuffled_classes(labels: &[usize], seed: u64) -> Vec<Vec<usize>> {
@@ -464,16 +373,6 @@ mod tests {
             .collect();
         all.sort_unstable();
         assert_eq!(all, (0..labels.len()).collect::<Vec<_>>());
-        let folds = k_fold(&labels, 10, 1).unwrap();
-        let mut tested: Vec<usize> = folds.iter().flat_map(|(_, t)| t.iter().copied()).collect();
-        tested.sort_unstable();
-        assert_eq!(tested, (0..labels.len()).collect::<Vec<_>>());
-        assert!(
-            folds
-                .iter()
-                .all(|(train, test)| train.len() + test.len() == labels.len())
-        );
-        assert!(k_fold(&labels, 1, 1).is_err());
     }
 
     #[test]
@@ -589,28 +488,6 @@ mod tests {
                 text: "bad film".into(),
                 label: 0
             }
-        );
-        let csv = dir.path().join("data.csv");
-        std::fs::write(&csv, "sentence,label\n\"a, quoted one\",1\nplain,2\n").unwrap();
-        let err = load_csv(&csv, "sentence", "label", &["0", "1"])
-            .unwrap_err()
-            .to_string();
-        assert_eq!(
-            err,
-            format!(
-                "{}:3: label `2` is not one of [\"0\", \"1\"]",
-                csv.display()
-            )
-        );
-        let err = load_csv(&csv, "text", "label", &["0", "1"])
-            .unwrap_err()
-            .to_string();
-        assert_eq!(
-            err,
-            format!(
-                "{}:1: no column `text`; the header has `sentence`, `label`",
-                csv.display()
-            )
         );
         let missing = dir.path().join("nope");
         assert!(

@@ -16,31 +16,6 @@ use burn::tensor::{Int, TensorData};
 
 use crate::error::DataError;
 
-/// A train/validation split of one token sequence.
-#[derive(Clone, Debug)]
-pub struct LmSplit {
-    /// The first part.
-    pub train: Vec<u32>,
-    /// The rest.
-    pub valid: Vec<u32>,
-}
-
-impl LmSplit {
-    /// First `⌊fraction · N⌋` tokens for training, the rest for validation: nanoGPT's rule for
-    /// tiny-shakespeare with `fraction = 0.9` (1,003,854 / 111,540 characters).
-    pub fn by_fraction(tokens: Vec<u32>, fraction: f64) -> Result<Self, DataError> {
-        if !(fraction > 0.0 && fraction < 1.0) {
-            return Err(DataError::invalid(format!(
-                "train fraction must be in (0, 1), got {fraction}"
-            )));
-        }
-        let mut train = tokens;
-        let cut = (fraction * train.len() as f64) as usize;
-        let valid = train.split_off(cut);
-        Ok(Self { train, valid })
-    }
-}
-
 /// One window: `seq_len` inputs and the `seq_len` targets that follow each.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LmItem {
@@ -213,13 +188,6 @@ mod tests {
         CharTokenizer::fit(&text, UnknownPolicy::Error)
             .encode(&text)
             .unwrap()
-    }
-
-    #[test]
-    fn nanogpt_split_of_tiny_shakespeare() {
-        let split = LmSplit::by_fraction(shakespeare_ids(), 0.9).unwrap();
-        assert_eq!((split.train.len(), split.valid.len()), (1_003_854, 111_540));
-        assert!(LmSplit::by_fraction(vec![1, 2], 1.0).is_err());
     }
 
     #[test]

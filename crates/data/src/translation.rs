@@ -1,11 +1,17 @@
 //! Sentence pairs for translation: the `source<TAB>target` lines of a Tatoeba/ManyThings file,
 //! the PyTorch seq2seq tutorial's normalisation and filter, and a held-out split by a hash of
-//! the source sentence (so that lines sharing a source never cross splits).
+//! the source sentence (so that lines sharing a source never cross splits); pairs of ids and
+//! their padded batches (`<bos>`/`<eos>` added) for a sequence-to-sequence model.
 
 use std::path::Path;
 
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
+
+use burn::Tensor;
+use burn::data::dataloader::batcher::Batcher;
+use burn::prelude::Device;
+use burn::tensor::{Int, TensorData};
 
 use crate::error::DataError;
 use crate::io::read_text;
@@ -128,9 +134,99 @@ pub fn part_of(source: &str) -> Part {
     }
 }
 
+/// Padding id (both languages).
+pub const PAD: u32 = 0;
+/// Unknown-word id.
+pub const UNK: u32 = 1;
+/// Beginning of the target.
+pub const BOS: u32 = 2;
+/// End of the target.
+pub const EOS: u32 = 3;
+/// Ids below this are the special tokens above.
+pub const SPECIALS: u32 = 4;
+
+/// One sentence pair as ids.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PairItem {
+    /// Source ids (non-empty).
+    pub source: Vec<u32>,
+    /// Target ids, without `<bos>`/`<eos>`.
+    pub target: Vec<u32>,
+}
+
+/// A padded batch of pairs.
+#[derive(Clone, Debug)]
+pub struct PairBatch {
+    /// `[B, S]` source ids, `PAD` after each length.
+    pub source: Tensor<2, Int>,
+    /// Each source's length.
+    pub lengths: Vec<usize>,
+    /// `[B, T]` decoder inputs: `<bos>` then the target, padded.
+    pub inputs: Tensor<2, Int>,
+    /// `[B, T]` what each input step predicts: the target then `<eos>`, padded.
+    pub targets: Tensor<2, Int>,
+}
+
+/// Builds [`PairBatch`]es.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PairBatcher;
+
+impl Batcher<PairItem, PairBatch> for PairBatcher {
+    fn batch(&self, items: Vec<PairItem>, device: &Device) -> PairBatch {
+        let b = items.len();
+        let s = items.iter().map(|i| i.source.len()).max().unwrap_or(1);
+        let t = items.iter().map(|i| i.target.len() + 1).max().unwrap_or(1);
+        let (mut source, mut inputs, mut targets) = (
+            vec![PAD as i64; b * s],
+            vec![PAD as i64; b * t],
+            vec![PAD as i64; b * t],
+        );
+        for (row, item) in items.iter().enumerate() {
+            for (j, &id) in item.source.iter().enumerate() {
+                source[row * s + j] = id as i64;
+            }
+            inputs[row * t] = BOS as i64;
+            for (j, &id) in item.target.iter().enumerate() {
+                inputs[row * t + j + 1] = id as i64;
+                targets[row * t + j] = id as i64;
+            }
+            targets[row * t + item.target.len()] = EOS as i64;
+        }
+        let ints = |v: Vec<i64>, cols: usize| {
+            Tensor::<2, Int>::from_data(TensorData::new(v, [b, cols]), device)
+        };
+        PairBatch {
+            source: ints(source, s),
+            lengths: items.iter().map(|i| i.source.len()).collect(),
+            inputs: ints(inputs, t),
+            targets: ints(targets, t),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_shift_the_target_by_one_step() {
+        let items = vec![
+            PairItem {
+                source: vec![5, 6, 7],
+                target: vec![8, 9],
+            },
+            PairItem {
+                source: vec![5],
+                target: vec![10],
+            },
+        ];
+        let batch = PairBatcher.batch(items, &Device::flex());
+        let ints = |t: Tensor<2, Int>| t.into_data().convert::<i64>().try_to_vec::<i64>().unwrap();
+        assert_eq!(ints(batch.source), [5, 6, 7, 5, 0, 0]);
+        assert_eq!(batch.lengths, [3, 1]);
+        assert_eq!(ints(batch.inputs), [2, 8, 9, 2, 10, 0]);
+        assert_eq!(ints(batch.targets), [8, 9, 3, 10, 3, 0]);
+    }
     use crate::shipped_datasets_dir;
 
     #[test]

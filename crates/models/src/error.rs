@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 /// A configuration that cannot build a module.
 #[derive(Debug, thiserror::Error, PartialEq)]
-#[error("invalid recurrent config: `{key}` {message}")]
+#[error("{key}: {message}")]
 pub struct ConfigError {
     /// The offending config key.
     pub key: &'static str,
@@ -67,16 +67,20 @@ impl std::fmt::Display for KeyProblem {
     }
 }
 
+/// The error a weight file's reader or writer gave.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Errors while importing or exporting PyTorch weights.
 #[derive(Debug, thiserror::Error)]
 pub enum WeightError {
     /// The file could not be read or parsed.
-    #[error("cannot read weights from {path}: {message}")]
+    #[error("cannot read weights from {path}: {source}")]
     Read {
         /// The file.
         path: PathBuf,
         /// Why.
-        message: String,
+        #[source]
+        source: BoxError,
     },
     /// The state dict does not fit the module.
     #[error("weights in {source_name} do not fit the model:\n  {}", .problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  "))]
@@ -87,11 +91,12 @@ pub enum WeightError {
         problems: Vec<KeyProblem>,
     },
     /// The file could not be written.
-    #[error("cannot write weights to {path}: {message}")]
+    #[error("cannot write weights to {path}: {source}")]
     Write {
         /// The file.
         path: PathBuf,
         /// Why.
-        message: String,
+        #[source]
+        source: BoxError,
     },
 }

@@ -50,6 +50,8 @@ mod pytorch;
 mod recurrent;
 mod scan;
 mod state;
+#[doc(hidden)]
+pub mod testing;
 
 #[cfg(test)]
 mod reference;
@@ -58,7 +60,7 @@ mod tests;
 
 pub use attention::{Score, SeqAttention, SeqAttentionConfig};
 pub use cell::{CellType, Nonlinearity};
-pub use error::{ConfigError, KeyProblem, WeightError};
+pub use error::{BoxError, ConfigError, KeyProblem, WeightError};
 pub use modules::{Gru, GruConfig, Lstm, LstmConfig, Rnn, RnnConfig};
 pub use params::{DirectionParams, RecurrentInit};
 pub use pooling::{Attention, AttentionConfig, Pooled, Pooling, pool};

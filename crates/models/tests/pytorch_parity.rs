@@ -195,22 +195,14 @@ fn parity_with_pytorch_on_flex() {
     }
 }
 
-/// Runs the same cases on wgpu. CI installs Mesa's software Vulkan driver (lavapipe) first; on
-/// a machine without any Vulkan driver this test fails with a message saying so, unless
-/// `RNNLAB_SKIP_WGPU=1` is set.
+/// Runs the same cases on wgpu. CI installs Mesa's software Vulkan driver (lavapipe) first; a
+/// machine without any Vulkan driver skips it with a `SKIP` line (`RNNLAB_REQUIRE_ALL=1`: fails).
 #[test]
 fn parity_with_pytorch_on_wgpu() {
-    if std::env::var("RNNLAB_SKIP_WGPU").is_ok_and(|v| v == "1") {
-        eprintln!("RNNLAB_SKIP_WGPU=1: wgpu parity skipped");
+    if !rnnlab_models::testing::wgpu_or_skip("parity_with_pytorch_on_wgpu") {
         return;
     }
     let device = Device::wgpu(DeviceKind::DefaultDevice).autodiff();
-    let probe = std::panic::catch_unwind(|| Tensor::<1>::ones([1], &device).into_data());
-    assert!(
-        probe.is_ok(),
-        "no wgpu adapter: install a Vulkan driver (apt-get install mesa-vulkan-drivers libvulkan1) \
-         or set RNNLAB_SKIP_WGPU=1"
-    );
     for name in CASES {
         check_case(name, &device, WGPU_TOL);
     }

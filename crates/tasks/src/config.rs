@@ -82,10 +82,56 @@ enum Source<'a> {
     Override(&'a str),
 }
 
+/// An experiment file (or a run's `config.toml`), read and parsed once.
+#[derive(Clone, Debug)]
+pub struct ExperimentFile {
+    path: PathBuf,
+    text: String,
+    table: Table,
+}
+
+impl ExperimentFile {
+    /// Reads and parses `path`; an unreadable file or bad TOML is an error naming it.
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
+        let table: Table = toml::from_str(&text).map_err(|e| {
+            ConfigError(format!("{}: {}", path.display(), e.to_string().trim_end()))
+        })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            text,
+            table,
+        })
+    }
+
+    /// Where it was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Its `task` key, if it has one.
+    pub fn task(&self) -> Option<&str> {
+        self.table.get("task").and_then(|v| v.as_str())
+    }
+}
+
 /// Resolves `T` from its defaults, an optional TOML file and `key=value` overrides (dotted keys,
 /// TOML values; a bare word is taken as a string, so `model.cell=gru` works). Returns the typed
 /// config and the resolved table (to print or save in the run directory).
 pub fn resolve<T>(file: Option<&Path>, overrides: &[String]) -> Result<(T, Table), ConfigError>
+where
+    T: Serialize + DeserializeOwned + Default,
+{
+    let file = file.map(ExperimentFile::read).transpose()?;
+    resolve_file(file.as_ref(), overrides)
+}
+
+/// [`resolve`] of a file already read.
+pub fn resolve_file<T>(
+    file: Option<&ExperimentFile>,
+    overrides: &[String],
+) -> Result<(T, Table), ConfigError>
 where
     T: Serialize + DeserializeOwned + Default,
 {
@@ -94,13 +140,12 @@ where
             "internal: the defaults do not serialise to TOML: {e}"
         ))
     })?;
-    if let Some(path) = file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
-        let parsed: Table = toml::from_str(&text).map_err(|e| {
-            ConfigError(format!("{}: {}", path.display(), e.to_string().trim_end()))
-        })?;
-        merge(&mut table, parsed, "", &Source::File { path, text: &text })?;
+    if let Some(file) = file {
+        let source = Source::File {
+            path: &file.path,
+            text: &file.text,
+        };
+        merge(&mut table, file.table.clone(), "", &source)?;
     }
     for item in overrides {
         let (key, raw) = item.split_once('=').ok_or_else(|| {

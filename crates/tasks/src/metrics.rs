@@ -154,7 +154,7 @@ impl ForecastErrors {
                 .zip(targets)
                 .map(|(&p, &y)| (p as f64, y as f64))
         };
-        let mae = pairs().map(|(p, y)| (p - y).abs()).sum::<f64>() / n;
+        let mae = mae(predictions, targets);
         let mse = pairs().map(|(p, y)| (p - y).powi(2)).sum::<f64>() / n;
         let nonzero: Vec<(f64, f64)> = pairs().filter(|(_, y)| *y != 0.0).collect();
         let mape = nonzero
@@ -191,6 +191,16 @@ impl ForecastErrors {
             mase,
         }
     }
+}
+
+/// Mean absolute error of `predictions` against `targets` (same length, not empty).
+pub fn mae(predictions: &[f32], targets: &[f32]) -> f64 {
+    predictions
+        .iter()
+        .zip(targets)
+        .map(|(&p, &y)| (p as f64 - y as f64).abs())
+        .sum::<f64>()
+        / targets.len() as f64
 }
 
 /// The naive forecast: the last observed value repeated over the horizon.

@@ -14,7 +14,9 @@ use burn::train::SupervisedTraining;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::config::ExperimentFile;
 use crate::run::{Results, finish};
+use crate::task_command::TaskCommand;
 use crate::training::fit::MODEL_FILE;
 use crate::training::step::{Clock, Objective, Policy, Reseed, Step};
 use crate::training::{Loaders, TrainSection, checkpoint, fit, load_model, seeded_init};
@@ -35,35 +37,43 @@ pub trait Report: Display {
     fn results(&self) -> Results;
 }
 
-/// One task: its config, data and artefacts, model and report types.
+/// A run directory's artefacts: what was fitted on the training split (tokenizer, scaler,
+/// normaliser…), one JSON file of the task's [`Task::Artefacts`].
+pub const ARTEFACTS_FILE: &str = "artefacts.json";
+
+/// One task: its config, artefacts, data, model and report types.
 pub trait Task: 'static {
     /// The `task` key of its experiment files.
     const NAME: &'static str;
     /// Its config.
     type Config: TaskConfig;
-    /// The data read for a run, with what was fitted on the training split (tokenizer,
-    /// scaler) and is saved in the run directory.
+    /// What a run fits on its training split and inference needs besides the model
+    /// (tokenizer, scaler…), saved by the lifecycle as [`ARTEFACTS_FILE`].
+    type Artefacts: Serialize + DeserializeOwned + Clone;
+    /// The data read for a run (its splits), with its artefacts.
     type Data;
     /// Its model (validation mode outside training).
     type Model: Objective;
     /// Its scores.
     type Report: Report;
 
-    /// Reads the data. A new run (`run = None`) fits its artefacts on the training split; a
-    /// run directory loads those it saved.
-    fn data(config: &Self::Config, run: Option<&Path>) -> anyhow::Result<Self::Data>;
-    /// What inference on new inputs needs from the run in `run` (`predict`): by default all
-    /// of [`data`](Self::data); a task whose artefacts suffice overrides it, so that a run
-    /// predicts without its training data at hand.
-    fn artefacts(config: &Self::Config, run: &Path) -> anyhow::Result<Self::Data> {
-        Self::data(config, Some(run))
+    /// Reads the data. A new run (`artefacts = None`) fits its artefacts on the training
+    /// split; a resumed, warm-started or evaluated run passes those it saved.
+    fn data(
+        config: &Self::Config,
+        artefacts: Option<Self::Artefacts>,
+    ) -> anyhow::Result<Self::Data>;
+    /// The artefacts `data` was read with (saved in a new run directory).
+    fn artefacts(data: &Self::Data) -> Self::Artefacts;
+    /// Checks artefacts read from a run directory against its config (default: nothing to
+    /// check); the error names what disagrees.
+    fn check(_config: &Self::Config, _artefacts: &Self::Artefacts) -> anyhow::Result<()> {
+        Ok(())
     }
-    /// Saves the fitted artefacts into a new run directory.
-    fn save(data: &Self::Data, dir: &Path) -> anyhow::Result<()>;
-    /// The untrained model for `config` and `data` on `device`.
+    /// The untrained model for `config` and `artefacts` on `device`.
     fn model(
         config: &Self::Config,
-        data: &Self::Data,
+        artefacts: &Self::Artefacts,
         device: &Device,
     ) -> anyhow::Result<Self::Model>;
     /// Training and validation batches on `device` (an autodiff device).
@@ -84,6 +94,18 @@ pub trait Task: 'static {
     }
     /// Whether the task reports accuracy (so `train.keep_best_by = "accuracy"` is possible).
     const HAS_ACCURACY: bool = false;
+    /// The task's own commands (`generate`, `predict`…), run on its runs.
+    const COMMANDS: &'static [&'static dyn TaskCommand] = &[];
+    /// What `train` and `resume` print after the report, from the trained model in memory
+    /// (default: nothing; the char LM prints a sample).
+    fn after_training(
+        _config: &Self::Config,
+        _data: &Self::Data,
+        _model: &Self::Model,
+        _device: &Device,
+    ) -> anyhow::Result<Option<String>> {
+        Ok(None)
+    }
     /// Scores `model` (validation mode, on `device`) on the evaluation split, with the task's
     /// baselines on the same split.
     fn score(
@@ -106,29 +128,44 @@ pub fn validate<T: Task>(config: &T::Config) -> anyhow::Result<()> {
     config.validate()
 }
 
+/// An experiment of task `T` resolved and validated.
+pub struct Resolved<T: Task> {
+    /// The typed config.
+    pub config: T::Config,
+    /// The resolved config as TOML (what the run saves as `config.toml`).
+    pub toml: String,
+    /// The run name (`name`, the folder under `runs/`).
+    pub name: String,
+}
+
 /// Resolves an experiment file with `key=value` overrides: the typed, validated config and
 /// the resolved config as TOML (what the run saves as `config.toml`).
 pub fn resolve<T: Task>(
     file: Option<&Path>,
     overrides: &[String],
 ) -> anyhow::Result<(T::Config, String)> {
-    let (config, table): (T::Config, _) = crate::config::resolve(file, overrides)?;
+    let file = file.map(ExperimentFile::read).transpose()?;
+    let resolved = resolve_file::<T>(file.as_ref(), overrides)?;
+    Ok((resolved.config, resolved.toml))
+}
+
+/// [`resolve`] of a file already read.
+pub fn resolve_file<T: Task>(
+    file: Option<&ExperimentFile>,
+    overrides: &[String],
+) -> anyhow::Result<Resolved<T>> {
+    let (config, table): (T::Config, _) = crate::config::resolve_file(file, overrides)?;
     let task = table.get("task").and_then(|v| v.as_str()).unwrap_or("");
     if task != T::NAME {
         bail!("task = {task:?}: this is a {} experiment", T::NAME);
     }
     validate::<T>(&config)?;
-    let text = toml::to_string(&table).context("cannot print the config")?;
-    Ok((config, text))
-}
-
-/// The run name (`name`, the folder under `runs/`) of a resolved config.
-pub fn run_name(resolved_toml: &str) -> anyhow::Result<String> {
-    let table: toml::Table = toml::from_str(resolved_toml).context("cannot read the config")?;
-    match table.get("name").and_then(|v| v.as_str()) {
-        Some(name) if !name.is_empty() => Ok(name.to_string()),
+    let name = match table.get("name").and_then(|v| v.as_str()) {
+        Some(name) if !name.is_empty() => name.to_string(),
         _ => bail!("name: expected the run name, a non-empty string"),
-    }
+    };
+    let toml = toml::to_string(&table).context("cannot print the config")?;
+    Ok(Resolved { config, toml, name })
 }
 
 /// The experiment a run directory was trained with (`config.toml`), validated.
@@ -136,29 +173,52 @@ pub fn config_of_run<T: Task>(dir: &Path) -> anyhow::Result<(T::Config, String)>
     resolve::<T>(Some(&crate::run::config_of_run(dir)?), &[])
 }
 
+/// What a finished training run returns.
+#[derive(Clone, Debug)]
+pub struct Trained {
+    /// The final results (also saved as `results.json`).
+    pub results: Results,
+    /// The report on the evaluation split (also saved as `report.txt`).
+    pub report: String,
+    /// What the task prints after it ([`Task::after_training`]).
+    pub after: Option<String>,
+}
+
 /// Trains `config` into `dir` on `device`: a new run (`resume = None`), or the run in `dir`
 /// continued from that epoch's checkpoint. Nothing is written before the data and the model
-/// are known to be valid. Returns the final results, also saved as `results.json`.
+/// are known to be valid.
 pub fn train<T: Task>(
     config: &T::Config,
     resolved_toml: &str,
     dir: &Path,
     device: &Device,
     resume: Option<usize>,
-) -> anyhow::Result<Results> {
+) -> anyhow::Result<Trained> {
     validate::<T>(config)?;
+    train_validated::<T>(config, resolved_toml, dir, device, resume)
+}
+
+/// [`train`] of a config [`resolve`] has validated.
+pub(crate) fn train_validated<T: Task>(
+    config: &T::Config,
+    resolved_toml: &str,
+    dir: &Path,
+    device: &Device,
+    resume: Option<usize>,
+) -> anyhow::Result<Trained> {
     // A warm start reads its artefacts from the run it starts from; a resumed run its own.
     let init = warm_start::<T>(config)?;
     let artefacts = match (resume, &init) {
-        (Some(_), _) => Some(dir),
-        (None, Some(init)) => Some(init.as_path()),
+        (Some(_), _) => Some(read_artefacts::<T>(config, dir)?),
+        (None, Some(init)) => Some(read_artefacts::<T>(config, init)?),
         (None, None) => None,
     };
     let data = T::data(config, artefacts)?;
+    let artefacts = T::artefacts(&data);
     // Initialised on the CPU from the seed, then moved: one seed gives the same initial
     // weights on every device.
     let mut model = seeded_init(config.train().seed, device, |cpu| {
-        T::model(config, &data, cpu)
+        T::model(config, &artefacts, cpu)
     })?;
     if let (None, Some(init)) = (resume, &init) {
         load_model(&mut model, &init.join(MODEL_FILE)).map_err(|e| {
@@ -178,7 +238,7 @@ pub fn train<T: Task>(
     let loaders = T::loaders(config, &data, &train_device)?;
     if resume.is_none() {
         crate::run::create(dir, resolved_toml)?;
-        T::save(&data, dir)?;
+        write_artefacts::<T>(&artefacts, dir)?;
     }
     let started = std::time::Instant::now();
     let fitted = fit(
@@ -203,9 +263,8 @@ fn warm_start<T: Task>(config: &T::Config) -> anyhow::Result<Option<std::path::P
         return Ok(None);
     }
     let dir = std::path::PathBuf::from(from);
-    let found = crate::registry::task_of_run(&dir)
-        .map_err(|e| anyhow::anyhow!("train.init_from = {from:?}: {e}"))?
-        .name();
+    let found =
+        task_of_run(&dir).map_err(|e| anyhow::anyhow!("train.init_from = {from:?}: {e}"))?;
     if found != T::NAME {
         bail!(
             "train.init_from = {from:?}: a {found} run; this is a {} experiment",
@@ -219,7 +278,7 @@ fn warm_start<T: Task>(config: &T::Config) -> anyhow::Result<Option<std::path::P
 }
 
 /// Continues the run in `dir` from its last complete checkpoint.
-pub fn resume<T: Task>(dir: &Path, device: &Device) -> anyhow::Result<Results> {
+pub fn resume<T: Task>(dir: &Path, device: &Device) -> anyhow::Result<Trained> {
     let (config, text) = config_of_run::<T>(dir)?;
     let done = checkpoint::latest_complete(&dir.join("checkpoint")).with_context(|| {
         format!(
@@ -256,11 +315,11 @@ pub fn resume<T: Task>(dir: &Path, device: &Device) -> anyhow::Result<Results> {
         // stopped before its final files.
         return finish_from_checkpoints::<T>(&config, dir, device);
     }
-    train::<T>(&config, &text, dir, device, Some(done))
+    train_validated::<T>(&config, &text, dir, device, Some(done))
 }
 
-/// Scores the kept model (validation mode, on `device`) and writes `results.json` and
-/// `report.txt`.
+/// Scores the kept model (validation mode, on `device`), draws `loss.svg` and writes
+/// `results.json` and `report.txt`.
 fn score_and_finish<T: Task>(
     config: &T::Config,
     data: &T::Data,
@@ -268,20 +327,28 @@ fn score_and_finish<T: Task>(
     dir: &Path,
     seconds: f64,
     device: &Device,
-) -> anyhow::Result<Results> {
+) -> anyhow::Result<Trained> {
     let model = fitted.model.model.valid().fork(device);
     let report = T::score(config, data, &model, device)?;
     let mut results = report.results();
     if fitted.averaged > 1 {
         results.insert("averaged_epochs".into(), fitted.averaged as f64);
     }
-    finish(
+    let history = crate::training::history::History::read(&dir.join("metrics.csv"))?;
+    crate::plot::loss_curves(&history, Some(fitted.epoch), &dir.join("loss.svg"))?;
+    let report = report.to_string();
+    let results = finish(
         dir,
         results,
         (fitted.epochs_run, fitted.epoch),
         seconds,
-        &report.to_string(),
-    )
+        &report,
+    )?;
+    Ok(Trained {
+        results,
+        report,
+        after: T::after_training(config, data, &model, device)?,
+    })
 }
 
 /// Writes the final files of a run whose epochs all finished (`model.bpk` from the kept
@@ -290,10 +357,10 @@ fn finish_from_checkpoints<T: Task>(
     config: &T::Config,
     dir: &Path,
     device: &Device,
-) -> anyhow::Result<Results> {
-    let data = T::data(config, Some(dir))?;
+) -> anyhow::Result<Trained> {
+    let data = T::data(config, Some(read_artefacts::<T>(config, dir)?))?;
     let model = seeded_init(config.train().seed, device, |cpu| {
-        T::model(config, &data, cpu)
+        T::model(config, &T::artefacts(&data), cpu)
     })?;
     let fitted = crate::training::fit::kept_from_checkpoints(
         Step::new(model, T::policy(config)),
@@ -303,39 +370,57 @@ fn finish_from_checkpoints<T: Task>(
     score_and_finish::<T>(config, &data, fitted, dir, 0.0, device)
 }
 
-/// A trained run, loaded back.
+/// Saves a new run's artefacts as [`ARTEFACTS_FILE`] (atomically).
+fn write_artefacts<T: Task>(artefacts: &T::Artefacts, dir: &Path) -> anyhow::Result<()> {
+    let json = serde_json::to_string(artefacts).context("cannot write the artefacts")?;
+    Ok(rnnlab_data::io::write_atomic(
+        &dir.join(ARTEFACTS_FILE),
+        json.as_bytes(),
+    )?)
+}
+
+/// The artefacts the run in `dir` saved, checked against `config`.
+pub fn read_artefacts<T: Task>(config: &T::Config, dir: &Path) -> anyhow::Result<T::Artefacts> {
+    let path = dir.join(ARTEFACTS_FILE);
+    let text = rnnlab_data::io::read_text(&path)?;
+    let artefacts: T::Artefacts = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: not the artefacts of a {} run: {e}",
+            path.display(),
+            T::NAME
+        )
+    })?;
+    T::check(config, &artefacts).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(artefacts)
+}
+
+/// A trained run, loaded back for inference: its config, artefacts and model; no data is
+/// read ([`Loaded::data`] reads it).
 pub struct Loaded<T: Task> {
     /// The resolved experiment.
     pub config: T::Config,
-    /// Its data and the artefacts the run saved.
-    pub data: T::Data,
+    /// What the run fitted on its training split.
+    pub artefacts: T::Artefacts,
     /// The saved model (validation mode) on the requested device.
     pub model: T::Model,
 }
 
+impl<T: Task> Loaded<T> {
+    /// The run's data (its splits), read with its artefacts.
+    pub fn data(&self) -> anyhow::Result<T::Data> {
+        T::data(&self.config, Some(self.artefacts.clone()))
+    }
+}
+
 /// Loads the run in `dir` (written by [`train`]); every missing file is an error naming it.
 pub fn load<T: Task>(dir: &Path, device: &Device) -> anyhow::Result<Loaded<T>> {
-    load_with::<T>(dir, device, |config| T::data(config, Some(dir)))
-}
-
-/// Loads the run in `dir` for inference on new inputs: its config, its
-/// [`artefacts`](Task::artefacts) and its model.
-pub fn load_for_inference<T: Task>(dir: &Path, device: &Device) -> anyhow::Result<Loaded<T>> {
-    load_with::<T>(dir, device, |config| T::artefacts(config, dir))
-}
-
-fn load_with<T: Task>(
-    dir: &Path,
-    device: &Device,
-    data: impl FnOnce(&T::Config) -> anyhow::Result<T::Data>,
-) -> anyhow::Result<Loaded<T>> {
     let (config, _) = config_of_run::<T>(dir)?;
-    let data = data(&config)?;
-    let mut model = T::model(&config, &data, device)?;
+    let artefacts = read_artefacts::<T>(&config, dir)?;
+    let mut model = T::model(&config, &artefacts, device)?;
     load_model(&mut model, &dir.join(MODEL_FILE))?;
     Ok(Loaded {
         config,
-        data,
+        artefacts,
         model,
     })
 }
@@ -344,7 +429,29 @@ fn load_with<T: Task>(
 /// the same text `train` printed and saved as `report.txt`).
 pub fn evaluate<T: Task>(dir: &Path, device: &Device) -> anyhow::Result<T::Report> {
     let run = load::<T>(dir, device)?;
-    T::score(&run.config, &run.data, &run.model, device)
+    T::score(&run.config, &run.data()?, &run.model, device)
+}
+
+/// The `task` key of the run in `dir` (from its `config.toml`).
+pub fn task_of_run(dir: &Path) -> anyhow::Result<String> {
+    let path = crate::run::config_of_run(dir)?;
+    let file = ExperimentFile::read(&path)?;
+    file.task()
+        .map(str::to_string)
+        .with_context(|| format!("{}: missing key `task`", path.display()))
+}
+
+/// Requires a run of task `T` for a task's command (`generate`, `ensemble`…).
+pub fn require<T: Task>(dir: &Path, command: &str) -> anyhow::Result<()> {
+    let found = task_of_run(dir)?;
+    if found != T::NAME {
+        bail!(
+            "{}: a {found} run; `{command}` needs a {} run",
+            dir.display(),
+            T::NAME
+        );
+    }
+    Ok(())
 }
 
 /// `model.{message}` for an error from a model config's `try_init`.

@@ -1,6 +1,8 @@
 //! One seed, one run: a run on flex repeats bit for bit, and the same experiment on wgpu
 //! (Mesa's software Vulkan in CI) ends within a tolerance of it. Data-parallel training on two
-//! flex devices ends where one device with twice the batch ends, within a tolerance.
+//! flex devices ends where one device with twice the batch ends, within a tolerance. A run
+//! writes its directory and generates from it; bad configs and incomplete runs are clear
+//! errors.
 //!
 //! This file is its own test binary: flex keeps one random generator per process, and the
 //! unit tests running beside a run in the library's test binary would draw from it.
@@ -10,7 +12,8 @@ use std::sync::Mutex;
 
 use burn::prelude::Device;
 use burn_store::ModuleSnapshot;
-use rnnlab_tasks::charlm::{CharLmExperiment, CharLmTask};
+use rnnlab_data::tokenizer::Tokenizer;
+use rnnlab_tasks::charlm::{CharLmExperiment, CharLmTask, Sampler, SamplingConfig};
 use rnnlab_tasks::task::{load, train};
 
 /// Relative tolerance between a wgpu and a flex run of the same seed (f32 sums reorder).
@@ -75,8 +78,9 @@ fn a_flex_run_repeats_bit_for_bit() {
     let mut runs = Vec::new();
     for name in ["first", "second"] {
         let dir = tmp.path().join(name);
-        let mut results =
-            train::<CharLmTask>(&experiment, &resolved, &dir, &Device::flex(), None).unwrap();
+        let mut results = train::<CharLmTask>(&experiment, &resolved, &dir, &Device::flex(), None)
+            .unwrap()
+            .results;
         results.remove("train_seconds").expect("the run is timed");
         let metrics = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
         let weights = weights(&dir);
@@ -93,8 +97,7 @@ fn a_flex_run_repeats_bit_for_bit() {
 
 #[test]
 fn wgpu_run_matches_flex() {
-    if std::env::var("RNNLAB_SKIP_WGPU").is_ok_and(|v| v == "1") {
-        eprintln!("RNNLAB_SKIP_WGPU=1: wgpu smoke run skipped");
+    if !rnnlab_models::testing::wgpu_or_skip("wgpu_run_matches_flex") {
         return;
     }
     let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
@@ -108,7 +111,8 @@ fn wgpu_run_matches_flex() {
         &wgpu,
         None,
     )
-    .unwrap();
+    .unwrap()
+    .results;
     let on_cpu = train::<CharLmTask>(
         &experiment,
         &resolved,
@@ -116,7 +120,8 @@ fn wgpu_run_matches_flex() {
         &Device::flex(),
         None,
     )
-    .unwrap();
+    .unwrap()
+    .results;
     let (a, b) = (on_gpu["valid_loss"], on_cpu["valid_loss"]);
     assert!(
         (a - b).abs() <= DEVICE_TOLERANCE * b.max(1.0),
@@ -138,8 +143,9 @@ fn two_flex_devices_train_like_one_device_with_twice_the_batch() {
     let loss = |name: &str, extra: &[&str]| -> f64 {
         let (experiment, resolved) = tiny_with(tmp.path(), extra);
         let dir = tmp.path().join(name);
-        let results =
-            train::<CharLmTask>(&experiment, &resolved, &dir, &Device::flex(), None).unwrap();
+        let results = train::<CharLmTask>(&experiment, &resolved, &dir, &Device::flex(), None)
+            .unwrap()
+            .results;
         results["valid_loss"]
     };
     let common = ["data.tbptt=false", "train.epochs=3"];
@@ -168,4 +174,86 @@ fn two_flex_devices_train_like_one_device_with_twice_the_batch() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("set data.tbptt = false"), "{err}");
+}
+
+#[test]
+fn trains_writes_a_run_directory_and_generates_from_it() {
+    let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let (experiment, resolved) = tiny(tmp.path());
+    let run = tmp.path().join("runs/tiny/1");
+    let summary = train::<CharLmTask>(&experiment, &resolved, &run, &Device::flex(), None)
+        .unwrap()
+        .results;
+    for file in ["config.toml", "artefacts.json", "model.bpk", "metrics.csv"] {
+        assert!(run.join(file).is_file(), "{file} written");
+    }
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    assert!(
+        csv.starts_with("epoch,step,split,metric,value\n")
+            && csv.contains("1,2,train_steps,Loss,")
+            && csv.contains(",valid,Loss,"),
+        "{csv}"
+    );
+    assert!(summary["baseline_nats_per_char"] > 0.0, "{summary:?}");
+    assert!(
+        summary["valid_loss"] < 2.0,
+        "learnt something: {}",
+        summary["valid_loss"]
+    );
+    let loaded = load::<CharLmTask>(&run, &Device::flex()).unwrap();
+    let tokenizer = &loaded.artefacts.tokenizer;
+    let prompt = tokenizer.encode("to be or").unwrap();
+    let sampler = Sampler::new(SamplingConfig {
+        temperature: 0.0,
+        top_k: 0,
+        top_p: 1.0,
+        seed: 0,
+    });
+    let text = tokenizer.decode(&sampler.generate(&loaded.model, &prompt, 5, &Device::flex()));
+    assert_eq!(text.chars().count(), 5);
+}
+
+#[test]
+fn bad_configs_and_incomplete_runs_are_clear_errors() {
+    let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut experiment, resolved) = tiny(tmp.path());
+    let err = rnnlab_tasks::task::resolve::<CharLmTask>(None, &["model.cell=transformer".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("model.cell"), "{err}");
+    experiment.model.cell = rnnlab_models::CellType::Gru;
+    experiment.model.d_hidden = 0;
+    let err = format!(
+        "{:#}",
+        train::<CharLmTask>(
+            &experiment,
+            &resolved,
+            &tmp.path().join("r2"),
+            &Device::flex(),
+            None
+        )
+        .unwrap_err()
+    );
+    assert!(err.contains("d_hidden"), "{err}");
+    experiment.model.d_hidden = 8;
+    experiment.train.lr = -1.0;
+    let err = train::<CharLmTask>(
+        &experiment,
+        &resolved,
+        &tmp.path().join("r3"),
+        &Device::flex(),
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("train.lr = -1"), "{err}");
+    let err = format!(
+        "{:#}",
+        load::<CharLmTask>(&tmp.path().join("nope"), &Device::flex())
+            .err()
+            .unwrap()
+    );
+    assert!(err.contains("config.toml"), "{err}");
 }

@@ -62,7 +62,7 @@ fn speech_trains_evaluates_predicts_and_rejects_bad_audio() {
         "{out}"
     );
     let d = run_dir(&out);
-    assert!(d.join("normalizer.json").is_file());
+    assert!(d.join("artefacts.json").is_file());
     let ds = d.display().to_string();
     let eval = ok(&["eval", &ds]);
     let report = std::fs::read_to_string(d.join("report.txt")).unwrap();

@@ -195,16 +195,6 @@ impl TsWindows {
         self.starts.iter().map(|s| s + self.lookback)
     }
 
-    /// Input features per step.
-    pub fn n_inputs(&self) -> usize {
-        self.inputs.len()
-    }
-
-    /// Predicted features per step.
-    pub fn n_outputs(&self) -> usize {
-        self.outputs.len()
-    }
-
     fn rows(&self, from: usize, count: usize, columns: &[usize]) -> Vec<f32> {
         (from..from + count)
             .flat_map(|r| {

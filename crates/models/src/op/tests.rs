@@ -427,8 +427,7 @@ fn repeated_inference_calls_match_the_generic_path() {
 /// leaf tensors, which the kernels' in-place state updates must leave alone.
 #[test]
 fn cube_kernels_match_the_generic_path_in_f64() {
-    if std::env::var("RNNLAB_SKIP_WGPU").is_ok_and(|v| v == "1") {
-        eprintln!("SKIP: RNNLAB_SKIP_WGPU=1, the wgpu kernel test did not run");
+    if !crate::testing::wgpu_or_skip("cube_kernels_match_the_generic_path_in_f64") {
         return;
     }
     let wgpu = Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
@@ -571,15 +570,14 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     /// The same property on wgpu, where the op runs its CubeCL kernels (`cube/`):
-    /// Mesa's software Vulkan in CI (`RNNLAB_SKIP_WGPU=1` skips it visibly on a machine
-    /// without any Vulkan driver). GPU arithmetic rounds differently: within 1e-4.
+    /// Mesa's software Vulkan in CI (a machine without any Vulkan driver skips it with a
+    /// `SKIP` line). GPU arithmetic rounds differently: within 1e-4.
     #[test]
     fn op_matches_reference_on_random_stacks_on_wgpu(
         (config, time, batch, lengths, state) in stack_strategy(),
         seed in 0u64..1000,
     ) {
-        if std::env::var("RNNLAB_SKIP_WGPU").is_ok_and(|v| v == "1") {
-            eprintln!("SKIP: RNNLAB_SKIP_WGPU=1, the wgpu property test did not run");
+        if !crate::testing::wgpu_or_skip("op_matches_reference_on_random_stacks_on_wgpu") {
             return Ok(());
         }
         let device = Device::wgpu(burn::tensor::DeviceKind::DefaultDevice).autodiff();

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::TensorData;
 use burn_store::{ModuleStore, PytorchStore, SafetensorsStore, bridge};
 
-use crate::error::WeightError;
+use crate::error::{BoxError, WeightError};
 
 /// Named tensors, as in a PyTorch `state_dict`, plus where they came from (for errors).
 #[derive(Debug, Clone, Default)]
@@ -65,10 +65,8 @@ impl StateDict {
     ) -> Result<Self, WeightError> {
         let mut dict = Self::new(path.display().to_string());
         for (name, tensor) in tensors {
-            let data = bridge::to_data(tensor).map_err(|e| WeightError::Read {
-                path: path.to_path_buf(),
-                message: format!("tensor `{name}`: {e}"),
-            })?;
+            let data = bridge::to_data(tensor)
+                .map_err(|e| read_error(path, format!("tensor `{name}`: {e}")))?;
             dict.insert(name.clone(), data.convert::<f32>());
         }
         Ok(dict)
@@ -78,9 +76,9 @@ impl StateDict {
     /// over the target, so an existing file is never left half-written).
     pub fn save_safetensors(&self, path: impl AsRef<Path>) -> Result<(), WeightError> {
         let path = path.as_ref();
-        let write_error = |message: String| WeightError::Write {
+        let write_error = |source: BoxError| WeightError::Write {
             path: path.to_path_buf(),
-            message,
+            source,
         };
         let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = self
             .tensors
@@ -90,7 +88,9 @@ impl StateDict {
                     .clone()
                     .convert::<f32>()
                     .try_into_vec::<f32>()
-                    .map_err(|e| write_error(format!("tensor `{name}` is not float: {e:?}")))?;
+                    .map_err(|e| {
+                        write_error(format!("tensor `{name}` is not float: {e:?}").into())
+                    })?;
                 let raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
                 Ok((name.clone(), data.shape().to_vec(), raw))
             })
@@ -100,15 +100,14 @@ impl StateDict {
             .map(|(name, shape, raw)| {
                 safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), raw)
                     .map(|view| (name.as_str(), view))
-                    .map_err(|e| write_error(e.to_string()))
+                    .map_err(|e| write_error(e.into()))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let tmp = temporary_path(path);
-        safetensors::serialize_to_file(views, None, &tmp)
-            .map_err(|e| write_error(e.to_string()))?;
+        safetensors::serialize_to_file(views, None, &tmp).map_err(|e| write_error(e.into()))?;
         std::fs::rename(&tmp, path).map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
-            write_error(e.to_string())
+            write_error(e.into())
         })
     }
 
@@ -154,10 +153,10 @@ fn check_readable(path: &Path) -> Result<(), WeightError> {
         .map_err(|e| read_error(path, e))
 }
 
-fn read_error(path: &Path, error: impl std::fmt::Display) -> WeightError {
+fn read_error(path: &Path, source: impl Into<BoxError>) -> WeightError {
     WeightError::Read {
         path: path.to_path_buf(),
-        message: error.to_string(),
+        source: source.into(),
     }
 }
 

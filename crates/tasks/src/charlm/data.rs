@@ -1,5 +1,5 @@
 //! The char-LM data: the corpus split into training and validation text, the tokenizer fitted
-//! on the training text (saved as `tokenizer.json`), both splits as token ids, and the loaders.
+//! on the training text (the run's [`LmArtefacts`]), both splits as token ids, and the loaders.
 
 use std::path::Path;
 
@@ -11,12 +11,17 @@ use rnnlab_data::lm::{ContiguousBatches, LmBatch, LmBatcher, LmItem, WindowDatas
 use rnnlab_data::tokenizer::{
     AnyTokenizer, BpeConfig, BpeTokenizer, CharTokenizer, Tokenizer, UnknownPolicy, WordTokenizer,
 };
+use serde::{Deserialize, Serialize};
 
 use super::config::{CharLmExperiment, TokenizerKind};
 use crate::training::Loaders;
 
-/// The tokenizer's file in a run directory.
-pub const TOKENIZER_FILE: &str = "tokenizer.json";
+/// What a char-LM run fits on its training text.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LmArtefacts {
+    /// The tokenizer.
+    pub tokenizer: AnyTokenizer,
+}
 
 /// A char-LM run's data.
 pub struct LmData {
@@ -30,15 +35,16 @@ pub struct LmData {
     pub valid_chars: usize,
 }
 
-/// Reads the corpus; fits the tokenizer on its training part, or loads the one saved in `run`.
-pub fn read(e: &CharLmExperiment, run: Option<&Path>) -> anyhow::Result<LmData> {
+/// Reads the corpus; fits the tokenizer on its training part, or reads it with the run's.
+pub fn read(e: &CharLmExperiment, run: Option<LmArtefacts>) -> anyhow::Result<LmData> {
     let text = rnnlab_data::io::read_text(Path::new(&e.data.path))?;
     let n = text.chars().count();
     let cut = (e.data.train_fraction * n as f64) as usize;
     let byte = text.char_indices().nth(cut).map_or(text.len(), |(i, _)| i);
     let (train, valid) = text.split_at(byte);
+    let from_run = run.is_some();
     let tokenizer = match run {
-        Some(dir) => AnyTokenizer::load(&dir.join(TOKENIZER_FILE))?,
+        Some(run) => run.tokenizer,
         None => fit_tokenizer(e, train)?,
     };
     if let (AnyTokenizer::Char(t), UnknownPolicy::Error) = (&tokenizer, e.data.unknown) {
@@ -56,7 +62,11 @@ pub fn read(e: &CharLmExperiment, run: Option<&Path>) -> anyhow::Result<LmData> 
                 e.data.path,
                 line + 1,
                 col + 1,
-                run.map_or("the training text".to_string(), |d| d.display().to_string())
+                if from_run {
+                    "the run"
+                } else {
+                    "the training text"
+                }
             );
         }
     }

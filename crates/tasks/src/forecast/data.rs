@@ -1,6 +1,6 @@
 //! The forecasting data: the columns the run uses read from the CSV (missing cells handled by
 //! `data.missing`), optionally logged, scaled with the scaler fitted on the training rows
-//! (saved as `scaler.json`), cut into windows; the model built for them; the loaders.
+//! (the run's [`ForecastArtefacts`]), cut into windows; the model built for them; the loaders.
 
 use std::path::Path;
 
@@ -12,14 +12,39 @@ use rnnlab_data::timeseries::{
     Features, MissingCount, Scaler, Series, TsBatch, TsBatcher, TsSplits,
 };
 use rnnlab_models::RecurrentConfig;
+use serde::{Deserialize, Serialize};
 
 use super::config::ForecastExperiment;
 use super::{ForecastConfig, ForecastModel};
 use crate::task::model_error;
 use crate::training::Loaders;
 
-/// The scaler's file in a run directory.
-pub const SCALER_FILE: &str = "scaler.json";
+/// What a forecasting run fits on its training rows.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ForecastArtefacts {
+    /// The scaler of the columns the run reads (their names, in order).
+    pub scaler: Scaler,
+}
+
+/// The input and predicted columns (indices into `names`, the columns the run reads).
+pub fn columns(
+    e: &ForecastExperiment,
+    names: &[String],
+) -> anyhow::Result<(Vec<usize>, Vec<usize>)> {
+    let d = &e.data;
+    let Some(target) = names.iter().position(|n| *n == d.target) else {
+        bail!(
+            "data.target = {:?}: not among the columns {names:?}",
+            d.target
+        );
+    };
+    let all: Vec<usize> = (0..names.len()).collect();
+    Ok(match d.features {
+        Features::S => (vec![target], vec![target]),
+        Features::M => (all.clone(), all),
+        Features::MS => (all, vec![target]),
+    })
+}
 
 /// The series on the original and on the model's scale, with the split and columns.
 pub struct Prepared {
@@ -37,9 +62,12 @@ pub struct Prepared {
     pub missing: MissingCount,
 }
 
-/// Reads and prepares the experiment's series; `scaler` (a run's saved one) replaces the
-/// freshly fitted scaler.
-pub fn prepare(e: &ForecastExperiment, scaler: Option<Scaler>) -> anyhow::Result<Prepared> {
+/// Reads and prepares the experiment's series; a run's artefacts replace the freshly fitted
+/// scaler.
+pub fn prepare(
+    e: &ForecastExperiment,
+    artefacts: Option<ForecastArtefacts>,
+) -> anyhow::Result<Prepared> {
     let d = &e.data;
     // Only the columns the run uses are read: a gap or a non-positive value elsewhere in the
     // file does not concern it.
@@ -75,10 +103,10 @@ pub fn prepare(e: &ForecastExperiment, scaler: Option<Scaler>) -> anyhow::Result
         .window_config()
         .build(&logged)
         .map_err(|err| anyhow::anyhow!("data: {err}"))?;
-    if let Some(s) = scaler {
+    if let Some(ForecastArtefacts { scaler: s }) = artefacts {
         if s.columns != series.names() {
             bail!(
-                "scaler.json: its columns {:?} are not the series' {:?}",
+                "the run's scaler: its columns {:?} are not the series' {:?}",
                 s.columns,
                 series.names()
             );
@@ -87,13 +115,8 @@ pub fn prepare(e: &ForecastExperiment, scaler: Option<Scaler>) -> anyhow::Result
     }
     let mut model_values = logged.values().to_vec();
     splits.scaler.transform(&mut model_values);
-    let target = series.column_index(&d.target)?;
-    let all: Vec<usize> = (0..c).collect();
-    let (inputs, outputs) = match d.features {
-        Features::S => (vec![target], vec![target]),
-        Features::M => (all.clone(), all),
-        Features::MS => (all, vec![target]),
-    };
+    series.column_index(&d.target)?;
+    let (inputs, outputs) = columns(e, series.names())?;
     if splits.bounds[2] - splits.bounds[1] < e.eval_horizon() {
         bail!(
             "eval.horizon = {}: longer than the {} test rows",
@@ -119,24 +142,24 @@ pub fn prepare(e: &ForecastExperiment, scaler: Option<Scaler>) -> anyhow::Result
     })
 }
 
-/// The untrained model for the prepared series.
+/// The untrained model for the columns the run's scaler names.
 pub fn build(
     e: &ForecastExperiment,
-    p: &Prepared,
+    artefacts: &ForecastArtefacts,
     device: &Device,
 ) -> anyhow::Result<ForecastModel> {
     let m = &e.model;
-    let outputs: Vec<usize> = p
-        .outputs
+    let (inputs, outputs) = columns(e, &artefacts.scaler.columns)?;
+    let outputs: Vec<usize> = outputs
         .iter()
         .map(|o| {
-            p.inputs
+            inputs
                 .iter()
                 .position(|i| i == o)
                 .expect("outputs are among the inputs")
         })
         .collect();
-    let rnn = RecurrentConfig::new(m.cell, p.inputs.len(), m.d_hidden)
+    let rnn = RecurrentConfig::new(m.cell, inputs.len(), m.d_hidden)
         .with_n_layers(m.n_layers)
         .with_dropout(m.dropout);
     ForecastConfig::new(rnn, e.data.lookback, e.data.horizon, outputs, m.residual)

@@ -4,6 +4,7 @@
 //! rolling-origin backtests and plots. One file per job: [`config`], [`data`],
 //! [`model`](ForecastModel), [`score`], [`ets`] (the ETS baseline), [`plot`].
 
+mod commands;
 pub mod config;
 pub mod data;
 pub mod ets;
@@ -11,16 +12,16 @@ mod model;
 pub mod plot;
 pub mod score;
 
-use std::path::Path;
-
 use anyhow::bail;
 use burn::prelude::Device;
-use rnnlab_data::timeseries::{Scaler, TsBatch};
+use rnnlab_data::timeseries::TsBatch;
 
+pub use commands::{BACKTEST, BacktestArgs, FORECAST, ForecastArgs};
 pub use config::ForecastExperiment;
 pub use model::{ForecastConfig, ForecastModel, Residual};
 
 use crate::task::Task;
+use crate::task_command::TaskCommand;
 use crate::training::Loaders;
 
 /// The forecasting task (`task = "forecast"`).
@@ -29,28 +30,30 @@ pub struct ForecastTask;
 impl Task for ForecastTask {
     const NAME: &'static str = "forecast";
     type Config = ForecastExperiment;
+    type Artefacts = data::ForecastArtefacts;
     type Data = data::Prepared;
     type Model = ForecastModel;
     type Report = score::ForecastReport;
 
-    fn data(config: &ForecastExperiment, run: Option<&Path>) -> anyhow::Result<data::Prepared> {
-        let scaler = match run {
-            Some(dir) => Some(Scaler::load(&dir.join(data::SCALER_FILE))?),
-            None => None,
-        };
-        data::prepare(config, scaler)
+    fn data(
+        config: &ForecastExperiment,
+        artefacts: Option<data::ForecastArtefacts>,
+    ) -> anyhow::Result<data::Prepared> {
+        data::prepare(config, artefacts)
     }
 
-    fn save(data: &data::Prepared, dir: &Path) -> anyhow::Result<()> {
-        Ok(data.splits.scaler.save(&dir.join(data::SCALER_FILE))?)
+    fn artefacts(data: &data::Prepared) -> data::ForecastArtefacts {
+        data::ForecastArtefacts {
+            scaler: data.splits.scaler.clone(),
+        }
     }
 
     fn model(
         config: &ForecastExperiment,
-        data: &data::Prepared,
+        artefacts: &data::ForecastArtefacts,
         device: &Device,
     ) -> anyhow::Result<ForecastModel> {
-        data::build(config, data, device)
+        data::build(config, artefacts, device)
     }
 
     fn loaders(
@@ -60,6 +63,9 @@ impl Task for ForecastTask {
     ) -> anyhow::Result<Loaders<TsBatch>> {
         data::loaders(config, data, device)
     }
+
+    const COMMANDS: &'static [&'static dyn TaskCommand] =
+        &[&commands::FORECAST, &commands::BACKTEST];
 
     fn score(
         config: &ForecastExperiment,

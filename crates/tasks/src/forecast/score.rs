@@ -308,7 +308,8 @@ pub fn backtest(
     if horizon > e.data.horizon && e.data.features == Features::MS {
         bail!("--horizon {horizon}: rolling forecasts need features S or M");
     }
-    let [train_end, _, test_end] = run.data.splits.bounds;
+    let data = run.data()?;
+    let [train_end, _, test_end] = data.splits.bounds;
     let origins: Vec<usize> = (train_end.max(e.data.lookback)..)
         .step_by(step)
         .take_while(|o| o + horizon <= test_end)
@@ -316,5 +317,5 @@ pub fn backtest(
     if origins.is_empty() {
         bail!("--horizon {horizon}: no origin fits between row {train_end} and row {test_end}");
     }
-    score(e, &run.data, &run.model, &origins, horizon, device)
+    score(e, &data, &run.model, &origins, horizon, device)
 }

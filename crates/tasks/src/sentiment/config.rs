@@ -113,7 +113,7 @@ pub struct ModelSection {
     pub subword_max: usize,
     /// Give each token, beside its word vector, the Naive-Bayes log-count ratios (NBSVM's
     /// features) of its word and of the bigram ending at it, one per class: fitted on the
-    /// training sentences (saved as `ratios.json`), each training sentence's own fitted on the
+    /// training sentences (saved with the run's artefacts), each training sentence's own fitted on the
     /// other `nb_folds` folds.
     pub nb_features: bool,
     /// Additive smoothing of the ratios' counts.

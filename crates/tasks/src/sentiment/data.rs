@@ -1,5 +1,6 @@
-//! The sentiment data: the labelled sentences, their stratified split, the word tokenizer
-//! fitted on the training sentences (saved as `tokenizer.json`), and the loaders.
+//! The sentiment data: the labelled sentences, their stratified split, the [`Encoder`] fitted
+//! on the training sentences (the run's artefacts: tokenizer, subwords, log-count ratios), and
+//! the loaders.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,15 +15,10 @@ use rnnlab_data::classification::{
 use rnnlab_data::nb::{self, LogCountRatios};
 use rnnlab_data::subwords::Subwords;
 use rnnlab_data::tokenizer::{AnyTokenizer, Tokenizer, WordTokenizer};
+use serde::{Deserialize, Serialize};
 
 use super::config::{DataFormat, SentimentExperiment};
 use crate::training::Loaders;
-
-/// The tokenizer's file in a run directory.
-pub const TOKENIZER_FILE: &str = "tokenizer.json";
-
-/// The log-count ratios' file in a run directory (`model.nb_features`).
-pub const RATIOS_FILE: &str = "ratios.json";
 
 /// The padding id of every batch.
 pub const PAD: u32 = 0;
@@ -35,36 +31,51 @@ pub fn words(tokenizer: &AnyTokenizer, text: &str) -> Vec<String> {
     }
 }
 
+/// How a sentence becomes what the model reads: a sentiment run's artefacts, fitted on its
+/// training sentences.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Encoder {
+    /// The word tokenizer.
+    pub tokenizer: AnyTokenizer,
+    /// How words are cut into subwords, when the model has them.
+    pub subwords: Option<Subwords>,
+    /// The Naive-Bayes log-count ratios, when the model takes them (`model.nb_features`).
+    pub ratios: Option<LogCountRatios>,
+}
+
 /// A sentiment run's data.
 pub struct SentimentData {
     /// Every labelled sentence.
     pub examples: Vec<Labelled>,
     /// Their train/validation/test indices.
     pub split: Split,
-    /// The word tokenizer (fitted on the training sentences, or the run's).
-    pub tokenizer: AnyTokenizer,
-    /// How words are cut into subwords, when the model has them.
-    pub subwords: Option<Subwords>,
-    /// The Naive-Bayes log-count ratios fitted on the training sentences (or the run's), when
-    /// the model takes them (`model.nb_features`).
-    pub ratios: Option<LogCountRatios>,
+    /// The encoder (fitted on the training sentences, or the run's).
+    pub encoder: Encoder,
 }
 
-/// The run's saved log-count ratios when the model takes them.
-pub fn load_ratios(e: &SentimentExperiment, run: &Path) -> anyhow::Result<Option<LogCountRatios>> {
-    if !e.model.nb_features {
-        return Ok(None);
+/// Checks a run's encoder against its config: ratios exactly when the model takes them, the
+/// subwords the config asks for.
+pub fn check(e: &SentimentExperiment, encoder: &Encoder) -> anyhow::Result<()> {
+    if encoder.ratios.is_some() != e.model.nb_features {
+        anyhow::bail!(
+            "model.nb_features = {}: the run's encoder {} log-count ratios",
+            e.model.nb_features,
+            if encoder.ratios.is_some() {
+                "has"
+            } else {
+                "has no"
+            }
+        );
     }
-    let path = run.join(RATIOS_FILE);
-    let text = rnnlab_data::io::read_text(&path)?;
-    let ratios: LogCountRatios = serde_json::from_str(&text)
-        .map_err(|err| anyhow::anyhow!("{}: not a log-count ratios file: {err}", path.display()))?;
-    Ok(Some(ratios))
+    if encoder.subwords != e.subwords() {
+        anyhow::bail!("model.subword_*: the run's encoder cuts subwords differently");
+    }
+    Ok(())
 }
 
-/// Reads and splits the sentences; fits the tokenizer on the training ones, or loads the one
-/// saved in `run`.
-pub fn read(e: &SentimentExperiment, run: Option<&Path>) -> anyhow::Result<SentimentData> {
+/// Reads and splits the sentences; fits the encoder on the training ones, or reads them with
+/// the run's.
+pub fn read(e: &SentimentExperiment, run: Option<Encoder>) -> anyhow::Result<SentimentData> {
     let path = Path::new(&e.data.path);
     let examples = match e.data.format {
         DataFormat::Mr => load_mr(path)?,
@@ -112,39 +123,41 @@ pub fn read(e: &SentimentExperiment, run: Option<&Path>) -> anyhow::Result<Senti
             );
         }
     }
-    let tokenizer = match run {
-        Some(dir) => AnyTokenizer::load(&dir.join(TOKENIZER_FILE))?,
-        None => AnyTokenizer::Word(WordTokenizer::fit(
-            split.train.iter().map(|&i| examples[i].text.as_str()),
-            &d.words.word_config(d.min_freq),
-        )),
-    };
+    if let Some(encoder) = run {
+        return Ok(SentimentData {
+            examples,
+            split,
+            encoder,
+        });
+    }
+    let tokenizer = AnyTokenizer::Word(WordTokenizer::fit(
+        split.train.iter().map(|&i| examples[i].text.as_str()),
+        &d.words.word_config(d.min_freq),
+    ));
     let mut data = SentimentData {
         examples,
         split,
-        tokenizer,
-        subwords: e.subwords(),
-        ratios: None,
+        encoder: Encoder {
+            tokenizer,
+            subwords: e.subwords(),
+            ratios: None,
+        },
     };
-    data.ratios = match run {
-        Some(dir) => load_ratios(e, dir)?,
-        None if e.model.nb_features => {
-            // The items carry no features yet: `ratios` is still unset.
-            let items = data.dataset(&data.split.train)?.into_items();
-            let docs: Vec<(&[u32], usize)> =
-                items.iter().map(|i| (i.ids.as_slice(), i.label)).collect();
-            Some(LogCountRatios::fit(
-                &docs,
-                e.data.labels.len(),
-                e.model.nb_alpha,
-            )?)
-        }
-        None => None,
-    };
+    if e.model.nb_features {
+        // The items carry no features yet: `ratios` is still unset.
+        let items = data.dataset(&data.split.train)?.into_items();
+        let docs: Vec<(&[u32], usize)> =
+            items.iter().map(|i| (i.ids.as_slice(), i.label)).collect();
+        data.encoder.ratios = Some(LogCountRatios::fit(
+            &docs,
+            e.data.labels.len(),
+            e.model.nb_alpha,
+        )?);
+    }
     Ok(data)
 }
 
-impl SentimentData {
+impl Encoder {
     /// A sentence as the model reads it: its ids (a text without words is one `PAD`) and,
     /// with subwords, the pieces of each of its words.
     pub fn item(&self, text: &str, label: usize) -> anyhow::Result<ClassItem> {
@@ -162,28 +175,6 @@ impl SentimentData {
             anyhow::bail!("nothing to classify: the text has no words");
         }
         Ok(item)
-    }
-
-    /// The training sentences as the model trains on them: with log-count ratios, each
-    /// sentence's features come from the ratios fitted on the other `model.nb_folds` folds
-    /// (drawn with `data.split_seed`), never from its own label.
-    pub fn training_dataset(&self, e: &SentimentExperiment) -> anyhow::Result<ClassDataset> {
-        let mut items = self.dataset(&self.split.train)?.into_items();
-        if self.ratios.is_some() {
-            let docs: Vec<(&[u32], usize)> =
-                items.iter().map(|i| (i.ids.as_slice(), i.label)).collect();
-            let features = nb::cross_fitted(
-                &docs,
-                e.data.labels.len(),
-                e.model.nb_alpha,
-                e.model.nb_folds,
-                e.data.split_seed,
-            )?;
-            for (item, features) in items.iter_mut().zip(features) {
-                item.features = features;
-            }
-        }
-        Ok(ClassDataset::from_items(items))
     }
 
     /// The ids of `text` (none for a text without words), their pieces and features.
@@ -216,12 +207,39 @@ impl SentimentData {
             features,
         })
     }
+}
+
+impl SentimentData {
+    /// The training sentences as the model trains on them: with log-count ratios, each
+    /// sentence's features come from the ratios fitted on the other `model.nb_folds` folds
+    /// (drawn with `data.split_seed`), never from its own label.
+    pub fn training_dataset(&self, e: &SentimentExperiment) -> anyhow::Result<ClassDataset> {
+        let mut items = self.dataset(&self.split.train)?.into_items();
+        if self.encoder.ratios.is_some() {
+            let docs: Vec<(&[u32], usize)> =
+                items.iter().map(|i| (i.ids.as_slice(), i.label)).collect();
+            let features = nb::cross_fitted(
+                &docs,
+                e.data.labels.len(),
+                e.model.nb_alpha,
+                e.model.nb_folds,
+                e.data.split_seed,
+            )?;
+            for (item, features) in items.iter_mut().zip(features) {
+                item.features = features;
+            }
+        }
+        Ok(ClassDataset::from_items(items))
+    }
 
     /// The sentences of `indices` as a dataset.
     pub fn dataset(&self, indices: &[usize]) -> anyhow::Result<ClassDataset> {
         let items = indices
             .iter()
-            .map(|&i| self.item(&self.examples[i].text, self.examples[i].label))
+            .map(|&i| {
+                self.encoder
+                    .item(&self.examples[i].text, self.examples[i].label)
+            })
             .collect::<anyhow::Result<_>>()?;
         Ok(ClassDataset::from_items(items))
     }

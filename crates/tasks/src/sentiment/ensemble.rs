@@ -13,8 +13,7 @@ use super::SentimentTask;
 use super::config::SentimentExperiment;
 use super::score::{argmax, baseline, naive_bayes, probabilities};
 use crate::metrics::ClassificationReport;
-use crate::registry::require;
-use crate::task::{Loaded, load, load_for_inference};
+use crate::task::{Loaded, load, require};
 
 /// What `rnnlab ensemble` prints: the ensemble's test scores beside each member's and the
 /// TF-IDF + logistic-regression baseline's, on the members' common test split.
@@ -81,10 +80,13 @@ fn same_classes(
 /// `labels`, the fractions and `split_seed`): each then has the same test sentences, which
 /// each member reads with its own tokenizer.
 pub fn ensemble(runs: &[PathBuf], device: &Device) -> anyhow::Result<EnsembleReport> {
-    let loaded = load_all(runs, "ensemble", |dir| load::<SentimentTask>(dir, device))?;
-    let a = &loaded[0].data;
-    for (dir, run) in runs.iter().zip(&loaded).skip(1) {
-        let b = &run.data;
+    let loaded = members(runs, "ensemble", device)?;
+    let data = loaded
+        .iter()
+        .map(|run| run.data())
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let a = &data[0];
+    for (dir, b) in runs.iter().zip(&data).skip(1) {
         let same_sentences = a.split.test == b.split.test
             && a.split.train == b.split.train
             && a.examples.len() == b.examples.len()
@@ -100,11 +102,11 @@ pub fn ensemble(runs: &[PathBuf], device: &Device) -> anyhow::Result<EnsembleRep
     }
     let first = &loaded[0];
     let n_classes = first.config.data.labels.len();
-    let test = &first.data.split.test;
+    let test = &a.split.test;
     let mut sum = vec![vec![0f32; n_classes]; test.len()];
     let (mut members, mut truth) = (Vec::new(), Vec::new());
-    for (dir, run) in runs.iter().zip(&loaded) {
-        let (p, t) = probabilities(&run.config, &run.data, &run.model, test, device)?;
+    for ((dir, run), data) in runs.iter().zip(&loaded).zip(&data) {
+        let (p, t) = probabilities(&run.config, data, &run.model, test, device)?;
         let accuracy = ClassificationReport::new(&argmax(&p), &t, n_classes).accuracy;
         members.push((dir.clone(), accuracy));
         for (s, p) in sum.iter_mut().zip(&p) {
@@ -118,29 +120,26 @@ pub fn ensemble(runs: &[PathBuf], device: &Device) -> anyhow::Result<EnsembleRep
         labels: first.config.class_names().to_vec(),
         members,
         report: ClassificationReport::new(&argmax(&sum), &truth, n_classes),
-        baseline: baseline(&first.config, &first.data)?,
-        nb: match loaded.iter().find(|run| run.data.ratios.is_some()) {
-            Some(run) => naive_bayes(&run.config, &run.data)?,
+        baseline: baseline(&first.config, a)?,
+        nb: match loaded
+            .iter()
+            .zip(&data)
+            .find(|(_, data)| data.encoder.ratios.is_some())
+        {
+            Some((run, data)) => naive_bayes(&run.config, data)?,
             None => None,
         },
         n_test: test.len(),
-        split: first.data.describe_split(first.config.data.split_seed),
+        split: a.describe_split(first.config.data.split_seed),
     })
 }
 
-/// The runs of `predict --with`: loaded for inference, each classifying into the same classes.
-pub fn members(runs: &[PathBuf], device: &Device) -> anyhow::Result<Vec<Loaded<SentimentTask>>> {
-    load_all(runs, "predict --with", |dir| {
-        load_for_inference::<SentimentTask>(dir, device)
-    })
-}
-
-/// Two runs or more, each a sentiment run (`what` names the command) loaded by `load`, each
-/// classifying into the first one's classes.
-fn load_all(
+/// The runs of an ensemble (`what` names the command: `ensemble`, `predict --with`): two
+/// runs or more, each a sentiment run classifying into the first one's classes.
+pub fn members(
     runs: &[PathBuf],
     what: &str,
-    load: impl Fn(&Path) -> anyhow::Result<Loaded<SentimentTask>>,
+    device: &Device,
 ) -> anyhow::Result<Vec<Loaded<SentimentTask>>> {
     if runs.len() < 2 {
         bail!("an ensemble needs two runs or more; {} given", runs.len());
@@ -148,7 +147,7 @@ fn load_all(
     let mut loaded: Vec<Loaded<SentimentTask>> = Vec::new();
     for dir in runs {
         require::<SentimentTask>(dir, what)?;
-        let run = load(dir)?;
+        let run = load::<SentimentTask>(dir, device)?;
         if let Some(first) = loaded.first() {
             same_classes(&first.config, &run.config, dir)?;
         }

@@ -4,6 +4,7 @@
 //! [`model`](SentimentClassifier), [`score`], [`tfidf`] (the baseline), `explain`, and
 //! [`ensemble`] (several runs as one classifier).
 
+mod commands;
 pub mod config;
 pub mod data;
 pub mod ensemble;
@@ -11,8 +12,6 @@ mod explain;
 mod model;
 pub mod score;
 pub mod tfidf;
-
-use std::path::Path;
 
 use burn::data::dataloader::batcher::Batcher;
 use burn::prelude::Device;
@@ -22,12 +21,14 @@ use burn::train::metric::AccuracyMetric;
 use rnnlab_data::classification::{ClassBatch, ClassBatcher};
 use rnnlab_data::tokenizer::Tokenizer;
 
+pub use commands::{ENSEMBLE, EnsembleArgs, PREDICT, PredictArgs};
 pub use config::SentimentExperiment;
 pub use explain::{Explanation, explain};
 pub use model::{NgramBag, SentimentClassifier, SentimentConfig};
 pub use rnnlab_models::Pooling;
 
 use crate::task::{Loaded, Task, model_error};
+use crate::task_command::TaskCommand;
 use crate::training::{Loaders, Step};
 
 /// The sentence-classification task (`task = "sentiment"`).
@@ -37,44 +38,33 @@ impl Task for SentimentTask {
     const NAME: &'static str = "sentiment";
     const HAS_ACCURACY: bool = true;
     type Config = SentimentExperiment;
+    type Artefacts = data::Encoder;
     type Data = data::SentimentData;
     type Model = SentimentClassifier;
     type Report = score::SentimentReport;
 
-    fn data(config: &SentimentExperiment, run: Option<&Path>) -> anyhow::Result<Self::Data> {
-        data::read(config, run)
+    fn data(
+        config: &SentimentExperiment,
+        artefacts: Option<data::Encoder>,
+    ) -> anyhow::Result<Self::Data> {
+        data::read(config, artefacts)
     }
 
-    fn artefacts(config: &SentimentExperiment, run: &Path) -> anyhow::Result<Self::Data> {
-        Ok(data::SentimentData {
-            examples: Vec::new(),
-            split: rnnlab_data::classification::Split {
-                train: Vec::new(),
-                valid: Vec::new(),
-                test: Vec::new(),
-            },
-            tokenizer: rnnlab_data::tokenizer::AnyTokenizer::load(&run.join(data::TOKENIZER_FILE))?,
-            subwords: config.subwords(),
-            ratios: data::load_ratios(config, run)?,
-        })
+    fn artefacts(data: &Self::Data) -> data::Encoder {
+        data.encoder.clone()
     }
 
-    fn save(data: &Self::Data, dir: &Path) -> anyhow::Result<()> {
-        data.tokenizer.save(&dir.join(data::TOKENIZER_FILE))?;
-        if let Some(ratios) = &data.ratios {
-            let json = serde_json::to_string(ratios)?;
-            rnnlab_data::io::write_atomic(&dir.join(data::RATIOS_FILE), json.as_bytes())?;
-        }
-        Ok(())
+    fn check(config: &SentimentExperiment, encoder: &data::Encoder) -> anyhow::Result<()> {
+        data::check(config, encoder)
     }
 
     fn model(
         config: &SentimentExperiment,
-        data: &Self::Data,
+        encoder: &data::Encoder,
         device: &Device,
     ) -> anyhow::Result<SentimentClassifier> {
         config
-            .model_config(data.tokenizer.vocab_size())
+            .model_config(encoder.tokenizer.vocab_size())
             .try_init(device)
             .map_err(model_error)
     }
@@ -86,6 +76,9 @@ impl Task for SentimentTask {
     ) -> anyhow::Result<Loaders<ClassBatch>> {
         data::loaders(config, data, device)
     }
+
+    const COMMANDS: &'static [&'static dyn TaskCommand] =
+        &[&commands::PREDICT, &commands::ENSEMBLE];
 
     fn metrics(
         training: SupervisedTraining<Step<SentimentClassifier>>,
@@ -111,8 +104,8 @@ pub fn predict(
     text: &str,
     device: &Device,
 ) -> anyhow::Result<Explanation> {
-    let tokenizer = &run.data.tokenizer;
-    let item = run.data.query(text)?;
+    let tokenizer = &run.artefacts.tokenizer;
+    let item = run.artefacts.query(text)?;
     let words = data::words(tokenizer, text);
     let words = if words.len() == item.ids.len() {
         words
@@ -123,7 +116,7 @@ pub fn predict(
         &run.model,
         item,
         &words,
-        run.data.ratios.as_ref(),
+        run.artefacts.ratios.as_ref(),
         data::PAD,
         device,
     )
@@ -142,7 +135,7 @@ pub fn classify(
     for chunk in texts.chunks(run.config.data.batch_size.max(1)) {
         let items = chunk
             .iter()
-            .map(|text| run.data.query(text))
+            .map(|text| run.artefacts.query(text))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let logits = run.model.forward(batcher.batch(items, device)).logits;
         let p = crate::metrics::read_floats(softmax(logits, 1))?;

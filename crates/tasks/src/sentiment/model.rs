@@ -49,10 +49,16 @@ pub struct SentimentConfig {
 impl SentimentConfig {
     /// Builds the model, or names the invalid key.
     pub fn try_init(&self, device: &Device) -> Result<SentimentClassifier, ConfigError> {
-        if self.vocab_size == 0 || self.n_classes < 2 {
+        if self.vocab_size == 0 {
+            return Err(ConfigError {
+                key: "vocab_size",
+                message: "must be at least 1 (the model needs a vocabulary)".into(),
+            });
+        }
+        if self.n_classes < 2 {
             return Err(ConfigError {
                 key: "n_classes",
-                message: "need a vocabulary and at least 2 classes".into(),
+                message: format!("must be at least 2, got {}", self.n_classes),
             });
         }
         if !(0.0..1.0).contains(&self.dropout) {

@@ -122,13 +122,13 @@ pub fn baseline(
         .split
         .train
         .iter()
-        .map(|&i| (words(&data.tokenizer, &ex[i].text), ex[i].label))
+        .map(|&i| (words(&data.encoder.tokenizer, &ex[i].text), ex[i].label))
         .collect();
     let test: Vec<Vec<String>> = data
         .split
         .test
         .iter()
-        .map(|&i| words(&data.tokenizer, &ex[i].text))
+        .map(|&i| words(&data.encoder.tokenizer, &ex[i].text))
         .collect();
     let truth: Vec<usize> = data.split.test.iter().map(|&i| ex[i].label).collect();
     let n_classes = e.data.labels.len();
@@ -142,13 +142,13 @@ pub fn naive_bayes(
     e: &SentimentExperiment,
     data: &SentimentData,
 ) -> anyhow::Result<Option<ClassificationReport>> {
-    let Some(ratios) = &data.ratios else {
+    let Some(ratios) = &data.encoder.ratios else {
         return Ok(None);
     };
     let (mut predicted, mut truth) = (Vec::new(), Vec::new());
     for &i in &data.split.test {
         let ex = &data.examples[i];
-        predicted.push(ratios.classify(&data.item(&ex.text, 0)?.ids));
+        predicted.push(ratios.classify(&data.encoder.item(&ex.text, 0)?.ids));
         truth.push(ex.label);
     }
     Ok(Some(ClassificationReport::new(

@@ -1,16 +1,16 @@
 //! The speech data: the `{digit}_{speaker}_{take}.wav` recordings of a folder, their split
 //! (official or leave-one-speaker-out), their features (computed once per run, on both cores)
-//! and the per-feature normaliser fitted on the training frames (saved as `normalizer.json`).
+//! and the per-feature normaliser fitted on the training frames (the run's [`SpeechArtefacts`]).
 
 use std::path::Path;
 
 use anyhow::bail;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
 use burn::data::dataset::InMemDataset;
 use burn::prelude::Device;
-use rnnlab_data::DataError;
 use rnnlab_data::audio::{
     FeatureExtractor, Features, FrameBatch, FrameBatcher, FrameItem, read_wav,
 };
@@ -19,14 +19,18 @@ use rnnlab_data::classification::{Split as Indices, bucket_by_length};
 use rnnlab_data::timeseries::{Scaler, ScalerKind};
 
 use super::config::{SpeechExperiment, Split, Target};
-pub use super::recordings::{Recording, list, split};
+pub use super::recordings::{Recording, list, par_map, split};
 pub use super::sequences::{Sample, Strings};
 use crate::training::Loaders;
 
-/// The normaliser's file in a run directory.
-pub const NORMALIZER_FILE: &str = "normalizer.json";
+/// What a speech run fits on its training frames.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SpeechArtefacts {
+    /// The per-feature normaliser.
+    pub normalizer: Scaler,
+}
 
-/// A speech run's data (no recordings when loaded for inference: [`artefacts`]).
+/// A speech run's data.
 pub struct SpeechData {
     /// Every recording.
     pub recordings: Vec<Recording>,
@@ -40,31 +44,6 @@ pub struct SpeechData {
     pub normalizer: Scaler,
     /// The feature extractor (for `predict`).
     pub extractor: FeatureExtractor,
-}
-
-/// `f` over `items` on every core, in order; the first error.
-pub fn par_map<T: Sync, R: Send>(
-    items: &[T],
-    f: impl Fn(&T) -> Result<R, DataError> + Sync,
-) -> Result<Vec<R>, DataError> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = items.len().div_ceil(threads).max(1);
-    let f = &f;
-    let parts: Vec<Result<Vec<R>, DataError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(f).collect()))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("feature threads do not panic"))
-            .collect()
-    });
-    let mut out = Vec::with_capacity(items.len());
-    for part in parts {
-        out.extend(part?);
-    }
-    Ok(out)
 }
 
 /// The normaliser's column names: `c0`… (MFCC) or `mel0`…, then `d_`, `dd_` for deltas.
@@ -86,8 +65,8 @@ fn columns(e: &SpeechExperiment) -> Vec<String> {
 
 /// Lists, splits and featurises the recordings (and, for `target = "sequence"`, synthesises
 /// and featurises the digit strings); fits the normaliser on the training frames (of the
-/// strings when there are strings), or loads the one saved in `run`.
-pub fn read(e: &SpeechExperiment, run: Option<&Path>) -> anyhow::Result<SpeechData> {
+/// strings when there are strings), or uses the run's.
+pub fn read(e: &SpeechExperiment, run: Option<SpeechArtefacts>) -> anyhow::Result<SpeechData> {
     let extractor = FeatureExtractor::new(&e.data.features)?;
     let recordings = list(Path::new(&e.data.path))?;
     let split = split(&recordings, &e.data.split, e.data.valid_takes)?;
@@ -100,7 +79,7 @@ pub fn read(e: &SpeechExperiment, run: Option<&Path>) -> anyhow::Result<SpeechDa
         Target::Sequence => Some(Strings::make(e, &recordings, &clips, &split, &extractor)?),
     };
     let normalizer = match run {
-        Some(dir) => load_normalizer(e, dir)?,
+        Some(run) => run.normalizer,
         None => {
             let train: Vec<f32> = match &strings {
                 Some(s) => s
@@ -135,40 +114,27 @@ pub fn read(e: &SpeechExperiment, run: Option<&Path>) -> anyhow::Result<SpeechDa
     })
 }
 
-/// The run's normaliser, checked against its config.
-fn load_normalizer(e: &SpeechExperiment, dir: &Path) -> anyhow::Result<Scaler> {
-    let path = dir.join(NORMALIZER_FILE);
-    let s = Scaler::load(&path)?;
-    let names = columns(e);
-    if s.columns != names {
+/// Checks a run's normaliser against its config (the features it makes).
+pub fn check(e: &SpeechExperiment, artefacts: &SpeechArtefacts) -> anyhow::Result<()> {
+    let (saved, names) = (&artefacts.normalizer.columns, columns(e));
+    if *saved != names {
         bail!(
-            "{}: {} features saved, this run's config makes {}",
-            path.display(),
-            s.columns.len(),
+            "{} features normalised, this run's config makes {}",
+            saved.len(),
             names.len()
         );
     }
-    Ok(s)
-}
-
-/// What `predict` needs from the run in `dir`: the feature extractor and the normaliser (no
-/// recordings).
-pub fn artefacts(e: &SpeechExperiment, dir: &Path) -> anyhow::Result<SpeechData> {
-    Ok(SpeechData {
-        recordings: Vec::new(),
-        split: Indices {
-            train: Vec::new(),
-            valid: Vec::new(),
-            test: Vec::new(),
-        },
-        features: Vec::new(),
-        strings: None,
-        normalizer: load_normalizer(e, dir)?,
-        extractor: FeatureExtractor::new(&e.data.features)?,
-    })
+    Ok(())
 }
 
 impl SpeechData {
+    /// What the run saves (the normaliser).
+    pub fn artefacts(&self) -> SpeechArtefacts {
+        SpeechArtefacts {
+            normalizer: self.normalizer.clone(),
+        }
+    }
+
     /// The recordings of `indices` with their digits, in that order.
     pub fn items(&self, indices: &[usize]) -> Vec<FrameItem> {
         indices

@@ -8,6 +8,7 @@
 
 mod augment;
 mod baseline;
+mod commands;
 pub mod config;
 pub mod ctc;
 pub mod data;
@@ -27,13 +28,15 @@ use burn::train::metric::AccuracyMetric;
 use rnnlab_data::audio::FrameBatch;
 
 pub use config::{SpeechExperiment, Target};
+pub use data::SpeechArtefacts;
 pub use model::{Classified, CtcModel, CtcOutput, SpecAugment, SpeechClassifier, SpeechConfig};
 pub use plot::prediction_svg;
-pub use predict::{Prediction, predict, predict_lines};
+pub use predict::{Frontend, Prediction, predict, predict_lines, transcribe};
 
-use crate::registry::{Entry, Registered};
-use crate::run::Results;
-use crate::task::{Task, model_error};
+use crate::config::ExperimentFile;
+use crate::entry::{Entry, Registered};
+use crate::task::{Task, Trained, model_error};
+use crate::task_command::TaskCommand;
 use crate::training::{Loaders, Step};
 
 /// Spoken-digit classification (`task = "speech"`, `data.target = "digit"`).
@@ -57,26 +60,30 @@ impl Task for SpeechTask {
     const NAME: &'static str = "speech";
     const HAS_ACCURACY: bool = true;
     type Config = SpeechExperiment;
+    type Artefacts = SpeechArtefacts;
     type Data = data::SpeechData;
     type Model = SpeechClassifier;
     type Report = score::SpeechReport;
 
-    fn data(config: &SpeechExperiment, run: Option<&Path>) -> anyhow::Result<Self::Data> {
+    fn data(
+        config: &SpeechExperiment,
+        artefacts: Option<SpeechArtefacts>,
+    ) -> anyhow::Result<Self::Data> {
         require_target(config, Target::Digit)?;
-        data::read(config, run)
+        data::read(config, artefacts)
     }
 
-    fn artefacts(config: &SpeechExperiment, run: &Path) -> anyhow::Result<Self::Data> {
-        data::artefacts(config, run)
+    fn artefacts(data: &Self::Data) -> SpeechArtefacts {
+        data.artefacts()
     }
 
-    fn save(data: &Self::Data, dir: &Path) -> anyhow::Result<()> {
-        Ok(data.normalizer.save(&dir.join(data::NORMALIZER_FILE))?)
+    fn check(config: &SpeechExperiment, artefacts: &SpeechArtefacts) -> anyhow::Result<()> {
+        data::check(config, artefacts)
     }
 
     fn model(
         config: &SpeechExperiment,
-        _data: &Self::Data,
+        _artefacts: &SpeechArtefacts,
         device: &Device,
     ) -> anyhow::Result<SpeechClassifier> {
         config.model_config().try_init(device).map_err(model_error)
@@ -111,26 +118,30 @@ impl Task for SpeechTask {
 impl Task for SpeechCtcTask {
     const NAME: &'static str = "speech";
     type Config = SpeechExperiment;
+    type Artefacts = SpeechArtefacts;
     type Data = data::SpeechData;
     type Model = CtcModel;
     type Report = score::SequenceReport;
 
-    fn data(config: &SpeechExperiment, run: Option<&Path>) -> anyhow::Result<Self::Data> {
+    fn data(
+        config: &SpeechExperiment,
+        artefacts: Option<SpeechArtefacts>,
+    ) -> anyhow::Result<Self::Data> {
         require_target(config, Target::Sequence)?;
-        data::read(config, run)
+        data::read(config, artefacts)
     }
 
-    fn artefacts(config: &SpeechExperiment, run: &Path) -> anyhow::Result<Self::Data> {
-        data::artefacts(config, run)
+    fn artefacts(data: &Self::Data) -> SpeechArtefacts {
+        data.artefacts()
     }
 
-    fn save(data: &Self::Data, dir: &Path) -> anyhow::Result<()> {
-        SpeechTask::save(data, dir)
+    fn check(config: &SpeechExperiment, artefacts: &SpeechArtefacts) -> anyhow::Result<()> {
+        data::check(config, artefacts)
     }
 
     fn model(
         config: &SpeechExperiment,
-        _data: &Self::Data,
+        _artefacts: &SpeechArtefacts,
         device: &Device,
     ) -> anyhow::Result<CtcModel> {
         Ok(CtcModel {
@@ -159,6 +170,9 @@ impl Task for SpeechCtcTask {
     }
 }
 
+/// The speech task's commands (both targets).
+const COMMANDS: &[&dyn TaskCommand] = &[&commands::PREDICT];
+
 /// `task = "speech"` in the registry: [`SpeechTask`] or [`SpeechCtcTask`] by `data.target`.
 pub struct Speech;
 
@@ -169,8 +183,8 @@ static DIGIT: Entry<SpeechTask> = Entry::new();
 static SEQUENCE: Entry<SpeechCtcTask> = Entry::new();
 
 /// The `data.target` of an experiment file with overrides.
-pub fn target_of(file: &Path, overrides: &[String]) -> anyhow::Result<Target> {
-    let (config, _): (SpeechExperiment, _) = crate::config::resolve(Some(file), overrides)?;
+pub fn target_of(file: &ExperimentFile, overrides: &[String]) -> anyhow::Result<Target> {
+    let (config, _): (SpeechExperiment, _) = crate::config::resolve_file(Some(file), overrides)?;
     Ok(config.data.target)
 }
 
@@ -182,7 +196,8 @@ fn entry(target: Target) -> &'static dyn Registered {
 }
 
 fn entry_of_run(dir: &Path) -> anyhow::Result<&'static dyn Registered> {
-    Ok(entry(target_of(&crate::run::config_of_run(dir)?, &[])?))
+    let file = ExperimentFile::read(&crate::run::config_of_run(dir)?)?;
+    Ok(entry(target_of(&file, &[])?))
 }
 
 impl Registered for Speech {
@@ -190,25 +205,29 @@ impl Registered for Speech {
         SpeechTask::NAME
     }
 
-    fn print_config(&self, file: &Path, overrides: &[String]) -> anyhow::Result<String> {
+    fn print_config(&self, file: &ExperimentFile, overrides: &[String]) -> anyhow::Result<String> {
         entry(target_of(file, overrides)?).print_config(file, overrides)
     }
 
     fn train(
         &self,
-        file: &Path,
+        file: &ExperimentFile,
         overrides: &[String],
         runs: &Path,
         device: &Device,
-    ) -> anyhow::Result<(PathBuf, Results)> {
+    ) -> anyhow::Result<(PathBuf, Trained)> {
         entry(target_of(file, overrides)?).train(file, overrides, runs, device)
     }
 
-    fn resume(&self, dir: &Path, device: &Device) -> anyhow::Result<Results> {
+    fn resume(&self, dir: &Path, device: &Device) -> anyhow::Result<Trained> {
         entry_of_run(dir)?.resume(dir, device)
     }
 
     fn eval(&self, dir: &Path, device: &Device) -> anyhow::Result<String> {
         entry_of_run(dir)?.eval(dir, device)
+    }
+
+    fn commands(&self) -> &'static [&'static dyn TaskCommand] {
+        COMMANDS
     }
 }

@@ -9,12 +9,12 @@ use burn::Tensor;
 use burn::prelude::Device;
 use burn::tensor::TensorData;
 use burn::tensor::activation::softmax;
-use rnnlab_data::audio::read_wav;
+use rnnlab_data::audio::{FeatureExtractor, read_wav};
+use rnnlab_data::timeseries::Scaler;
 
-use super::data::SpeechData;
-use super::{SpeechCtcTask, SpeechTask, Target, ctc, target_of};
+use super::{SpeechArtefacts, SpeechCtcTask, SpeechExperiment, SpeechTask, Target, ctc, target_of};
 use crate::metrics::read_floats;
-use crate::task::{Loaded, load_for_inference};
+use crate::task::{Loaded, load};
 
 /// One recording, recognised.
 #[derive(Clone, Debug)]
@@ -34,22 +34,35 @@ pub struct Prediction {
     pub hop_seconds: f64,
 }
 
-/// The normalised features of `path` as a batch of one, and its log-mel energies.
-fn prepare(
-    data: &SpeechData,
-    path: &Path,
-    device: &Device,
-) -> anyhow::Result<(Tensor<3>, Vec<Vec<f32>>)> {
-    let mel = data.extractor.log_mel(&read_wav(path)?, path)?;
-    let mut features = data.extractor.from_log_mel(&mel);
-    data.normalizer.transform(&mut features.values);
-    let (t, dim) = (features.frames, features.dim);
-    let x = Tensor::<3>::from_data(TensorData::new(features.values, [1, t, dim]), device);
-    Ok((x, (0..mel.frames).map(|i| mel.frame(i).to_vec()).collect()))
+/// How a run turns a recording into its model's input: the config's feature extractor and
+/// the run's normaliser.
+pub struct Frontend {
+    extractor: FeatureExtractor,
+    normalizer: Scaler,
 }
 
-fn hop_seconds(data: &SpeechData) -> f64 {
-    data.extractor.hop() as f64 / data.extractor.config().sample_rate as f64
+impl Frontend {
+    /// The front end of a run with `config` and `artefacts`.
+    pub fn new(config: &SpeechExperiment, artefacts: &SpeechArtefacts) -> anyhow::Result<Self> {
+        Ok(Self {
+            extractor: FeatureExtractor::new(&config.data.features)?,
+            normalizer: artefacts.normalizer.clone(),
+        })
+    }
+
+    /// The normalised features of `path` as a batch of one, and its log-mel energies.
+    fn prepare(&self, path: &Path, device: &Device) -> anyhow::Result<(Tensor<3>, Vec<Vec<f32>>)> {
+        let mel = self.extractor.log_mel(&read_wav(path)?, path)?;
+        let mut features = self.extractor.from_log_mel(&mel);
+        self.normalizer.transform(&mut features.values);
+        let (t, dim) = (features.frames, features.dim);
+        let x = Tensor::<3>::from_data(TensorData::new(features.values, [1, t, dim]), device);
+        Ok((x, (0..mel.frames).map(|i| mel.frame(i).to_vec()).collect()))
+    }
+
+    fn hop_seconds(&self) -> f64 {
+        self.extractor.hop() as f64 / self.extractor.config().sample_rate as f64
+    }
 }
 
 fn digits() -> Vec<String> {
@@ -59,10 +72,11 @@ fn digits() -> Vec<String> {
 /// Classifies the WAV file at `path` with a digit run's model.
 pub fn predict(
     run: &Loaded<SpeechTask>,
+    frontend: &Frontend,
     path: &Path,
     device: &Device,
 ) -> anyhow::Result<Prediction> {
-    let (x, log_mel) = prepare(&run.data, path, device)?;
+    let (x, log_mel) = frontend.prepare(path, device)?;
     let t = log_mel.len();
     let mask = Tensor::<2>::ones([1, t], device).equal_elem(1.0);
     let out = run.model.forward(x.clone(), &[t], mask);
@@ -78,17 +92,18 @@ pub fn predict(
         frame_probabilities: frames.chunks(n).map(<[f32]>::to_vec).collect(),
         class_names: digits(),
         log_mel,
-        hop_seconds: hop_seconds(&run.data),
+        hop_seconds: frontend.hop_seconds(),
     })
 }
 
 /// Transcribes the WAV file at `path` with a CTC run's model (beam search, `decode.beam`).
 pub fn transcribe(
     run: &Loaded<SpeechCtcTask>,
+    frontend: &Frontend,
     path: &Path,
     device: &Device,
 ) -> anyhow::Result<Prediction> {
-    let (x, log_mel) = prepare(&run.data, path, device)?;
+    let (x, log_mel) = frontend.prepare(path, device)?;
     let t = log_mel.len();
     let lp = read_floats(run.model.log_probs(x, &[t]))?;
     let rows: Vec<Vec<f32>> = lp
@@ -112,7 +127,7 @@ pub fn transcribe(
             .collect(),
         class_names: names,
         log_mel,
-        hop_seconds: hop_seconds(&run.data),
+        hop_seconds: frontend.hop_seconds(),
     })
 }
 
@@ -130,20 +145,23 @@ pub fn predict_lines(
             inputs.len()
         );
     }
-    let target = target_of(&crate::run::config_of_run(dir)?, &[])?;
+    let config = crate::config::ExperimentFile::read(&crate::run::config_of_run(dir)?)?;
+    let target = target_of(&config, &[])?;
     let predictions: Vec<Prediction> = match target {
         Target::Digit => {
-            let run = load_for_inference::<SpeechTask>(dir, device)?;
+            let run = load::<SpeechTask>(dir, device)?;
+            let frontend = Frontend::new(&run.config, &run.artefacts)?;
             inputs
                 .iter()
-                .map(|i| predict(&run, Path::new(i), device))
+                .map(|i| predict(&run, &frontend, Path::new(i), device))
                 .collect::<anyhow::Result<_>>()?
         }
         Target::Sequence => {
-            let run = load_for_inference::<SpeechCtcTask>(dir, device)?;
+            let run = load::<SpeechCtcTask>(dir, device)?;
+            let frontend = Frontend::new(&run.config, &run.artefacts)?;
             inputs
                 .iter()
-                .map(|i| transcribe(&run, Path::new(i), device))
+                .map(|i| transcribe(&run, &frontend, Path::new(i), device))
                 .collect::<anyhow::Result<_>>()?
         }
     };

@@ -12,7 +12,7 @@ use rnnlab_data::classification::Split as Indices;
 use rnnlab_data::timeseries::Scaler;
 
 use super::config::{SequenceSection, SpeechExperiment};
-use super::data::{Recording, par_map};
+use super::recordings::{Recording, par_map};
 
 /// One synthesised string.
 #[derive(Clone, Debug, PartialEq)]

@@ -168,7 +168,10 @@ pub fn fit<O: Objective>(
     if let Some(error) = &result.error {
         anyhow::bail!("training failed: {error}");
     }
-    let stopped = stop_reason.lock().expect("stop reason poisoned").clone();
+    let stopped = stop_reason
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
     let history = History::read(&csv)?;
     let epochs_run = history.last_epoch().unwrap_or(0);
     let model = result.model;

@@ -195,7 +195,10 @@ impl RunRenderer {
     }
 
     fn stop(&mut self, reason: String) {
-        let mut stopped = self.stopped.lock().expect("stop reason poisoned");
+        let mut stopped = self
+            .stopped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if stopped.is_none() {
             self.interrupter.stop(Some(&reason));
             *stopped = Some(reason);

@@ -37,7 +37,10 @@ impl Plateau {
         if !self.enabled {
             return None;
         }
-        let mut s = self.state.lock().expect("plateau state poisoned");
+        let mut s = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // PyTorch's default threshold: a relative improvement of 1e-4.
         if valid_loss < s.best * (1.0 - 1e-4) {
             s.best = valid_loss;
@@ -55,7 +58,10 @@ impl Plateau {
 
     /// The current state.
     pub fn state(&self) -> PlateauState {
-        self.state.lock().expect("plateau state poisoned").clone()
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -138,7 +144,11 @@ impl LrScheduler for LrSchedule {
         if let Some(step) = record.scalar::<u64>("step") {
             self.step = step as usize;
         }
-        let mut s = self.plateau.state.lock().expect("plateau state poisoned");
+        let mut s = self
+            .plateau
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(scale) = record.scalar::<f64>("plateau_scale") {
             s.scale = scale;
         }

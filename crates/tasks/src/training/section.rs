@@ -100,13 +100,8 @@ impl TrainSection {
         }
     }
 
-    /// Rejects impossible values, naming the key.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        self.validate_for(true)
-    }
-
-    /// [`validate`](Self::validate) for a task that reports accuracy (`has_accuracy`) or not,
-    /// which decides whether `keep_best_by = "accuracy"` is possible.
+    /// Rejects impossible values, naming the key, for a task that reports accuracy
+    /// (`has_accuracy`) or not, which decides whether `keep_best_by = "accuracy"` is possible.
     pub fn validate_for(&self, has_accuracy: bool) -> anyhow::Result<()> {
         if !has_accuracy && self.keep_best_by != KeepBestBy::Loss {
             bail!(
@@ -159,7 +154,7 @@ mod tests {
     #[test]
     fn impossible_values_name_the_key() {
         let ok = TrainSection::new(1, 1e-3);
-        ok.validate().unwrap();
+        ok.validate_for(true).unwrap();
         let cases = [
             (
                 TrainSection {
@@ -205,7 +200,7 @@ mod tests {
             ),
         ];
         for (section, expected) in cases {
-            let err = section.validate().unwrap_err().to_string();
+            let err = section.validate_for(true).unwrap_err().to_string();
             assert!(err.starts_with(expected), "{err}");
         }
     }

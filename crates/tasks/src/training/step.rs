@@ -146,7 +146,9 @@ impl<M: Objective> TrainStep for Step<M> {
         let output = match &self.policy.carry {
             None => self.model.objective(batch),
             Some(carry) => {
-                let mut carried = carry.lock().expect("carried state poisoned");
+                let mut carried = carry
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 let (output, state) = self.model.objective_from(batch, carried.take());
                 *carried = state.map(|s| s.detach());
                 output
@@ -166,7 +168,9 @@ impl<M: Objective> InferenceStep for Step<M> {
 
     fn step(&self, batch: M::Batch) -> M::Output {
         if let Some(carry) = &self.policy.carry {
-            *carry.lock().expect("carried state poisoned") = None;
+            *carry
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         }
         self.model.objective(batch)
     }

@@ -7,41 +7,34 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use burn::Tensor;
 use burn::data::dataloader::DataLoaderBuilder;
-use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::InMemDataset;
 use burn::prelude::Device;
-use burn::tensor::{Int, TensorData};
 use rnnlab_data::buckets::EpochBuckets;
 use rnnlab_data::classification::bucket_by_length;
 use rnnlab_data::tokenizer::{
     AnyTokenizer, BpeConfig, BpeTokenizer, Tokenizer, WordConfig, WordTokenizer,
 };
 use rnnlab_data::translation::{Part, load_pairs, part_of, tutorial_keeps, tutorial_normalize};
+use serde::{Deserialize, Serialize};
+
+use rnnlab_data::translation::{BOS, EOS, PAD, PairBatch, PairBatcher, PairItem, SPECIALS, UNK};
 
 use super::config::{Split, TranslateExperiment, VocabKind};
 use crate::training::Loaders;
 
-/// The source vocabulary's file in a run directory.
-pub const SOURCE_VOCAB_FILE: &str = "source_tokenizer.json";
-/// The target vocabulary's file.
-pub const TARGET_VOCAB_FILE: &str = "target_tokenizer.json";
-
-/// Padding id (both languages).
-pub const PAD: u32 = 0;
-/// Unknown-word id.
-pub const UNK: u32 = 1;
-/// Beginning of the target.
-pub const BOS: u32 = 2;
-/// End of the target.
-pub const EOS: u32 = 3;
-/// Ids below this are the special tokens above.
-const SPECIALS: u32 = 4;
+/// What a translation run fits on its training pairs: one vocabulary per language.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Vocabs {
+    /// Source vocabulary.
+    pub source: Vocab,
+    /// Target vocabulary.
+    pub target: Vocab,
+}
 
 /// One language's ids: a word tokenizer (whose first ids are the special tokens) or a BPE
 /// tokenizer shifted past them.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Vocab {
     /// The tokenizer, as saved in the run.
     pub tokenizer: AnyTokenizer,
@@ -92,15 +85,6 @@ impl Vocab {
     }
 }
 
-/// One sentence pair as ids.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PairItem {
-    /// Source ids (non-empty).
-    pub source: Vec<u32>,
-    /// Target ids, without `<bos>`/`<eos>`.
-    pub target: Vec<u32>,
-}
-
 /// A held-out sentence with every reference translation of it in the file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Held {
@@ -118,15 +102,13 @@ pub struct TranslateData {
     pub valid: Vec<(String, String)>,
     /// Test sentences, each with all its references.
     pub test: Vec<Held>,
-    /// Source vocabulary.
-    pub source: Vocab,
-    /// Target vocabulary.
-    pub target: Vocab,
+    /// The vocabularies.
+    pub vocabs: Vocabs,
 }
 
 /// Reads, normalises, filters and splits the pairs; fits the vocabularies on the training
-/// split for a new run, or loads the run's (`run`).
-pub fn read(e: &TranslateExperiment, run: Option<&Path>) -> anyhow::Result<TranslateData> {
+/// split for a new run, or reads them with the run's.
+pub fn read(e: &TranslateExperiment, run: Option<Vocabs>) -> anyhow::Result<TranslateData> {
     let path = Path::new(&e.data.path);
     let pairs = load_pairs(path)?;
     let (mut train, mut valid) = (Vec::new(), Vec::new());
@@ -171,15 +153,12 @@ pub fn read(e: &TranslateExperiment, run: Option<&Path>) -> anyhow::Result<Trans
             );
         }
     }
-    let (source, target) = match run {
-        Some(dir) => (
-            load_vocab(&dir.join(SOURCE_VOCAB_FILE))?,
-            load_vocab(&dir.join(TARGET_VOCAB_FILE))?,
-        ),
-        None => (
-            fit_vocab(e, train.iter().map(|p| p.0.as_str()))?,
-            fit_vocab(e, train.iter().map(|p| p.1.as_str()))?,
-        ),
+    let vocabs = match run {
+        Some(vocabs) => vocabs,
+        None => Vocabs {
+            source: fit_vocab(e, train.iter().map(|p| p.0.as_str()))?,
+            target: fit_vocab(e, train.iter().map(|p| p.1.as_str()))?,
+        },
     };
     let test = test
         .into_iter()
@@ -189,22 +168,7 @@ pub fn read(e: &TranslateExperiment, run: Option<&Path>) -> anyhow::Result<Trans
         train,
         valid,
         test,
-        source,
-        target,
-    })
-}
-
-/// The vocabularies a run saved (what `translate` needs without the data).
-pub fn artefacts(dir: &Path) -> anyhow::Result<(Vocab, Vocab)> {
-    Ok((
-        load_vocab(&dir.join(SOURCE_VOCAB_FILE))?,
-        load_vocab(&dir.join(TARGET_VOCAB_FILE))?,
-    ))
-}
-
-fn load_vocab(path: &Path) -> anyhow::Result<Vocab> {
-    Ok(Vocab {
-        tokenizer: AnyTokenizer::load(path)?,
+        vocabs,
     })
 }
 
@@ -244,66 +208,16 @@ impl TranslateData {
     pub fn items(&self, pairs: &[(String, String)]) -> anyhow::Result<Vec<PairItem>> {
         let mut out = Vec::with_capacity(pairs.len());
         for (s, t) in pairs {
-            let source = self.source.encode(s)?;
+            let source = self.vocabs.source.encode(s)?;
             if source.is_empty() {
                 continue;
             }
             out.push(PairItem {
                 source,
-                target: self.target.encode(t)?,
+                target: self.vocabs.target.encode(t)?,
             });
         }
         Ok(out)
-    }
-}
-
-/// A padded batch of pairs.
-#[derive(Clone, Debug)]
-pub struct PairBatch {
-    /// `[B, S]` source ids, `PAD` after each length.
-    pub source: Tensor<2, Int>,
-    /// Each source's length.
-    pub lengths: Vec<usize>,
-    /// `[B, T]` decoder inputs: `<bos>` then the target, padded.
-    pub inputs: Tensor<2, Int>,
-    /// `[B, T]` what each input step predicts: the target then `<eos>`, padded.
-    pub targets: Tensor<2, Int>,
-}
-
-/// Builds [`PairBatch`]es.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct PairBatcher;
-
-impl Batcher<PairItem, PairBatch> for PairBatcher {
-    fn batch(&self, items: Vec<PairItem>, device: &Device) -> PairBatch {
-        let b = items.len();
-        let s = items.iter().map(|i| i.source.len()).max().unwrap_or(1);
-        let t = items.iter().map(|i| i.target.len() + 1).max().unwrap_or(1);
-        let (mut source, mut inputs, mut targets) = (
-            vec![PAD as i64; b * s],
-            vec![PAD as i64; b * t],
-            vec![PAD as i64; b * t],
-        );
-        for (row, item) in items.iter().enumerate() {
-            for (j, &id) in item.source.iter().enumerate() {
-                source[row * s + j] = id as i64;
-            }
-            inputs[row * t] = BOS as i64;
-            for (j, &id) in item.target.iter().enumerate() {
-                inputs[row * t + j + 1] = id as i64;
-                targets[row * t + j] = id as i64;
-            }
-            targets[row * t + item.target.len()] = EOS as i64;
-        }
-        let ints = |v: Vec<i64>, cols: usize| {
-            Tensor::<2, Int>::from_data(TensorData::new(v, [b, cols]), device)
-        };
-        PairBatch {
-            source: ints(source, s),
-            lengths: items.iter().map(|i| i.source.len()).collect(),
-            inputs: ints(inputs, t),
-            targets: ints(targets, t),
-        }
     }
 }
 
@@ -333,26 +247,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn batches_shift_the_target_by_one_step() {
-        let items = vec![
-            PairItem {
-                source: vec![5, 6, 7],
-                target: vec![8, 9],
-            },
-            PairItem {
-                source: vec![5],
-                target: vec![10],
-            },
-        ];
-        let batch = PairBatcher.batch(items, &Device::flex());
-        let ints = |t: Tensor<2, Int>| t.into_data().convert::<i64>().try_to_vec::<i64>().unwrap();
-        assert_eq!(ints(batch.source), [5, 6, 7, 5, 0, 0]);
-        assert_eq!(batch.lengths, [3, 1]);
-        assert_eq!(ints(batch.inputs), [2, 8, 9, 2, 10, 0]);
-        assert_eq!(ints(batch.targets), [8, 9, 3, 10, 3, 0]);
-    }
-
-    #[test]
     fn the_tutorial_split_keeps_shared_sources_in_one_part_and_fits_on_training_only() {
         let mut e = TranslateExperiment::default();
         e.data.path = rnnlab_data::shipped_datasets_dir()
@@ -369,11 +263,11 @@ mod tests {
         // Every id decodes back, and a word seen once in training is unknown.
         let items = data.items(&data.train[..50]).unwrap();
         assert!(items.iter().all(|i| !i.source.is_empty()));
-        assert_eq!(data.source.encode("i am zyzzyva .").unwrap()[2], UNK);
+        assert_eq!(data.vocabs.source.encode("i am zyzzyva .").unwrap()[2], UNK);
         let (s, _) = &data.train[0];
-        let ids = data.source.encode(s).unwrap();
+        let ids = data.vocabs.source.encode(s).unwrap();
         if !ids.contains(&UNK) {
-            assert_eq!(&data.source.decode(&ids), s);
+            assert_eq!(&data.vocabs.source.decode(&ids), s);
         }
     }
 

@@ -10,9 +10,9 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, TensorData};
 use rnnlab_models::RecurrentState;
 
-use super::data::{BOS, EOS, PAD};
 use super::model::Seq2Seq;
 use crate::metrics::read_floats as floats;
+use rnnlab_data::translation::{BOS, EOS, PAD};
 
 /// How to decode.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -230,8 +230,8 @@ mod tests {
     use rnnlab_models::{CellType, RecurrentConfig, Score};
 
     use super::*;
-    use crate::translate::data::{PairBatcher, PairItem};
     use crate::translate::model::Seq2SeqConfig;
+    use rnnlab_data::translation::{PairBatcher, PairItem};
 
     const V: usize = 6;
 

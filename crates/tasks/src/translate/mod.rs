@@ -5,6 +5,7 @@
 //! [`model`](Seq2Seq), [`decode`], [`score`], [`bleu`], `plot`.
 
 pub mod bleu;
+mod commands;
 pub mod config;
 pub mod data;
 pub mod decode;
@@ -12,20 +13,21 @@ mod model;
 mod plot;
 pub mod score;
 
-use std::path::Path;
-
 use anyhow::bail;
 use burn::prelude::Device;
 use rnnlab_data::translation::tutorial_normalize;
 
+pub use commands::{TRANSLATE, TranslateArgs};
 pub use config::TranslateExperiment;
 pub use decode::{Decoding, Translation};
 pub use model::{Memory, Seq2Seq, Seq2SeqConfig, Stepped};
 pub use plot::attention_svg;
 
 use crate::task::{Loaded, Task, model_error};
+use crate::task_command::TaskCommand;
 use crate::training::Loaders;
-use data::{PairBatch, TranslateData, UNK};
+use data::TranslateData;
+use rnnlab_data::translation::{PairBatch, UNK};
 
 /// The translation task (`task = "translate"`).
 pub struct TranslateTask;
@@ -33,42 +35,29 @@ pub struct TranslateTask;
 impl Task for TranslateTask {
     const NAME: &'static str = "translate";
     type Config = TranslateExperiment;
+    type Artefacts = data::Vocabs;
     type Data = TranslateData;
     type Model = Seq2Seq;
     type Report = score::TranslateReport;
 
-    fn data(config: &TranslateExperiment, run: Option<&Path>) -> anyhow::Result<TranslateData> {
-        data::read(config, run)
+    fn data(
+        config: &TranslateExperiment,
+        artefacts: Option<data::Vocabs>,
+    ) -> anyhow::Result<TranslateData> {
+        data::read(config, artefacts)
     }
 
-    fn artefacts(_config: &TranslateExperiment, run: &Path) -> anyhow::Result<TranslateData> {
-        let (source, target) = data::artefacts(run)?;
-        Ok(TranslateData {
-            train: Vec::new(),
-            valid: Vec::new(),
-            test: Vec::new(),
-            source,
-            target,
-        })
-    }
-
-    fn save(data: &TranslateData, dir: &Path) -> anyhow::Result<()> {
-        data.source
-            .tokenizer
-            .save(&dir.join(data::SOURCE_VOCAB_FILE))?;
-        Ok(data
-            .target
-            .tokenizer
-            .save(&dir.join(data::TARGET_VOCAB_FILE))?)
+    fn artefacts(data: &TranslateData) -> data::Vocabs {
+        data.vocabs.clone()
     }
 
     fn model(
         config: &TranslateExperiment,
-        data: &TranslateData,
+        vocabs: &data::Vocabs,
         device: &Device,
     ) -> anyhow::Result<Seq2Seq> {
         config
-            .model_config(data.source.size(), data.target.size())
+            .model_config(vocabs.source.size(), vocabs.target.size())
             .try_init(device)
             .map_err(model_error)
     }
@@ -80,6 +69,8 @@ impl Task for TranslateTask {
     ) -> anyhow::Result<Loaders<PairBatch>> {
         data::loaders(config, data, device)
     }
+
+    const COMMANDS: &'static [&'static dyn TaskCommand] = &[&commands::TRANSLATE];
 
     fn score(
         config: &TranslateExperiment,
@@ -120,7 +111,7 @@ pub fn translate(
     beam: Option<usize>,
     device: &Device,
 ) -> anyhow::Result<Vec<Translated>> {
-    let (source, target) = (&run.data.source, &run.data.target);
+    let (source, target) = (&run.artefacts.source, &run.artefacts.target);
     let limit = run.config.data.max_words - 1;
     let mut encoded = Vec::with_capacity(inputs.len());
     for input in inputs {

@@ -17,8 +17,8 @@ use rnnlab_models::{
     SeqAttentionConfig,
 };
 
-use super::data::{PAD, PairBatch};
 use crate::training::Objective;
+use rnnlab_data::translation::{PAD, PairBatch};
 
 /// Configuration of a [`Seq2Seq`].
 #[derive(Config, Debug)]

@@ -111,14 +111,14 @@ pub fn score(
     let sources = data
         .test
         .iter()
-        .map(|h| data.source.encode(&h.source))
+        .map(|h| data.vocabs.source.encode(&h.source))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let references: Vec<Vec<String>> = data.test.iter().map(|h| h.references.clone()).collect();
     let decoding = e.decoding();
     let run = |how: Decoding| -> anyhow::Result<Vec<String>> {
         Ok(decode_all(model, &sources, how, BATCH, device)?
             .iter()
-            .map(|t| data.target.decode(&t.tokens))
+            .map(|t| data.vocabs.target.decode(&t.tokens))
             .collect())
     };
     let greedy = run(Decoding {

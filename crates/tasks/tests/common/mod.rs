@@ -116,3 +116,43 @@ pub fn listing(dir: &Path) -> Vec<(PathBuf, u64, std::time::SystemTime)> {
     out.sort();
     out
 }
+
+/// Copies the folder `from` to `to`, recursively.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A small sentiment experiment in `dir` over `lines` (`text<TAB>neg|pos`): 8-wide mean-pooled
+/// GRU, no dropout, no early stopping, the last epoch kept, plus `model` and `train` lines.
+pub fn tiny_sentiment(dir: &Path, name: &str, lines: &str, model: &str, train: &str) -> String {
+    let data = write(dir, "s.tsv", lines);
+    write(
+        dir,
+        "s.toml",
+        &format!(
+            "task = \"sentiment\"\nname = \"{name}\"\n[data]\nformat = \"tsv\"\n\
+             path = {data:?}\nlabels = [\"neg\", \"pos\"]\nbatch_size = 8\n[model]\n\
+             d_embed = 8\nd_hidden = 8\npooling = \"mean\"\ndropout = 0.0\n{model}\n\
+             [train]\nlr = 0.02\nearly_stopping = 0\nkeep_best = false\n{train}\n"
+        ),
+    )
+}
+
+/// 64 sentences `a|the|one film dismal|superb`, the class told by the last word.
+pub fn keyword_lines() -> String {
+    (0..64)
+        .map(|i| {
+            let (word, label) = [("dismal", "neg"), ("superb", "pos")][i % 2];
+            format!("{} film {word}\t{label}\n", ["a", "the", "one"][i % 3])
+        })
+        .collect()
+}

@@ -15,15 +15,13 @@
 //! tensor: an entry whose tensors share storage address, length and shape with a call's
 //! weights holds exactly those weights, packed. A changed weight is a different tensor and
 //! misses. At most [`ENTRIES`] entries are kept (the least recently used is dropped);
-//! [`clear_weight_cache`] drops them all.
+//! [`clear_weight_cache`](super::clear_weight_cache) drops them all.
 
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
 
 use burn::backend::TensorMetadata;
 use burn_flex::FlexTensor;
-
-use super::forward::Packed;
 
 #[cfg(test)]
 mod tests;
@@ -52,9 +50,6 @@ pub(super) struct Key<'a> {
     pub w_ih: Option<&'a FlexTensor>,
     pub parallel: bool,
 }
-
-/// The cache the op uses.
-pub(super) static WEIGHTS: WeightCache<Packed> = WeightCache::new();
 
 /// Whether `a` and `b` are views of the same elements of the same storage.
 fn same(a: &FlexTensor, b: &FlexTensor) -> bool {
@@ -121,12 +116,6 @@ impl<P> WeightCache<P> {
     pub(super) fn clear(&self) {
         self.lock().clear();
     }
-}
-
-/// Drops every packed weight set the op keeps for single-step calls (and with them the
-/// references to the weight tensors they were packed from), returning their memory.
-pub fn clear_weight_cache() {
-    WEIGHTS.clear();
 }
 
 thread_local! {

@@ -33,12 +33,20 @@ use burn::backend::{DType, Flex, TensorData, TensorMetadata};
 use burn_flex::FlexTensor;
 
 use self::backward::{Backward, backward};
-pub use self::cache::clear_weight_cache;
 use self::forward::{Xp, forward};
 pub use self::isa::{CpuIsa, ISA_VAR, IsaError, cpu_isa};
 use self::parts::PARALLEL_WORK;
 pub(crate) use self::parts::cores;
 pub use self::parts::one_core_each;
+
+/// The packed weights the op keeps between single-step calls ([`cache`]).
+static WEIGHTS: cache::WeightCache<forward::Packed> = cache::WeightCache::new();
+
+/// Drops every packed weight set the op keeps for single-step calls (and with them the
+/// references to the weight tensors they were packed from), returning their memory.
+pub fn clear_weight_cache() {
+    WEIGHTS.clear();
+}
 use super::{RecurrentOps, SavedLayout, ScanGrads, ScanOutput, ScanSpec, generic};
 
 /// A tensor whose f32 elements are one contiguous slice.
@@ -245,7 +253,7 @@ fn native(
             w_ih,
             parallel: dims.split_units,
         };
-        cache::WEIGHTS.packed(key, pack)
+        WEIGHTS.packed(key, pack)
     } else {
         Arc::new(pack())
     };

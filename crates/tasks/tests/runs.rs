@@ -1,0 +1,245 @@
+//! Run directories end to end: a resumed run repeats the uninterrupted one byte for byte, a
+//! warm start continues a finished run, runs started at once never share a directory, and
+//! averaged weights are kept with every epoch's checkpoint.
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+#[test]
+fn a_resumed_run_with_dropout_repeats_the_uninterrupted_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = write(
+        tmp.path(),
+        "text.txt",
+        &"a rose by any other name would smell as sweet.\n".repeat(50),
+    );
+    let exp = write(
+        tmp.path(),
+        "lm.toml",
+        &format!(
+            "task = \"charlm\"\nname = \"drop\"\n[data]\npath = {text:?}\nseq_len = 16\nbatch_size = 8\n\
+             window_stride = 4\nvalid_stride = 8\n[model]\nd_embed = 8\nd_hidden = 16\nn_layers = 2\n\
+             dropout = 0.3\n[train]\nepochs = 3\nlr = 0.01\nkeep_best = false\n"
+        ),
+    );
+    assert_resume_repeats_the_run(&exp, &tmp.path().join("runs"), 3);
+}
+
+/// Trains `exp` (`epochs` epochs, no early stop) into `runs`, deletes the last epoch's
+/// checkpoints and the final files as a kill during that epoch would, resumes, and checks that
+/// `metrics.csv` and `model.bpk` come out byte for byte as before; then that another seed
+/// gives other numbers (the dropout draws and the batches differ from step to step).
+fn assert_resume_repeats_the_run(exp: &str, runs: &Path, epochs: usize) {
+    let runs = runs.display().to_string();
+    let dir = run_dir(&ok(&["train", exp, "--runs", &runs]));
+    let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let weights = std::fs::read(dir.join("model.bpk")).unwrap();
+    // The last two epochs' checkpoints are kept: the last epoch is redone from the one before.
+    for name in ["model", "optim", "scheduler"] {
+        std::fs::remove_file(dir.join(format!("checkpoint/{name}-{epochs}.bpk"))).unwrap();
+    }
+    for name in ["model.bpk", "results.json", "report.txt"] {
+        std::fs::remove_file(dir.join(name)).unwrap();
+    }
+    let resumed = ok(&["resume", &dir.display().to_string()]);
+    let (last, before) = (
+        format!("epoch {epochs}/{epochs}"),
+        format!("epoch {}/{epochs}", epochs - 1),
+    );
+    assert!(
+        resumed.contains(&last) && !resumed.contains(&before),
+        "{resumed}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("metrics.csv")).unwrap(),
+        csv
+    );
+    assert_eq!(
+        std::fs::read(dir.join("model.bpk")).unwrap(),
+        weights,
+        "byte for byte"
+    );
+    let other = run_dir(&ok(&["train", exp, "--runs", &runs, "train.seed=1"]));
+    assert_ne!(
+        std::fs::read_to_string(other.join("metrics.csv")).unwrap(),
+        csv
+    );
+}
+
+#[test]
+fn a_resumed_sentiment_run_repeats_its_reshuffled_batches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut lines = String::new();
+    for i in 0..96 {
+        let label = ["neg", "pos"][i % 2];
+        let word = ["awful", "great"][i % 2];
+        // Lengths 2 to 9: several length buckets, drawn again every epoch.
+        let filler = "very ".repeat(i % 8);
+        lines.push_str(&format!("{filler}{word}\t{label}\n"));
+    }
+    let data = write(tmp.path(), "s.tsv", &lines);
+    let exp = write(
+        tmp.path(),
+        "s.toml",
+        &format!(
+            "task = \"sentiment\"\nname = \"r\"\n[data]\nformat = \"tsv\"\npath = {data:?}\n\
+             labels = [\"neg\", \"pos\"]\nbatch_size = 8\n[model]\nd_embed = 8\nd_hidden = 8\n\
+             dropout = 0.3\n[train]\nepochs = 4\nlr = 0.01\nearly_stopping = 0\nkeep_best = false\n"
+        ),
+    );
+    assert_resume_repeats_the_run(&exp, &tmp.path().join("runs"), 4);
+}
+
+#[test]
+fn a_warm_start_continues_from_a_finished_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let first = write(
+        tmp.path(),
+        "a.txt",
+        &"to be or not to be, that is the question.\n".repeat(60),
+    );
+    // The same letters in another order; a third text has letters the first lacks.
+    let second = write(
+        tmp.path(),
+        "b.txt",
+        &"that is not the question: to be, or to be not.\n".repeat(60),
+    );
+    let third = write(
+        tmp.path(),
+        "c.txt",
+        &"to sleep, perchance to dream.\n".repeat(60),
+    );
+    let exp = write(
+        tmp.path(),
+        "lm.toml",
+        &format!(
+            "task = \"charlm\"\nname = \"lm\"\n[data]\npath = {first:?}\nseq_len = 16\nbatch_size = 8\n\
+             window_stride = 4\nvalid_stride = 8\n[model]\nd_embed = 8\nd_hidden = 32\nn_layers = 1\n\
+             [train]\nepochs = 2\nlr = 0.01\n"
+        ),
+    );
+    let runs = tmp.path().join("runs").display().to_string();
+    let base = run_dir(&ok(&["train", &exp, "--runs", &runs]));
+    let from = format!("train.init_from={}", base.display());
+    let on = |path: &str| format!("data.path={path}");
+    let args = |extra: &[&str]| -> Vec<String> {
+        ["train", &exp, "--runs", &runs, "train.epochs=1"]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let train = |extra: &[&str]| {
+        let a = args(extra);
+        run_dir(&ok(&a.iter().map(String::as_str).collect::<Vec<_>>()))
+    };
+    let refuse = |extra: &[&str], expected: &str| {
+        let a = args(extra);
+        fails(&a.iter().map(String::as_str).collect::<Vec<_>>(), expected)
+    };
+    let valid_loss = |dir: &Path| -> f64 {
+        let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+        let row = csv
+            .lines()
+            .find(|l| l.starts_with("1,") && l.contains(",valid,Loss,"))
+            .unwrap();
+        row.rsplit(',').next().unwrap().parse().unwrap()
+    };
+    let scratch = train(&[&on(&second)]);
+    let warm = train(&[&on(&second), &from]);
+    assert!(
+        valid_loss(&warm) < valid_loss(&scratch),
+        "one epoch from the first run beats one from scratch: {} vs {}",
+        valid_loss(&warm),
+        valid_loss(&scratch)
+    );
+    // The warm-started run is self-contained: its tokenizer is the first run's.
+    assert_eq!(
+        std::fs::read(warm.join("artefacts.json")).unwrap(),
+        std::fs::read(base.join("artefacts.json")).unwrap()
+    );
+    // Letters the first text lacks: <unk> by default, an error when asked.
+    train(&[&on(&third), &from]);
+    refuse(
+        &[&on(&third), &from, "data.unknown=error"],
+        "c.txt:1:5: character 'l' is not in the tokenizer of",
+    );
+    refuse(
+        &[&on(&second), &from, "model.d_hidden=16"],
+        "train.init_from",
+    );
+    refuse(
+        &["train.init_from=/nonexistent"],
+        "train.init_from = \"/nonexistent\"",
+    );
+}
+
+#[test]
+fn runs_started_at_once_never_share_a_run_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = write(
+        tmp.path(),
+        "t.txt",
+        &"all the world's a stage.\n".repeat(40),
+    );
+    let exp = write(
+        tmp.path(),
+        "lm.toml",
+        &format!(
+            "task = \"charlm\"\nname = \"same\"\n[data]\npath = {text:?}\nseq_len = 8\nbatch_size = 8\n\
+             window_stride = 8\nvalid_stride = 8\n[model]\nd_embed = 4\nd_hidden = 8\nn_layers = 1\n\
+             [train]\nepochs = 1\n"
+        ),
+    );
+    let runs = tmp.path().join("runs");
+    // Four processes, one experiment, one seed, one second: four run directories.
+    let runs = runs.display().to_string();
+    let children: Vec<_> = (0..4)
+        .map(|_| spawn(&["train", &exp, "--runs", &runs]))
+        .collect();
+    let mut dirs: Vec<PathBuf> = children.into_iter().map(finished).collect();
+    dirs.sort();
+    dirs.dedup();
+    assert_eq!(dirs.len(), 4, "{dirs:?}");
+    for d in &dirs {
+        let csv = std::fs::read_to_string(d.join("metrics.csv")).unwrap();
+        assert_eq!(
+            csv.lines().filter(|l| l.contains(",valid,Loss,")).count(),
+            1,
+            "{csv}"
+        );
+        assert!(d.join("results.json").is_file() && d.join("model.bpk").is_file());
+    }
+}
+
+#[test]
+fn averaged_weights_are_kept_and_every_epoch_checkpoint_stays() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = tiny_sentiment(
+        tmp.path(),
+        "avg",
+        &keyword_lines(),
+        "",
+        "epochs = 4\naverage = 3",
+    );
+    let runs = tmp.path().join("runs").display().to_string();
+    let d = run_dir(&ok(&["train", &exp, "--runs", &runs]));
+    let results = std::fs::read_to_string(d.join("results.json")).unwrap();
+    assert!(results.contains("\"averaged_epochs\": 3.0"), "{results}");
+    assert!(results.contains("\"kept_epoch\": 4.0"), "{results}");
+    for epoch in 1..=4 {
+        let path = d.join(format!("checkpoint/model-{epoch}.bpk"));
+        assert!(path.is_file(), "{} kept for averaging", path.display());
+    }
+    let eval = ok(&["eval", &d.display().to_string()]);
+    assert!(
+        eval.contains("model                                1.0000"),
+        "the averaged model still separates the classes: {eval}"
+    );
+    fails(
+        &["train", &exp, "--runs", &runs, "train.average=0"],
+        "train.average = 0: must be at least 1",
+    );
+}
