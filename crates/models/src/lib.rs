@@ -23,7 +23,7 @@
 //! files build (`cell = "lstm"`). Each layer and direction runs as one call of the whole-layer
 //! op ([`op`], a burn backend extension with a hand-written backward through time and native
 //! kernels on flex); on a backend the op has no implementation for, the tensor-op time loop
-//! (`scan.rs`) runs instead.
+//! (`time_loop.rs`) runs instead.
 //!
 //! ## Speed on CPU: use a caching allocator
 //!
@@ -48,10 +48,10 @@ mod params;
 pub mod pooling;
 mod pytorch;
 mod recurrent;
-mod scan;
 mod state;
 #[doc(hidden)]
 pub mod testing;
+mod time_loop;
 
 #[cfg(test)]
 mod reference;

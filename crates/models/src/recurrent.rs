@@ -1,6 +1,9 @@
 //! [`Recurrent`]: the config-driven stack (any cell, layers, directions, dropout, lengths) that
 //! [`Rnn`](crate::Rnn), [`Lstm`](crate::Lstm) and [`Gru`](crate::Gru) wrap and experiment
 //! files build directly.
+//!
+//! (Over 400 lines: the stack's config, its validation and both forward paths (the op, the tensor-
+//! op loop) share the parameter layout and stay together.)
 
 use burn::Tensor;
 use burn::config::Config;
@@ -13,10 +16,10 @@ use std::sync::Arc;
 use crate::cell::{CellKind, CellType, Nonlinearity, cell_step};
 use crate::error::ConfigError;
 use crate::lengths::StepMasks;
-use crate::op::{self, LayerTensors};
+use crate::op::{self, LayerTensors, OpOptions};
 use crate::params::{DirectionParams, DirectionSpec, RecurrentInit};
-use crate::scan::{FusedScan, LayerScan, ScanInput, split_time};
 use crate::state::RecurrentState;
+use crate::time_loop::{LayerLoop, LoopInput, TensorOpLoop, split_time};
 
 /// Configuration of a [`Recurrent`] stack. Field names mirror PyTorch's `nn.RNN`/`nn.LSTM`/
 /// `nn.GRU` constructors; in TOML, `cell = "lstm"`.
@@ -77,7 +80,7 @@ pub(crate) struct StackMeta {
 pub(crate) enum TimeLoop {
     /// The whole-layer op (`op/`) where the device has it, else the tensor-op loop.
     Auto,
-    /// Always the tensor-op loop of `scan.rs` (kept as a second implementation to test against).
+    /// Always the tensor-op loop of `time_loop.rs` (kept as a second implementation to test against).
     #[cfg_attr(not(test), allow(dead_code))]
     TensorOps,
 }
@@ -355,7 +358,7 @@ impl Recurrent {
         }
         let masks = lengths.and_then(|lengths| StepMasks::new(lengths, time, &device));
 
-        // Per-step column-layout tensors `[features, B]` from here on (see `scan.rs`).
+        // Per-step column-layout tensors `[features, B]` from here on (see `time_loop.rs`).
         let mut steps: Vec<Tensor<2>> = split_time::<3, 2>(input)
             .into_iter()
             .map(Tensor::transpose)
@@ -365,7 +368,7 @@ impl Recurrent {
             let mut outputs = Vec::with_capacity(meta.directions);
             for direction in 0..meta.directions {
                 let index = layer * meta.directions + direction;
-                let out = FusedScan.scan(ScanInput {
+                let out = TensorOpLoop.run(LoopInput {
                     kind: meta.kind,
                     params: &self.cells[index],
                     inputs: &steps,
@@ -447,10 +450,12 @@ impl Recurrent {
                         h0: h0[index].clone(),
                         c0: c0[index].clone(),
                     },
-                    cell,
-                    direction == 1,
-                    lengths.clone(),
-                    meta.batch_first,
+                    OpOptions {
+                        cell,
+                        reverse: direction == 1,
+                        lengths: lengths.clone(),
+                        batch_first: meta.batch_first,
+                    },
                 )
             };
             let outputs = if meta.directions == 1 {

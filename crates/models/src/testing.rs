@@ -15,10 +15,18 @@ pub fn run_or_skip(test: &str, found: Result<(), String>, install: &str) -> bool
             panic!("{test}: {missing} ({REQUIRE_ALL}=1 makes this test mandatory; {install})")
         }
         Err(missing) => {
-            // Straight to stderr: the test harness captures `eprintln!` of passing tests.
-            use std::io::Write;
-            let line = format!("SKIP: {test}: {missing}; to run it: {install}\n");
-            let _ = std::io::stderr().write_all(line.as_bytes());
+            // Once per test (a property test asks once per case), straight to stderr: the
+            // test harness captures `eprintln!` of passing tests.
+            static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+            let mut said = SAID
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !said.iter().any(|t| t == test) {
+                said.push(test.to_string());
+                use std::io::Write;
+                let line = format!("SKIP: {test}: {missing}; to run it: {install}\n");
+                let _ = std::io::stderr().write_all(line.as_bytes());
+            }
             false
         }
     }

@@ -1,5 +1,5 @@
 //! The command line's task half: every task declares its own subcommands
-//! ([`TaskCommand`](crate::task_command::TaskCommand)s, listed in
+//! ([`TaskCommand`]s, listed in
 //! [`Task::COMMANDS`](crate::task::Task::COMMANDS)), and [`TaskCommands`] adds them to the
 //! binary's clap definition and runs them. Two tasks may declare the same command
 //! (`predict`: sentiment and speech): the command then takes the union of their flags, runs
@@ -22,16 +22,18 @@ use clap::{Arg, ArgMatches, Command};
 use crate::registry::TASKS;
 use crate::task_command::TaskCommand;
 
+/// The tasks that declare one command, each with its declaration.
+type Declarations = Vec<(&'static str, &'static dyn TaskCommand)>;
+
 /// Every task's commands, by name, with the tasks that declare each.
 pub struct TaskCommands {
-    commands: Vec<(Command, Vec<(&'static str, &'static dyn TaskCommand)>)>,
+    commands: Vec<(Command, Declarations)>,
 }
 
 impl TaskCommands {
     /// The commands of every registered task.
     pub fn from_registry() -> Self {
-        let mut commands: Vec<(Command, Vec<(&'static str, &'static dyn TaskCommand)>)> =
-            Vec::new();
+        let mut commands: Vec<(Command, Declarations)> = Vec::new();
         for task in TASKS {
             for &command in task.commands() {
                 match commands

@@ -87,7 +87,7 @@ enum Command {
 }
 
 /// Prints what a finished training run reports: its directory, its report and the task's
-/// extras (the char LM's sample).
+/// extras ([`Task::after_training`](rnnlab_tasks::task::Task::after_training)).
 fn print_trained(dir: &std::path::Path, trained: &Trained) {
     println!("run: {}", dir.display());
     print!("{}", trained.report);

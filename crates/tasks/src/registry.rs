@@ -81,6 +81,19 @@ mod tests {
     }
 
     #[test]
+    fn the_binary_only_parses_and_dispatches() {
+        let main = include_str!("main.rs");
+        assert!(main.lines().count() <= 250, "main.rs stays short");
+        for task in TASKS {
+            assert!(
+                !main.contains(task.name()),
+                "main.rs names no task ({})",
+                task.name()
+            );
+        }
+    }
+
+    #[test]
     fn docs_name_every_registered_task() {
         let lib = include_str!("lib.rs");
         for task in TASKS {

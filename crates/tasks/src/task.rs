@@ -2,6 +2,9 @@
 //! its artefacts → seeded initialisation → loaders → [`fit()`] → score the model in memory, with
 //! its baseline → `results.json` and `report.txt`. A task supplies its config, data, model and
 //! scoring; [`train`], [`resume`], [`evaluate`] and [`load`] are written here once.
+//!
+//! (Over 400 lines: the trait and the lifecycle written once against it, including loading a run
+//! back, read best in one file.)
 
 use std::fmt::Display;
 use std::path::Path;

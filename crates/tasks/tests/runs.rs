@@ -243,3 +243,74 @@ fn averaged_weights_are_kept_and_every_epoch_checkpoint_stays() {
         "train.average = 0: must be at least 1",
     );
 }
+
+/// The tensors of `model`, by name, as raw bytes.
+fn tensors<M: burn::module::Module>(model: &M) -> Vec<(String, Vec<u8>)> {
+    use burn_store::ModuleSnapshot;
+    let mut all: Vec<_> = model
+        .collect(None, None, false)
+        .into_iter()
+        .map(|t| (t.name.clone(), t.to_bytes().unwrap().to_vec()))
+        .collect();
+    all.sort();
+    all
+}
+
+#[test]
+fn a_diverged_run_keeps_exactly_the_checkpoint_it_names() {
+    use burn::module::Module;
+    use burn::prelude::Device;
+    use rnnlab_tasks::forecast::ForecastTask;
+    use rnnlab_tasks::task::load;
+    use rnnlab_tasks::training::{Policy, Step};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs").display().to_string();
+    let exp = datasets().join("../experiments/forecast-airline.toml");
+    let path = format!(
+        "data.path={}",
+        datasets()
+            .join("timeseries/airline_passengers.csv")
+            .display()
+    );
+    // A learning rate that ends in an infinite loss after a few epochs; the kept model is the
+    // best epoch's (`keep_best`) or the last good one's.
+    for (keep_best, which) in [
+        ("true", "the best checkpoint"),
+        ("false", "the last good checkpoint"),
+    ] {
+        let out = rnnlab(&[
+            "train",
+            &exp.display().to_string(),
+            &path,
+            "train.epochs=8",
+            "train.lr=1e20",
+            "train.warmup_steps=2000",
+            &format!("train.keep_best={keep_best}"),
+            "--runs",
+            &runs,
+        ]);
+        let said = out.stderr.trim();
+        assert!(!out.ok && said.contains(which), "{said}");
+        let (dir, epoch) = said
+            .split_once("; ")
+            .and_then(|(_, kept)| kept.split_once("/model.bpk holds"))
+            .map(|(dir, rest)| {
+                let epoch = rest.rsplit("(epoch ").next().unwrap().trim_end_matches(')');
+                (PathBuf::from(dir), epoch.parse::<usize>().unwrap())
+            })
+            .unwrap_or_else(|| panic!("names the kept checkpoint: {said}"));
+        let saved = load::<ForecastTask>(&dir, &Device::flex()).unwrap();
+        let record = burn::store::ModuleRecord::load(
+            dir.join("checkpoint").join(format!("model-{epoch}.bpk")),
+        )
+        .unwrap();
+        let fresh = load::<ForecastTask>(&dir, &Device::flex()).unwrap().model;
+        let checkpoint = Step::new(fresh, Policy::new(0.0, false)).load_record(record);
+        assert_eq!(
+            tensors(&saved.model),
+            tensors(&checkpoint.model),
+            "model.bpk is {which} (epoch {epoch})"
+        );
+    }
+}

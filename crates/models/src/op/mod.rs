@@ -7,7 +7,7 @@
 //!   `x` and does it: with burn's own ops by default, so that on autodiff its backward (`dx`,
 //!   `dW_ih`, the bias) is one large matmul each too; flex inference does it inside the op on
 //!   the same packed-weight kernel as the steps, with the bias added in the product;
-//! - [`RecurrentOps::recurrent_scan`] ([`scan`]): the recurrence over `xp`. Per step one
+//! - [`RecurrentOps::recurrent_scan`] ([`recurrence`]): the recurrence over `xp`. Per step one
 //!   matmul with `W_hh` and one fused pass over the gates; it saves what the backward needs.
 //!   Its backward, [`RecurrentOps::recurrent_scan_backward`], runs per step one matmul for the
 //!   state gradient and one fused pass, and computes `dW_hh` (and `dW_hr`) as one large matmul
@@ -24,8 +24,11 @@
 //! - autodiff: the forward registers one graph node whose backward calls the inner backend's
 //!   `recurrent_scan_backward` (`autodiff.rs`).
 //!
-//! [`scan`] is the entry point on burn tensors; [`supports`] says whether a device has the op
-//! (the stack falls back to the tensor-op loop of `scan.rs` where it has not).
+//! [`recurrence`] and [`layer`] are the entry points on burn tensors, with [`OpOptions`]; [`supports`] says whether a device has the op
+//! (the stack falls back to the tensor-op loop of `time_loop.rs` where it has not).
+//!
+//! (Over 400 lines: the op's public entry points, its backend trait with the default bodies'
+//! dispatch, and the shape checks every backend relies on.)
 
 use std::sync::Arc;
 
@@ -69,6 +72,7 @@ pub fn side_by_side<A: Send, B: Send>(
     let _ = device;
     (a(), b())
 }
+#[doc(hidden)]
 pub use layout::SavedLayout;
 
 /// The cell the op runs (PyTorch's gate order and bias placement; see `cell.rs`).
@@ -95,6 +99,7 @@ impl OpCell {
     }
 }
 
+#[doc(hidden)] // the op's backend interface: its callers use `recurrence` and `layer`
 /// Everything about one call of the op that is not a tensor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScanSpec {
@@ -146,6 +151,7 @@ impl ScanSpec {
     }
 }
 
+#[doc(hidden)] // the op's backend interface: its callers use `recurrence` and `layer`
 /// What [`RecurrentOps::recurrent_scan`] returns: `(y, h_n, c_n, saved)`.
 ///
 /// - `y`: `[T, B, H_out]` (`[B, T, H_out]` when `spec.batch_first`), zero past each row's
@@ -162,6 +168,7 @@ pub type ScanOutput<B> = (
     Option<FloatTensor<B>>,
 );
 
+#[doc(hidden)] // the op's backend interface: its callers use `recurrence` and `layer`
 /// What [`RecurrentOps::recurrent_scan_backward`] returns:
 /// `(d_xp, d_w_hh, d_b_hn, d_w_hr, d_h0, d_c0)`, each shaped like its input.
 pub type ScanGrads<B> = (
@@ -173,6 +180,7 @@ pub type ScanGrads<B> = (
     Option<FloatTensor<B>>,
 );
 
+#[doc(hidden)] // the op's backend interface: its callers use `recurrence` and `layer`
 /// The whole-layer recurrent op, as a burn backend extension.
 ///
 /// Shapes: `T` steps, `B` rows, `H` hidden units, `G` gates, `H_out` the state size (`P` when an
@@ -288,9 +296,36 @@ pub fn supports(device: &Device) -> bool {
     }
 }
 
-/// The tensors of one call of [`scan`].
+/// How one call of [`recurrence`] or [`layer`] runs: the cell, the direction, the rows'
+/// lengths and the layout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpOptions {
+    /// The cell.
+    pub cell: OpCell,
+    /// Run from the last step to the first (the second direction of a bidirectional layer).
+    pub reverse: bool,
+    /// Length of every batch row, each in `1..=T` (steps past it leave the row's state alone
+    /// and output zeros); `None` = all `T`.
+    pub lengths: Option<Arc<[usize]>>,
+    /// `[B, T, ·]` inputs and outputs instead of `[T, B, ·]`.
+    pub batch_first: bool,
+}
+
+impl OpOptions {
+    /// A forward, time-major call of `cell` over full-length rows.
+    pub fn new(cell: OpCell) -> Self {
+        Self {
+            cell,
+            reverse: false,
+            lengths: None,
+            batch_first: false,
+        }
+    }
+}
+
+/// The tensors of one call of [`recurrence`].
 #[derive(Debug)]
-pub struct ScanTensors {
+pub struct RecurrenceTensors {
     /// `[T, B, G·H]` (`[B, T, G·H]` for a batch-first call): the input projection plus every
     /// bias but `b_hn`.
     pub xp: Tensor<3>,
@@ -306,20 +341,17 @@ pub struct ScanTensors {
     pub c0: Option<Tensor<2>>,
 }
 
-/// Runs the op on burn tensors: returns `y` `[T, B, H_out]` (`[B, T, H_out]` when
-/// `batch_first`, as `xp` then is), `h_n` `[B, H_out]` and, for LSTM, `c_n` `[B, H]`.
-/// Differentiable on an autodiff device.
+/// Runs the recurrence over an input projection already made (`xp`) on burn tensors: returns
+/// `y` `[T, B, H_out]` (`[B, T, H_out]` when `batch_first`, as `xp` then is), `h_n`
+/// `[B, H_out]` and, for LSTM, `c_n` `[B, H]`. Differentiable on an autodiff device.
 ///
 /// # Panics
 /// If the device has no implementation ([`supports`] is false) or the shapes disagree.
-pub fn scan(
-    tensors: ScanTensors,
-    cell: OpCell,
-    reverse: bool,
-    lengths: Option<Arc<[usize]>>,
-    batch_first: bool,
+pub fn recurrence(
+    tensors: RecurrenceTensors,
+    options: OpOptions,
 ) -> (Tensor<3>, Tensor<2>, Option<Tensor<2>>) {
-    let ScanTensors {
+    let RecurrenceTensors {
         xp,
         w_hh,
         b_hn,
@@ -336,23 +368,17 @@ pub fn scan(
         c0,
         has_bias: false,
     };
-    call.run(
-        cell,
-        reverse,
-        lengths,
-        batch_first,
-        |spec, [w_hh, b_hn, w_hr, h0, c0]| {
-            <Dispatch as RecurrentOps>::recurrent_scan(
-                xp.into_dispatch(),
-                w_hh,
-                b_hn,
-                w_hr,
-                h0,
-                c0,
-                spec,
-            )
-        },
-    )
+    call.run(options, |spec, [w_hh, b_hn, w_hr, h0, c0]| {
+        <Dispatch as RecurrentOps>::recurrent_scan(
+            xp.into_dispatch(),
+            w_hh,
+            b_hn,
+            w_hr,
+            h0,
+            c0,
+            spec,
+        )
+    })
 }
 
 /// The tensors of one call of [`layer`]: a layer-direction's input and every weight.
@@ -376,17 +402,14 @@ pub struct LayerTensors {
     pub c0: Option<Tensor<2>>,
 }
 
-/// [`scan`] with the input projection inside the op: the recurrence over
-/// `x · W_ihᵀ + bias`. Returns what `scan` returns; differentiable on an autodiff device.
+/// [`recurrence`] with the input projection inside the op: the recurrence over
+/// `x · W_ihᵀ + bias`. Returns what `recurrence` returns; differentiable on an autodiff device.
 ///
 /// # Panics
 /// If the device has no implementation ([`supports`] is false) or the shapes disagree.
 pub fn layer(
     tensors: LayerTensors,
-    cell: OpCell,
-    reverse: bool,
-    lengths: Option<Arc<[usize]>>,
-    batch_first: bool,
+    options: OpOptions,
 ) -> (Tensor<3>, Tensor<2>, Option<Tensor<2>>) {
     let LayerTensors {
         x,
@@ -418,25 +441,19 @@ pub fn layer(
     };
     let device = x.device();
     let bias = bias.map_or_else(|| placeholder(&device), Tensor::into_dispatch);
-    call.run(
-        cell,
-        reverse,
-        lengths,
-        batch_first,
-        |spec, [w_hh, b_hn, w_hr, h0, c0]| {
-            <Dispatch as RecurrentOps>::recurrent_layer(
-                x.into_dispatch(),
-                w_ih.into_dispatch(),
-                bias,
-                w_hh,
-                b_hn,
-                w_hr,
-                h0,
-                c0,
-                spec,
-            )
-        },
-    )
+    call.run(options, |spec, [w_hh, b_hn, w_hr, h0, c0]| {
+        <Dispatch as RecurrentOps>::recurrent_layer(
+            x.into_dispatch(),
+            w_ih.into_dispatch(),
+            bias,
+            w_hh,
+            b_hn,
+            w_hr,
+            h0,
+            c0,
+            spec,
+        )
+    })
 }
 
 /// A one-element constant standing for a tensor a call does not have.
@@ -444,7 +461,7 @@ fn placeholder(device: &Device) -> FloatTensor<Dispatch> {
     Tensor::<1>::zeros([1], device).into_dispatch()
 }
 
-/// What [`scan`] and [`layer`] share: the recurrence's tensors, checked against the input
+/// What [`recurrence`] and [`layer`] share: the recurrence's tensors, checked against the input
 /// projection's shape `xp_dims` (in the call's order).
 struct Call {
     xp_dims: [usize; 3],
@@ -461,10 +478,7 @@ impl Call {
     /// ones as placeholders): `(y, h_n, c_n)` as burn tensors.
     fn run(
         self,
-        cell: OpCell,
-        reverse: bool,
-        lengths: Option<Arc<[usize]>>,
-        batch_first: bool,
+        options: OpOptions,
         op: impl FnOnce(ScanSpec, [FloatTensor<Dispatch>; 5]) -> ScanOutput<Dispatch>,
     ) -> (Tensor<3>, Tensor<2>, Option<Tensor<2>>) {
         let Call {
@@ -476,6 +490,12 @@ impl Call {
             c0,
             has_bias,
         } = self;
+        let OpOptions {
+            cell,
+            reverse,
+            lengths,
+            batch_first,
+        } = options;
         check_shapes(
             cell,
             batch_first,

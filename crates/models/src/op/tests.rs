@@ -1,6 +1,8 @@
 //! Tests of the whole-layer op: the native f32 kernels against the generic implementation in
 //! f64 (which flex runs for f64 tensors), the f64 gradients against finite differences, and a
 //! property test of whole stacks against the reference path.
+//!
+//! (Over 400 lines: one test module of case tables run on every path.)
 
 use std::sync::Arc;
 
@@ -9,7 +11,7 @@ use burn::prelude::Device;
 use burn::tensor::{DType, Distribution, TensorData};
 use proptest::prelude::*;
 
-use super::{LayerTensors, OpCell, ScanTensors, layer, scan};
+use super::{LayerTensors, OpCell, OpOptions, RecurrenceTensors, layer, recurrence};
 use crate::cell::{CellType, Nonlinearity};
 use crate::recurrent::RecurrentConfig;
 use crate::tests::check_against_reference;
@@ -31,7 +33,7 @@ struct Case {
     /// `xp` and `y` are `[B, T, ·]`.
     batch_first: bool,
     /// Through [`layer`] (the op projects `x` itself; `Some(true)`: with a bias) instead of
-    /// [`scan`] of `xp`.
+    /// [`recurrence`] of `xp`.
     layer: Option<bool>,
     /// `xp`, `w_hh`, `b_hn`, `w_hr`, `h0`, `c0`, then the loss weights of `y`, `h_n`, `c_n`,
     /// then (used through `layer`) `x`, `w_ih`, `bias`.
@@ -177,10 +179,15 @@ impl Case {
         let d2 = |i: usize| shaped(i).reshape([shapes[i][0], shapes[i][1]]);
         let d3 = |i: usize| shaped(i).reshape([shapes[i][0], shapes[i][1], shapes[i][2]]);
         let lstm = self.cell == OpCell::Lstm;
-        let lengths = self.lengths.clone().map(Arc::from);
+        let options = OpOptions {
+            cell: self.cell,
+            reverse: self.reverse,
+            lengths: self.lengths.clone().map(Arc::from),
+            batch_first: self.batch_first,
+        };
         let (y, h_n, c_n) = match self.layer {
-            None => scan(
-                ScanTensors {
+            None => recurrence(
+                RecurrenceTensors {
                     xp: d3(0),
                     w_hh: d2(1),
                     b_hn: self.with_b_hn.then(|| shaped(2)),
@@ -188,10 +195,7 @@ impl Case {
                     h0: d2(4),
                     c0: lstm.then(|| d2(5)),
                 },
-                self.cell,
-                self.reverse,
-                lengths,
-                self.batch_first,
+                options,
             ),
             Some(bias) => layer(
                 LayerTensors {
@@ -204,10 +208,7 @@ impl Case {
                     h0: d2(4),
                     c0: lstm.then(|| d2(5)),
                 },
-                self.cell,
-                self.reverse,
-                lengths,
-                self.batch_first,
+                options,
             ),
         };
         let mut loss = (y.reshape([-1]) * shaped(6)).sum() + (h_n.reshape([-1]) * shaped(7)).sum();

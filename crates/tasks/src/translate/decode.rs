@@ -3,6 +3,8 @@
 //! `<eos>` or at its sentence's length limit, a sentence ends when it holds `beam` finished
 //! hypotheses, and the best ranks by log-probability / ((5 + length) / 6)^α (GNMT's length
 //! penalty; length counts `<eos>`).
+//!
+//! (Over 400 lines with its tests; the code is under 230.)
 
 use burn::Tensor;
 use burn::prelude::Device;

@@ -1,6 +1,9 @@
 //! The native forward: per step the recurrent product and the fused gate pass, then (projected
 //! LSTM) the projection; both cores share a call by halves of the batch or, per step, by
 //! hidden units and projection columns (`mod.rs`).
+//!
+//! (Over 400 lines: the two ways both cores share a step, by batch and by units, are one loop with
+//! two schedules; apart they would repeat it.)
 
 use super::cache::with_scratch;
 use super::kernels;

@@ -1,11 +1,11 @@
 //! The time loop of one direction of one layer: the single replaceable unit of the stack.
 //!
-//! [`LayerScan`] is the interface; [`FusedScan`] is the implementation built from burn tensor
+//! [`LayerLoop`] is the interface; [`TensorOpLoop`] is the implementation built from burn tensor
 //! ops. The stack runs the whole-layer op (`op/`) instead wherever the device has it; this loop
 //! is the fallback for other backends and a second implementation the tests hold against the
 //! reference.
 //!
-//! Design of [`FusedScan`] (see BENCHMARKS.md for the measurements behind it):
+//! Design of [`TensorOpLoop`] (see BENCHMARKS.md for the measurements behind it):
 //! - layers pass their sequences as per-step tensors, so no per-step slice of a big tensor is
 //!   ever taken between layers: burn's backward of a slice writes a gradient as large as the
 //!   sliced tensor, which made a hoisted `[T, B, G·H]` input projection cost more to split
@@ -24,7 +24,7 @@ use crate::params::DirectionParams;
 
 /// Everything one direction of one layer needs for a whole sequence, in column layout
 /// (`[features, B]` per step; see [`StepWeights`](crate::cell::StepWeights)).
-pub(crate) struct ScanInput<'a> {
+pub(crate) struct LoopInput<'a> {
     /// The cell type.
     pub kind: CellKind,
     /// The direction's parameters.
@@ -42,7 +42,7 @@ pub(crate) struct ScanInput<'a> {
 }
 
 /// What a scan returns, in column layout.
-pub(crate) struct ScanOutput {
+pub(crate) struct LoopOutput {
     /// Per-step outputs `[H_out, B]` in time order (zero past each sequence's length).
     pub outputs: Vec<Tensor<2>>,
     /// Final hidden state `[H_out, B]`, taken at each sequence's own last step.
@@ -52,9 +52,9 @@ pub(crate) struct ScanOutput {
 }
 
 /// The time loop of one direction of one layer.
-pub(crate) trait LayerScan {
+pub(crate) trait LayerLoop {
     /// Runs the recurrence over the whole sequence.
-    fn scan(&self, input: ScanInput<'_>) -> ScanOutput;
+    fn run(&self, input: LoopInput<'_>) -> LoopOutput;
 }
 
 /// Branching factor of the time split (see [`split_time`]).
@@ -92,13 +92,13 @@ fn split_into<const D: usize, const D2: usize>(
     }
 }
 
-/// The tensor-op implementation of [`LayerScan`].
+/// The tensor-op implementation of [`LayerLoop`].
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct FusedScan;
+pub(crate) struct TensorOpLoop;
 
-impl LayerScan for FusedScan {
-    fn scan(&self, input: ScanInput<'_>) -> ScanOutput {
-        let ScanInput {
+impl LayerLoop for TensorOpLoop {
+    fn run(&self, input: LoopInput<'_>) -> LoopOutput {
+        let LoopInput {
             kind,
             params,
             inputs,
@@ -126,7 +126,7 @@ impl LayerScan for FusedScan {
             h = h_next;
             c = c_next;
         }
-        ScanOutput {
+        LoopOutput {
             outputs: outputs
                 .into_iter()
                 .map(|y| y.expect("every step ran"))
