@@ -74,7 +74,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Debug, thiserror::Error)]
 pub enum WeightError {
     /// The file could not be read or parsed.
-    #[error("cannot read weights from {path}: {source}")]
+    #[error("cannot read weights from {path}")]
     Read {
         /// The file.
         path: PathBuf,
@@ -91,7 +91,7 @@ pub enum WeightError {
         problems: Vec<KeyProblem>,
     },
     /// The file could not be written.
-    #[error("cannot write weights to {path}: {source}")]
+    #[error("cannot write weights to {path}")]
     Write {
         /// The file.
         path: PathBuf,

@@ -41,7 +41,7 @@ pub(crate) struct LoopInput<'a> {
     pub reverse: bool,
 }
 
-/// What a scan returns, in column layout.
+/// What the loop returns, in column layout.
 pub(crate) struct LoopOutput {
     /// Per-step outputs `[H_out, B]` in time order (zero past each sequence's length).
     pub outputs: Vec<Tensor<2>>,

@@ -157,17 +157,17 @@ fn choose_device(flag: Option<&str>) -> anyhow::Result<burn::prelude::Device> {
     Ok(device)
 }
 
-/// Parses the command line with clap (the task commands from the registry) and runs it.
-fn parse_and_run() -> anyhow::Result<()> {
-    let tasks = TaskCommands::from_registry();
+/// The command line parsed by clap, the task commands from the registry included; a usage
+/// error is one line.
+fn parse(tasks: &TaskCommands) -> anyhow::Result<clap::ArgMatches> {
     let about = format!(
         "rnnlab: recurrent networks on burn. Tasks: {}",
         rnnlab_tasks::registry::names()
     );
     let cli = tasks.augment(Cli::command().about(about));
     let args = tasks.flags_first(std::env::args_os().collect())?;
-    let matches = match cli.try_get_matches_from(args) {
-        Ok(matches) => matches,
+    match cli.try_get_matches_from(args) {
+        Ok(matches) => Ok(matches),
         // Help and version, asked for or shown for a bare `rnnlab`, are clap's to print.
         Err(e)
             if !e.use_stderr()
@@ -176,26 +176,38 @@ fn parse_and_run() -> anyhow::Result<()> {
             e.exit()
         }
         Err(e) => anyhow::bail!(one_line(&e)),
-    };
+    }
+}
+
+/// Runs the parsed command: a task's, or one of [`Command`].
+fn dispatch(tasks: &TaskCommands, matches: &clap::ArgMatches) -> anyhow::Result<()> {
     // A forced instruction-set path the processor lacks is one error line before any work.
     rnnlab_models::op::cpu_isa()?;
     match matches.subcommand() {
         Some((name, args)) if tasks.has(name) => tasks.run(name, args, choose_device),
-        _ => run(Cli::from_arg_matches(&matches)
+        _ => run(Cli::from_arg_matches(matches)
             .map_err(|e| anyhow::anyhow!(one_line(&e)))?
             .command),
     }
 }
 
+/// Prints `e` as one line (whatever the sources' formatting: toml's messages span lines).
+fn fail(e: &anyhow::Error, code: u8) -> ExitCode {
+    let message = format!("{e:#}");
+    let words: Vec<&str> = message.split_whitespace().collect();
+    eprintln!("error: {}", words.join(" "));
+    ExitCode::from(code)
+}
+
 fn main() -> ExitCode {
-    match parse_and_run() {
+    let tasks = TaskCommands::from_registry();
+    // Usage errors exit with 2, as clap's own do; every other error with 1.
+    let matches = match parse(&tasks) {
+        Ok(matches) => matches,
+        Err(e) => return fail(&e, 2),
+    };
+    match dispatch(&tasks, &matches) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            // One line, whatever the sources' formatting (toml's messages span lines).
-            let message = format!("{e:#}");
-            let words: Vec<&str> = message.split_whitespace().collect();
-            eprintln!("error: {}", words.join(" "));
-            ExitCode::FAILURE
-        }
+        Err(e) => fail(&e, 1),
     }
 }

@@ -68,6 +68,15 @@ pub trait Task: 'static {
     ) -> anyhow::Result<Self::Data>;
     /// The artefacts `data` was read with (saved in a new run directory).
     fn artefacts(data: &Self::Data) -> Self::Artefacts;
+    /// The artefacts of a run directory from before [`ARTEFACTS_FILE`] (one file per
+    /// artefact: `tokenizer.json`, `scaler.json`…), when `dir` holds them, so that older runs
+    /// still load; default: none.
+    fn legacy_artefacts(
+        _config: &Self::Config,
+        _dir: &Path,
+    ) -> Option<anyhow::Result<Self::Artefacts>> {
+        None
+    }
     /// Checks artefacts read from a run directory against its config (default: nothing to
     /// check); the error names what disagrees.
     fn check(_config: &Self::Config, _artefacts: &Self::Artefacts) -> anyhow::Result<()> {
@@ -337,8 +346,6 @@ fn score_and_finish<T: Task>(
     if fitted.averaged > 1 {
         results.insert("averaged_epochs".into(), fitted.averaged as f64);
     }
-    let history = crate::training::history::History::read(&dir.join("metrics.csv"))?;
-    crate::plot::loss_curves(&history, Some(fitted.epoch), &dir.join("loss.svg"))?;
     let report = report.to_string();
     let results = finish(
         dir,
@@ -347,6 +354,13 @@ fn score_and_finish<T: Task>(
         seconds,
         &report,
     )?;
+    // The run is finished and saved; a curve that cannot be drawn is a warning, not a failure.
+    let svg = dir.join("loss.svg");
+    if let Err(e) = crate::training::history::History::read(&dir.join("metrics.csv"))
+        .and_then(|history| crate::plot::loss_curves(&history, Some(fitted.epoch), &svg))
+    {
+        eprintln!("warning: {}: not drawn: {e:#}", svg.display());
+    }
     Ok(Trained {
         results,
         report,
@@ -385,6 +399,13 @@ fn write_artefacts<T: Task>(artefacts: &T::Artefacts, dir: &Path) -> anyhow::Res
 /// The artefacts the run in `dir` saved, checked against `config`.
 pub fn read_artefacts<T: Task>(config: &T::Config, dir: &Path) -> anyhow::Result<T::Artefacts> {
     let path = dir.join(ARTEFACTS_FILE);
+    if !path.exists()
+        && let Some(legacy) = T::legacy_artefacts(config, dir)
+    {
+        let artefacts = legacy?;
+        T::check(config, &artefacts).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+        return Ok(artefacts);
+    }
     let text = rnnlab_data::io::read_text(&path)?;
     let artefacts: T::Artefacts = serde_json::from_str(&text).map_err(|e| {
         anyhow::anyhow!(

@@ -67,6 +67,7 @@ pub fn one_line(e: &clap::Error) -> String {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     let get = |kind| match e.get(kind) {
         Some(ContextValue::String(s)) => Some(s.clone()),
+        Some(ContextValue::Strings(all)) => Some(all.join(", ")),
         _ => None,
     };
     let flag = get(ContextKind::InvalidArg).map(|a| a.split(' ').next().unwrap_or("").to_string());
@@ -87,6 +88,7 @@ pub fn one_line(e: &clap::Error) -> String {
             let text = e.render().to_string();
             let message = text.split("\n\nUsage:").next().unwrap_or("");
             let message = message.split("\n\nFor more").next().unwrap_or("");
+            let message = message.replace("\n\n  tip:", "; tip:");
             let words: Vec<&str> = message.split_whitespace().collect();
             let line = words.join(" ");
             line.strip_prefix("error: ").unwrap_or(&line).to_string()

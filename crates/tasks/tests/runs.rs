@@ -314,3 +314,61 @@ fn a_diverged_run_keeps_exactly_the_checkpoint_it_names() {
         );
     }
 }
+
+/// Rewrites a run directory as rnnlab wrote it before `artefacts.json`: each artefact in its own
+/// file (`field` of `artefacts.json` → `file`).
+fn as_legacy_run(dir: &Path, files: &[(&str, &str)]) {
+    let path = dir.join("artefacts.json");
+    let artefacts: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for (field, file) in files {
+        let value = &artefacts[field];
+        assert!(!value.is_null(), "{field} in {artefacts}");
+        std::fs::write(dir.join(file), value.to_string()).unwrap();
+    }
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn runs_from_before_artefacts_json_still_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs").display().to_string();
+    // A forecasting run: its scaler.
+    let exp = datasets().join("../experiments/forecast-airline.toml");
+    let path = format!(
+        "data.path={}",
+        datasets()
+            .join("timeseries/airline_passengers.csv")
+            .display()
+    );
+    let out = ok(&[
+        "train",
+        &exp.display().to_string(),
+        &path,
+        "train.epochs=2",
+        "--runs",
+        &runs,
+    ]);
+    let dir = run_dir(&out);
+    let before = ok(&["eval", &dir.display().to_string()]);
+    as_legacy_run(&dir, &[("scaler", "scaler.json")]);
+    assert_eq!(ok(&["eval", &dir.display().to_string()]), before);
+    // A sentiment run with log-count ratios: its tokenizer and ratios.
+    let exp = tiny_sentiment(
+        tmp.path(),
+        "legacy",
+        &keyword_lines(),
+        "nb_features = true",
+        "epochs = 2",
+    );
+    let dir = run_dir(&ok(&["train", &exp, "--runs", &runs]));
+    let d = dir.display().to_string();
+    let before = ok(&["predict", &d, "a superb film"]);
+    as_legacy_run(
+        &dir,
+        &[("tokenizer", "tokenizer.json"), ("ratios", "ratios.json")],
+    );
+    assert_eq!(ok(&["predict", &d, "a superb film"]), before);
+    std::fs::remove_file(dir.join("ratios.json")).unwrap();
+    fails(&["predict", &d, "a superb film"], "ratios.json");
+}

@@ -7,7 +7,7 @@ use burn::prelude::Device;
 use rnnlab_data::tokenizer::{AnyTokenizer, Tokenizer};
 
 use super::{CharLm, CharLmTask, Sampler, SamplingConfig};
-use crate::task::{load, require};
+use crate::task::load;
 use crate::task_command::{Cmd, positive};
 
 /// `rnnlab generate`.
@@ -52,7 +52,6 @@ fn generate(a: GenerateArgs, device: &Device) -> anyhow::Result<()> {
     if !(a.top_p > 0.0 && a.top_p <= 1.0) {
         bail!("--top-p {}: expected a number in (0, 1] (1 = off)", a.top_p);
     }
-    require::<CharLmTask>(&a.run, "generate")?;
     let run = load::<CharLmTask>(&a.run, device)?;
     let tokenizer = &run.artefacts.tokenizer;
     let ids = tokenizer.encode(&a.prompt)?;
@@ -96,6 +95,9 @@ pub fn after_training(
         Ok(ids) if !ids.is_empty() => ids,
         _ => data.valid_ids.iter().take(1).copied().collect(),
     };
+    if prompt.is_empty() {
+        return Ok(None);
+    }
     let sampling = SamplingConfig {
         temperature: 0.8,
         top_k: 0,

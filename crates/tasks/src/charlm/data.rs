@@ -23,6 +23,16 @@ pub struct LmArtefacts {
     pub tokenizer: AnyTokenizer,
 }
 
+/// The tokenizer of a run from before `artefacts.json` (`tokenizer.json`), if `dir` has one.
+pub fn legacy(dir: &Path) -> Option<anyhow::Result<LmArtefacts>> {
+    let path = dir.join("tokenizer.json");
+    path.is_file().then(|| {
+        Ok(LmArtefacts {
+            tokenizer: AnyTokenizer::load(&path)?,
+        })
+    })
+}
+
 /// A char-LM run's data.
 pub struct LmData {
     /// The tokenizer (fitted on the training text, or the run's).

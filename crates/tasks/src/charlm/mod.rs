@@ -42,6 +42,13 @@ impl Task for CharLmTask {
         data::read(config, artefacts)
     }
 
+    fn legacy_artefacts(
+        _config: &CharLmExperiment,
+        dir: &std::path::Path,
+    ) -> Option<anyhow::Result<data::LmArtefacts>> {
+        data::legacy(dir)
+    }
+
     fn artefacts(data: &data::LmData) -> data::LmArtefacts {
         data::LmArtefacts {
             tokenizer: data.tokenizer.clone(),

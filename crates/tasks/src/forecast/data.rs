@@ -26,6 +26,16 @@ pub struct ForecastArtefacts {
     pub scaler: Scaler,
 }
 
+/// The scaler of a run from before `artefacts.json` (`scaler.json`), if `dir` has one.
+pub fn legacy(dir: &Path) -> Option<anyhow::Result<ForecastArtefacts>> {
+    let path = dir.join("scaler.json");
+    path.is_file().then(|| {
+        Ok(ForecastArtefacts {
+            scaler: Scaler::load(&path)?,
+        })
+    })
+}
+
 /// The input and predicted columns (indices into `names`, the columns the run reads).
 pub fn columns(
     e: &ForecastExperiment,

@@ -42,6 +42,13 @@ impl Task for ForecastTask {
         data::prepare(config, artefacts)
     }
 
+    fn legacy_artefacts(
+        _config: &ForecastExperiment,
+        dir: &std::path::Path,
+    ) -> Option<anyhow::Result<data::ForecastArtefacts>> {
+        data::legacy(dir)
+    }
+
     fn artefacts(data: &data::Prepared) -> data::ForecastArtefacts {
         data::ForecastArtefacts {
             scaler: data.splits.scaler.clone(),

@@ -53,6 +53,29 @@ pub struct SentimentData {
     pub encoder: Encoder,
 }
 
+/// The encoder of a run from before `artefacts.json` (`tokenizer.json`, with `ratios.json`
+/// when the model takes them), if `dir` has one.
+pub fn legacy(e: &SentimentExperiment, dir: &Path) -> Option<anyhow::Result<Encoder>> {
+    let path = dir.join("tokenizer.json");
+    path.is_file().then(|| {
+        let ratios = match e.model.nb_features {
+            true => {
+                let path = dir.join("ratios.json");
+                let text = rnnlab_data::io::read_text(&path)?;
+                Some(serde_json::from_str(&text).map_err(|err| {
+                    anyhow::anyhow!("{}: not a log-count ratios file: {err}", path.display())
+                })?)
+            }
+            false => None,
+        };
+        Ok(Encoder {
+            tokenizer: AnyTokenizer::load(&path)?,
+            subwords: e.subwords(),
+            ratios,
+        })
+    })
+}
+
 /// Checks a run's encoder against its config: ratios exactly when the model takes them, the
 /// subwords the config asks for.
 pub fn check(e: &SentimentExperiment, encoder: &Encoder) -> anyhow::Result<()> {

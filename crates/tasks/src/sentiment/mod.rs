@@ -54,6 +54,13 @@ impl Task for SentimentTask {
         data.encoder.clone()
     }
 
+    fn legacy_artefacts(
+        config: &SentimentExperiment,
+        dir: &std::path::Path,
+    ) -> Option<anyhow::Result<data::Encoder>> {
+        data::legacy(config, dir)
+    }
+
     fn check(config: &SentimentExperiment, encoder: &data::Encoder) -> anyhow::Result<()> {
         data::check(config, encoder)
     }

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use anyhow::bail;
 use burn::prelude::Device;
 
 use crate::task_command::{Cmd, inputs};
@@ -39,8 +40,18 @@ fn predict(a: PredictArgs, device: &Device) -> anyhow::Result<()> {
         a.file.as_deref(),
         "nothing to predict: no sentences or files",
     )?;
-    for line in super::predict_lines(&a.run, &files, a.plot.as_deref(), device)? {
-        println!("{line}");
+    if a.plot.is_some() && files.len() != 1 {
+        bail!(
+            "--plot draws one recording; give one WAV file ({} given)",
+            files.len()
+        );
+    }
+    let predictions = super::recognise(&a.run, &files, device)?;
+    if let (Some(out), Some(p)) = (&a.plot, predictions.first()) {
+        super::prediction_svg(p, &files[0], out)?;
+    }
+    for (file, p) in files.iter().zip(&predictions) {
+        println!("{} ({:.3})  {file}", p.text, p.probability);
     }
     Ok(())
 }

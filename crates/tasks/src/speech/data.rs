@@ -114,14 +114,32 @@ pub fn read(e: &SpeechExperiment, run: Option<SpeechArtefacts>) -> anyhow::Resul
     })
 }
 
+/// The normaliser of a run from before `artefacts.json` (`normalizer.json`), if `dir` has one.
+pub fn legacy(dir: &Path) -> Option<anyhow::Result<SpeechArtefacts>> {
+    let path = dir.join("normalizer.json");
+    path.is_file().then(|| {
+        Ok(SpeechArtefacts {
+            normalizer: Scaler::load(&path)?,
+        })
+    })
+}
+
 /// Checks a run's normaliser against its config (the features it makes).
 pub fn check(e: &SpeechExperiment, artefacts: &SpeechArtefacts) -> anyhow::Result<()> {
     let (saved, names) = (&artefacts.normalizer.columns, columns(e));
     if *saved != names {
+        let at = saved.iter().zip(&names).position(|(a, b)| a != b);
         bail!(
-            "{} features normalised, this run's config makes {}",
+            "the normaliser's features ({} from {:?}) are not those this run's config makes \
+             ({} from {:?}){}",
             saved.len(),
-            names.len()
+            saved.first().map_or("", String::as_str),
+            names.len(),
+            names.first().map_or("", String::as_str),
+            at.map_or(String::new(), |i| format!(
+                "; feature {i} is {:?}, the config's {:?}",
+                saved[i], names[i]
+            ))
         );
     }
     Ok(())

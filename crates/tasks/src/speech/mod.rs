@@ -31,7 +31,7 @@ pub use config::{SpeechExperiment, Target};
 pub use data::SpeechArtefacts;
 pub use model::{Classified, CtcModel, CtcOutput, SpecAugment, SpeechClassifier, SpeechConfig};
 pub use plot::prediction_svg;
-pub use predict::{Frontend, Prediction, predict, predict_lines, transcribe};
+pub use predict::{Frontend, Prediction, predict, recognise, transcribe};
 
 use crate::config::ExperimentFile;
 use crate::entry::{Entry, Registered};
@@ -58,6 +58,7 @@ fn require_target(config: &SpeechExperiment, target: Target) -> anyhow::Result<(
 
 impl Task for SpeechTask {
     const NAME: &'static str = "speech";
+    const COMMANDS: &'static [&'static dyn TaskCommand] = &[&commands::PREDICT];
     const HAS_ACCURACY: bool = true;
     type Config = SpeechExperiment;
     type Artefacts = SpeechArtefacts;
@@ -75,6 +76,13 @@ impl Task for SpeechTask {
 
     fn artefacts(data: &Self::Data) -> SpeechArtefacts {
         data.artefacts()
+    }
+
+    fn legacy_artefacts(
+        _config: &SpeechExperiment,
+        dir: &Path,
+    ) -> Option<anyhow::Result<SpeechArtefacts>> {
+        data::legacy(dir)
     }
 
     fn check(config: &SpeechExperiment, artefacts: &SpeechArtefacts) -> anyhow::Result<()> {
@@ -117,6 +125,7 @@ impl Task for SpeechTask {
 
 impl Task for SpeechCtcTask {
     const NAME: &'static str = "speech";
+    const COMMANDS: &'static [&'static dyn TaskCommand] = &[&commands::PREDICT];
     type Config = SpeechExperiment;
     type Artefacts = SpeechArtefacts;
     type Data = data::SpeechData;
@@ -133,6 +142,13 @@ impl Task for SpeechCtcTask {
 
     fn artefacts(data: &Self::Data) -> SpeechArtefacts {
         data.artefacts()
+    }
+
+    fn legacy_artefacts(
+        _config: &SpeechExperiment,
+        dir: &Path,
+    ) -> Option<anyhow::Result<SpeechArtefacts>> {
+        data::legacy(dir)
     }
 
     fn check(config: &SpeechExperiment, artefacts: &SpeechArtefacts) -> anyhow::Result<()> {
@@ -169,9 +185,6 @@ impl Task for SpeechCtcTask {
         score::score_sequences(config, data, model, device)
     }
 }
-
-/// The speech task's commands (both targets).
-const COMMANDS: &[&dyn TaskCommand] = &[&commands::PREDICT];
 
 /// `task = "speech"` in the registry: [`SpeechTask`] or [`SpeechCtcTask`] by `data.target`.
 pub struct Speech;
@@ -228,6 +241,7 @@ impl Registered for Speech {
     }
 
     fn commands(&self) -> &'static [&'static dyn TaskCommand] {
-        COMMANDS
+        // Both targets' runs take the same commands.
+        SpeechTask::COMMANDS
     }
 }

@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-use anyhow::bail;
 use burn::Tensor;
 use burn::prelude::Device;
 use burn::tensor::TensorData;
@@ -131,30 +130,22 @@ pub fn transcribe(
     })
 }
 
-/// `rnnlab predict` on the speech run `dir`: `digit (probability)  file` per input, and with
-/// `plot` the single input's spectrogram and frame-wise probabilities drawn there.
-pub fn predict_lines(
+/// What the speech run `dir` recognises in each WAV file of `inputs`, in order (a digit run
+/// classifies, a CTC run transcribes).
+pub fn recognise(
     dir: &Path,
     inputs: &[String],
-    plot: Option<&Path>,
     device: &Device,
-) -> anyhow::Result<Vec<String>> {
-    if plot.is_some() && inputs.len() != 1 {
-        bail!(
-            "--plot draws one recording; give one WAV file ({} given)",
-            inputs.len()
-        );
-    }
+) -> anyhow::Result<Vec<Prediction>> {
     let config = crate::config::ExperimentFile::read(&crate::run::config_of_run(dir)?)?;
-    let target = target_of(&config, &[])?;
-    let predictions: Vec<Prediction> = match target {
+    match target_of(&config, &[])? {
         Target::Digit => {
             let run = load::<SpeechTask>(dir, device)?;
             let frontend = Frontend::new(&run.config, &run.artefacts)?;
             inputs
                 .iter()
                 .map(|i| predict(&run, &frontend, Path::new(i), device))
-                .collect::<anyhow::Result<_>>()?
+                .collect()
         }
         Target::Sequence => {
             let run = load::<SpeechCtcTask>(dir, device)?;
@@ -162,15 +153,7 @@ pub fn predict_lines(
             inputs
                 .iter()
                 .map(|i| transcribe(&run, &frontend, Path::new(i), device))
-                .collect::<anyhow::Result<_>>()?
+                .collect()
         }
-    };
-    if let (Some(out), Some(p)) = (plot, predictions.first()) {
-        super::prediction_svg(p, &inputs[0], out)?;
     }
-    Ok(inputs
-        .iter()
-        .zip(&predictions)
-        .map(|(input, p)| format!("{} ({:.3})  {input}", p.text, p.probability))
-        .collect())
 }

@@ -32,6 +32,25 @@ pub struct Vocabs {
     pub target: Vocab,
 }
 
+/// The vocabularies of a run from before `artefacts.json` (`source_tokenizer.json` and
+/// `target_tokenizer.json`), if `dir` has them.
+pub fn legacy(dir: &Path) -> Option<anyhow::Result<Vocabs>> {
+    let (source, target) = (
+        dir.join("source_tokenizer.json"),
+        dir.join("target_tokenizer.json"),
+    );
+    source.is_file().then(|| {
+        Ok(Vocabs {
+            source: Vocab {
+                tokenizer: AnyTokenizer::load(&source)?,
+            },
+            target: Vocab {
+                tokenizer: AnyTokenizer::load(&target)?,
+            },
+        })
+    })
+}
+
 /// One language's ids: a word tokenizer (whose first ids are the special tokens) or a BPE
 /// tokenizer shifted past them.
 #[derive(Clone, Debug, Serialize, Deserialize)]

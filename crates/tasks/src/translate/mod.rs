@@ -47,6 +47,13 @@ impl Task for TranslateTask {
         data::read(config, artefacts)
     }
 
+    fn legacy_artefacts(
+        _config: &TranslateExperiment,
+        dir: &std::path::Path,
+    ) -> Option<anyhow::Result<data::Vocabs>> {
+        data::legacy(dir)
+    }
+
     fn artefacts(data: &TranslateData) -> data::Vocabs {
         data.vocabs.clone()
     }
