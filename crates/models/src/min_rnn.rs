@@ -1,0 +1,434 @@
+//! [`MinRnn`]: minGRU and minLSTM (Feng, Tung, Ahmed, Bengio & Hajimirsadeghi 2024, "Were RNNs
+//! All We Needed?", arXiv:2410.01201), stacked and optionally bidirectional, with lengths and a
+//! single-step API.
+//!
+//! Their gates read only the input, so a layer's recurrence is the affine scan
+//! `h_t = a_t ⊙ h_{t−1} + b_t` with `a` and `b` known for every step at once:
+//! - minGRU: `z = σ(k)`, `h̃ = g(x_h)`, `a = 1 − z`, `b = z ⊙ h̃`;
+//! - minLSTM: `f = σ(x_f)`, `i = σ(x_i)`, normalised to `f / (f + i)`, `i / (f + i)`, `h̃ = g(x_h)`,
+//!   `a = f'`, `b = i' ⊙ h̃`;
+//!
+//! with `[k | x_h]` (minGRU) or `[x_f | x_i | x_h]` (minLSTM) one linear map of `x_t`, and
+//! `g(x) = x + ½` for `x ≥ 0`, `σ(x)` below (so `h̃ > 0` and every state is positive).
+//!
+//! Training runs the scan in log space, as the paper's parallel mode: `log a` and `log b` come
+//! straight from softplus terms (no `log` of a small number), and pairs `(log A, log B)` combine
+//! as `(A₁, B₁) then (A₂, B₂) = (A₁A₂, A₂B₁ + B₂)`, a log-add-exp. The scan is the odd-even
+//! (Ladner-Fischer) recursion: combine neighbours, scan the half-length sequence, fill in the
+//! even positions: O(T) work in O(log T) levels of tensor ops, where the paper's `logcumsumexp`
+//! form would shift by one global maximum and lose the early steps of a long sequence to
+//! underflow. [`MinRnn::step`] runs the sequential form for generation. Tests hold both against
+//! a plain per-element loop in f64.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
+use burn::prelude::Device;
+use burn::serde::{Deserialize, Serialize};
+use burn::tensor::activation::{sigmoid, softplus};
+use burn::tensor::{Int, Tensor, TensorData};
+
+use crate::error::ConfigError;
+
+#[cfg(test)]
+mod tests;
+
+/// Which of the two cells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(crate = "burn::serde", rename_all = "lowercase")]
+pub enum MinCell {
+    /// minGRU: one update gate.
+    MinGru,
+    /// minLSTM: forget and input gates, normalised to sum to one.
+    MinLstm,
+}
+
+impl MinCell {
+    /// Linear outputs per hidden unit: the gates and the candidate.
+    fn width(self) -> usize {
+        match self {
+            MinCell::MinGru => 2,
+            MinCell::MinLstm => 3,
+        }
+    }
+}
+
+/// Configuration of a [`MinRnn`].
+#[derive(Config, Debug)]
+pub struct MinRnnConfig {
+    /// minGRU or minLSTM.
+    pub cell: MinCell,
+    /// Size of each input step.
+    pub d_input: usize,
+    /// Hidden size `H` (the state and each direction's output).
+    pub d_hidden: usize,
+    /// Number of stacked layers.
+    #[config(default = 1)]
+    pub n_layers: usize,
+    /// `[B, T, ·]` input and output when true, `[T, B, ·]` when false.
+    #[config(default = true)]
+    pub batch_first: bool,
+    /// Dropout on the outputs of every layer but the last, in training only.
+    #[config(default = 0.0)]
+    pub dropout: f64,
+    /// Adds a time-reversed direction per layer.
+    #[config(default = false)]
+    pub bidirectional: bool,
+}
+
+/// What a [`MinRnn`] is, besides its weights.
+#[derive(Clone, Debug)]
+struct MinMeta {
+    cell: MinCell,
+    d_hidden: usize,
+    n_layers: usize,
+    directions: usize,
+    batch_first: bool,
+}
+
+/// A stack of minGRU or minLSTM layers (see the module docs).
+#[derive(Module, Debug)]
+pub struct MinRnn {
+    /// Each layer-direction's map `x_t → [gates | candidate]`, indexed `layer · D + direction`.
+    pub maps: Vec<Linear>,
+    /// Dropout between layers.
+    pub dropout: Dropout,
+    #[module(skip)]
+    meta: MinMeta,
+}
+
+impl MinRnnConfig {
+    /// Builds the stack, or names the invalid key. Weights are drawn like PyTorch's
+    /// `nn.Linear` (uniform in `±1/√fan_in`).
+    pub fn try_init(&self, device: &Device) -> Result<MinRnn, ConfigError> {
+        let err = |key, message: &str| {
+            Err(ConfigError {
+                key,
+                message: message.to_string(),
+            })
+        };
+        for (key, value) in [
+            ("d_input", self.d_input),
+            ("d_hidden", self.d_hidden),
+            ("n_layers", self.n_layers),
+        ] {
+            if value == 0 {
+                return err(key, "must be at least 1");
+            }
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return err("dropout", "must be in [0, 1)");
+        }
+        let directions = if self.bidirectional { 2 } else { 1 };
+        let mut maps = Vec::with_capacity(self.n_layers * directions);
+        for layer in 0..self.n_layers {
+            let d_in = if layer == 0 {
+                self.d_input
+            } else {
+                directions * self.d_hidden
+            };
+            let bound = 1.0 / (d_in as f64).sqrt();
+            let uniform = Initializer::Uniform {
+                min: -bound,
+                max: bound,
+            };
+            for _ in 0..directions {
+                maps.push(
+                    LinearConfig::new(d_in, self.cell.width() * self.d_hidden)
+                        .with_initializer(uniform.clone())
+                        .init(device),
+                );
+            }
+        }
+        Ok(MinRnn {
+            maps,
+            dropout: DropoutConfig::new(self.dropout).init(),
+            meta: MinMeta {
+                cell: self.cell,
+                d_hidden: self.d_hidden,
+                n_layers: self.n_layers,
+                directions,
+                batch_first: self.batch_first,
+            },
+        })
+    }
+
+    /// Builds the stack; panics on an invalid config (see [`try_init`](Self::try_init)).
+    pub fn init(&self, device: &Device) -> MinRnn {
+        self.try_init(device)
+            .unwrap_or_else(|e| panic!("invalid MinRnnConfig: {e}"))
+    }
+}
+
+/// `log 0` for the scan: finite, so that differences of two of them are 0, not NaN.
+const LOG_ZERO: f32 = -1e30;
+
+/// `log(e^p + e^q)`, stable for any finite `p`, `q`.
+fn log_add_exp(p: Tensor<3>, q: Tensor<3>) -> Tensor<3> {
+    let gap = (p.clone() - q.clone()).abs().neg();
+    p.max_pair(q) + gap.exp().log1p()
+}
+
+/// `log g(x)`: `log(x + ½)` for `x ≥ 0`, `log σ(x) = −softplus(−x)` below.
+fn log_g(x: Tensor<3>) -> Tensor<3> {
+    let positive = x.clone().greater_equal_elem(0.0);
+    let above = (x.clone().clamp_min(0.0) + 0.5).log();
+    softplus(x.neg(), 1.0).neg().mask_where(positive, above)
+}
+
+/// `g(x)`: `x + ½` for `x ≥ 0`, `σ(x)` below.
+fn g(x: Tensor<2>) -> Tensor<2> {
+    let positive = x.clone().greater_equal_elem(0.0);
+    sigmoid(x.clone()).mask_where(positive, x + 0.5)
+}
+
+/// The inclusive scan along time (dim 1) of the pairs `(log A, log B)` `[B, T, H]` under
+/// "`x` then `y`": `(A_x A_y, A_y B_x + B_y)`. Odd-even recursion: O(T) work, ⌈log₂ T⌉ levels.
+fn log_scan(la: Tensor<3>, lb: Tensor<3>) -> (Tensor<3>, Tensor<3>) {
+    let [b, t, h] = la.dims();
+    if t == 1 {
+        return (la, lb);
+    }
+    let device = la.device();
+    // An odd length gets one identity pair (A = 1, B = 0) at the end.
+    let (la, lb) = if t % 2 == 1 {
+        (
+            Tensor::cat(vec![la, Tensor::zeros([b, 1, h], &device)], 1),
+            Tensor::cat(vec![lb, Tensor::full([b, 1, h], LOG_ZERO, &device)], 1),
+        )
+    } else {
+        (la, lb)
+    };
+    let half = t.div_ceil(2);
+    let pairs = |x: Tensor<3>| x.reshape([b, half, 2, h]);
+    let part = |x: Tensor<4>, i: usize| x.narrow(2, i, 1).reshape([b, half, h]);
+    let (a4, b4) = (pairs(la), pairs(lb));
+    let (even_a, odd_a) = (part(a4.clone(), 0), part(a4, 1));
+    let (even_b, odd_b) = (part(b4.clone(), 0), part(b4, 1));
+    // Each odd position combined with the even one before it, then scanned: the prefix up to
+    // every odd position.
+    let (odd_a, odd_b) = log_scan(
+        even_a.clone() + odd_a.clone(),
+        log_add_exp(even_b.clone() + odd_a, odd_b),
+    );
+    // Each even position: the prefix up to the odd position before it, then itself.
+    let before = |x: Tensor<3>, identity: f32| {
+        let first = Tensor::full([b, 1, h], identity, &device);
+        match half {
+            1 => first,
+            _ => Tensor::cat(vec![first, x.narrow(1, 0, half - 1)], 1),
+        }
+    };
+    let (prev_a, prev_b) = (before(odd_a.clone(), 0.0), before(odd_b.clone(), LOG_ZERO));
+    let fill_a = prev_a + even_a.clone();
+    let fill_b = log_add_exp(prev_b + even_a, even_b);
+    let interleave = |even: Tensor<3>, odd: Tensor<3>| {
+        Tensor::stack::<4>(vec![even, odd], 2)
+            .reshape([b, 2 * half, h])
+            .narrow(1, 0, t)
+    };
+    (interleave(fill_a, odd_a), interleave(fill_b, odd_b))
+}
+
+/// Per row, the index of step `t` in the row's first `length` steps reversed (steps past the
+/// length stay where they are): `[B, T, F]`, for `gather` along time.
+fn reversal(lengths: &[usize], time: usize, features: usize, device: &Device) -> Tensor<3, Int> {
+    let index: Vec<i64> = lengths
+        .iter()
+        .flat_map(|&len| (0..time).map(move |t| if t < len { len - 1 - t } else { t } as i64))
+        .collect();
+    Tensor::<3, Int>::from_data(TensorData::new(index, [lengths.len(), time, 1]), device)
+        .repeat_dim(2, features)
+}
+
+impl MinRnn {
+    /// The cell.
+    pub fn cell(&self) -> MinCell {
+        self.meta.cell
+    }
+
+    /// `(log a, log b)` `[B, T, H]` of the affine recurrence from one map's output
+    /// `[B, T, G·H]`.
+    fn coefficients(&self, projected: Tensor<3>) -> (Tensor<3>, Tensor<3>) {
+        let h = self.meta.d_hidden;
+        let piece = |i: usize| projected.clone().narrow(2, i * h, h);
+        match self.meta.cell {
+            MinCell::MinGru => {
+                let (k, candidate) = (piece(0), piece(1));
+                let log_a = softplus(k.clone(), 1.0).neg();
+                let log_z = softplus(k.neg(), 1.0).neg();
+                (log_a, log_z + log_g(candidate))
+            }
+            MinCell::MinLstm => {
+                let (f, i, candidate) = (piece(0), piece(1), piece(2));
+                let diff = softplus(f.neg(), 1.0) - softplus(i.neg(), 1.0);
+                let log_f = softplus(diff.clone(), 1.0).neg();
+                let log_i = softplus(diff.neg(), 1.0).neg();
+                (log_f, log_i + log_g(candidate))
+            }
+        }
+    }
+
+    /// One layer-direction over `x` `[B, T, F]` (time already reversed for a backward
+    /// direction) from the state `h0` `[B, H]`: all states `[B, T, H]`; steps past a row's
+    /// length keep its state.
+    fn scan(
+        &self,
+        index: usize,
+        x: Tensor<3>,
+        h0: Tensor<2>,
+        valid: Option<&Tensor<3, burn::tensor::Bool>>,
+    ) -> Tensor<3> {
+        let (mut log_a, mut log_b) = self.coefficients(self.maps[index].forward(x));
+        if let Some(valid) = valid {
+            let past = valid.clone().bool_not();
+            log_a = log_a.mask_fill(past.clone(), 0.0);
+            log_b = log_b.mask_fill(past, LOG_ZERO);
+        }
+        let [b, _, h] = log_a.dims();
+        let device = log_a.device();
+        // The initial state is the first pair: (A = 1, B = h0); states are positive.
+        let log_h0 = h0.clamp_min(1e-30).log().reshape([b, 1, h]);
+        let la = Tensor::cat(vec![Tensor::zeros([b, 1, h], &device), log_a], 1);
+        let lb = Tensor::cat(vec![log_h0, log_b], 1);
+        let (_, log_h) = log_scan(la, lb);
+        let t = log_h.dims()[1] - 1;
+        log_h.narrow(1, 1, t).exp()
+    }
+
+    /// Runs the whole sequence.
+    ///
+    /// - `input`: `[B, T, d_input]` (`[T, B, d_input]` when not batch-first).
+    /// - `hidden`: initial state `[L·D, B, H]` (positive: every state of these cells is);
+    ///   zeros when `None`.
+    ///
+    /// Returns outputs `[B, T, D·H]` (`[T, B, ·]` when not batch-first) and the final state
+    /// `[L·D, B, H]`.
+    pub fn forward(&self, input: Tensor<3>, hidden: Option<Tensor<3>>) -> (Tensor<3>, Tensor<3>) {
+        self.run(input, None, hidden)
+    }
+
+    /// [`forward`](Self::forward) for padded sequences of the given `lengths` (each in
+    /// `1..=T`): steps past a row's length leave its state alone and output zeros; a backward
+    /// direction reads each row's own steps in reverse.
+    pub fn forward_with_lengths(
+        &self,
+        input: Tensor<3>,
+        lengths: &[usize],
+        hidden: Option<Tensor<3>>,
+    ) -> (Tensor<3>, Tensor<3>) {
+        self.run(input, Some(lengths), hidden)
+    }
+
+    fn run(
+        &self,
+        input: Tensor<3>,
+        lengths: Option<&[usize]>,
+        hidden: Option<Tensor<3>>,
+    ) -> (Tensor<3>, Tensor<3>) {
+        let m = &self.meta;
+        let mut x = if m.batch_first {
+            input
+        } else {
+            input.swap_dims(0, 1)
+        };
+        let [b, t, _] = x.dims();
+        let device = x.device();
+        if let Some(lengths) = lengths {
+            assert_eq!(lengths.len(), b, "one length per batch row");
+            assert!(
+                lengths.iter().all(|&l| (1..=t).contains(&l)),
+                "lengths must be in 1..={t}: {lengths:?}"
+            );
+        }
+        let h0 = hidden
+            .unwrap_or_else(|| Tensor::zeros([m.n_layers * m.directions, b, m.d_hidden], &device));
+        // `[B, T, 1]`: whether step t is within row b's length (None: all are).
+        let valid = lengths.map(|lengths| {
+            let mask: Vec<bool> = lengths
+                .iter()
+                .flat_map(|&len| (0..t).map(move |s| s < len))
+                .collect();
+            Tensor::<3, burn::tensor::Bool>::from_data(TensorData::new(mask, [b, t, 1]), &device)
+        });
+        let valid_h = valid.as_ref().map(|v| v.clone().repeat_dim(2, m.d_hidden));
+        let mut finals = Vec::with_capacity(m.n_layers * m.directions);
+        for layer in 0..m.n_layers {
+            if layer > 0 {
+                x = self.dropout.forward(x);
+            }
+            let mut outputs = Vec::with_capacity(m.directions);
+            for direction in 0..m.directions {
+                let index = layer * m.directions + direction;
+                let state = h0.clone().narrow(0, index, 1).reshape([b, m.d_hidden]);
+                let features = x.dims()[2];
+                let reverse = |x: Tensor<3>, f: usize| match lengths {
+                    Some(l) => x.gather(1, reversal(l, t, f, &device)),
+                    None => x.flip([1]),
+                };
+                let seq = if direction == 1 {
+                    reverse(x.clone(), features)
+                } else {
+                    x.clone()
+                };
+                let states = self.scan(index, seq, state, valid_h.as_ref());
+                // States past a row's length carry its last one: the final state is at T − 1.
+                finals.push(
+                    states
+                        .clone()
+                        .narrow(1, t - 1, 1)
+                        .reshape([1, b, m.d_hidden]),
+                );
+                let states = if direction == 1 {
+                    reverse(states, m.d_hidden)
+                } else {
+                    states
+                };
+                outputs.push(match &valid_h {
+                    Some(v) => states.mask_fill(v.clone().bool_not(), 0.0),
+                    None => states,
+                });
+            }
+            x = Tensor::cat(outputs, 2);
+        }
+        let out = if m.batch_first { x } else { x.swap_dims(0, 1) };
+        (out, Tensor::cat(finals, 0))
+    }
+
+    /// One timestep of a unidirectional stack, in the sequential form: `input` `[B, d_input]`
+    /// → output `[B, H]` and the new state `[L, B, H]`.
+    ///
+    /// # Panics
+    /// On a bidirectional stack (it has no single next step).
+    pub fn step(&self, input: Tensor<2>, hidden: Option<Tensor<3>>) -> (Tensor<2>, Tensor<3>) {
+        let m = &self.meta;
+        assert_eq!(m.directions, 1, "a bidirectional stack has no single step");
+        let [b, _] = input.dims();
+        let device = input.device();
+        let h0 = hidden.unwrap_or_else(|| Tensor::zeros([m.n_layers, b, m.d_hidden], &device));
+        let mut x = input;
+        let mut states = Vec::with_capacity(m.n_layers);
+        for layer in 0..m.n_layers {
+            if layer > 0 {
+                x = self.dropout.forward(x);
+            }
+            let h = h0.clone().narrow(0, layer, 1).reshape([b, m.d_hidden]);
+            let p = self.maps[layer].forward(x);
+            let piece = |i: usize| p.clone().narrow(1, i * m.d_hidden, m.d_hidden);
+            let next = match m.cell {
+                MinCell::MinGru => {
+                    let z = sigmoid(piece(0));
+                    (z.clone().neg() + 1.0) * h + z * g(piece(1))
+                }
+                MinCell::MinLstm => {
+                    let (f, i) = (sigmoid(piece(0)), sigmoid(piece(1)));
+                    let sum = f.clone() + i.clone();
+                    f / sum.clone() * h + i / sum * g(piece(2))
+                }
+            };
+            states.push(next.clone().reshape([1, b, m.d_hidden]));
+            x = next;
+        }
+        (x, Tensor::cat(states, 0))
+    }
+}
