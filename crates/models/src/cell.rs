@@ -32,6 +32,22 @@ pub enum CellType {
     Lstm,
     /// Gated recurrent unit.
     Gru,
+    /// minGRU (Feng et al. 2024): gates from the input only, trained with a parallel scan
+    /// ([`MinRnn`](crate::MinRnn)).
+    MinGru,
+    /// minLSTM (Feng et al. 2024), likewise.
+    MinLstm,
+}
+
+impl CellType {
+    /// The min cell this is, if it is one (it then runs as a [`MinRnn`](crate::MinRnn)).
+    pub fn min_cell(self) -> Option<crate::MinCell> {
+        match self {
+            CellType::MinGru => Some(crate::MinCell::MinGru),
+            CellType::MinLstm => Some(crate::MinCell::MinLstm),
+            CellType::Rnn | CellType::Lstm | CellType::Gru => None,
+        }
+    }
 }
 
 /// A cell type together with everything that changes its step math.
@@ -43,11 +59,14 @@ pub(crate) enum CellKind {
 }
 
 impl CellKind {
-    pub(crate) fn new(cell: CellType, nonlinearity: Nonlinearity) -> Self {
+    /// The step math of a classic cell; `None` for the min cells, which have no recurrent
+    /// product (they run as a [`MinRnn`](crate::MinRnn)).
+    pub(crate) fn new(cell: CellType, nonlinearity: Nonlinearity) -> Option<Self> {
         match cell {
-            CellType::Rnn => CellKind::Rnn(nonlinearity),
-            CellType::Lstm => CellKind::Lstm,
-            CellType::Gru => CellKind::Gru,
+            CellType::Rnn => Some(CellKind::Rnn(nonlinearity)),
+            CellType::Lstm => Some(CellKind::Lstm),
+            CellType::Gru => Some(CellKind::Gru),
+            CellType::MinGru | CellType::MinLstm => None,
         }
     }
 

@@ -74,6 +74,9 @@ pub struct MinRnnConfig {
     /// Adds a time-reversed direction per layer.
     #[config(default = false)]
     pub bidirectional: bool,
+    /// Whether each map has a bias.
+    #[config(default = true)]
+    pub bias: bool,
 }
 
 /// What a [`MinRnn`] is, besides its weights.
@@ -135,6 +138,7 @@ impl MinRnnConfig {
             for _ in 0..directions {
                 maps.push(
                     LinearConfig::new(d_in, self.cell.width() * self.d_hidden)
+                        .with_bias(self.bias)
                         .with_initializer(uniform.clone())
                         .init(device),
                 );

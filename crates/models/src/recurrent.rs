@@ -16,6 +16,7 @@ use std::sync::Arc;
 use crate::cell::{CellKind, CellType, Nonlinearity, cell_step};
 use crate::error::ConfigError;
 use crate::lengths::StepMasks;
+use crate::min_rnn::{MinRnn, MinRnnConfig};
 use crate::op::{self, LayerTensors, OpOptions};
 use crate::params::{DirectionParams, DirectionSpec, RecurrentInit};
 use crate::state::RecurrentState;
@@ -65,6 +66,7 @@ pub struct RecurrentConfig {
 /// Shape information a [`Recurrent`] stack keeps next to its parameters.
 #[derive(Clone, Debug)]
 pub(crate) struct StackMeta {
+    pub cell: CellType,
     pub kind: CellKind,
     pub d_input: usize,
     pub d_hidden: usize,
@@ -100,8 +102,11 @@ impl StackMeta {
 /// and PyTorch's packed-sequence semantics for variable lengths.
 #[derive(Module, Debug)]
 pub struct Recurrent {
-    /// Parameters of each layer and direction, indexed `layer · D + direction` like PyTorch.
+    /// Parameters of each layer and direction, indexed `layer · D + direction` like PyTorch
+    /// (none for a min cell).
     pub cells: Vec<DirectionParams>,
+    /// A minGRU/minLSTM stack (`cell = "mingru" | "minlstm"`), which runs instead of `cells`.
+    pub min: Option<MinRnn>,
     /// Dropout between layers.
     pub dropout: Dropout,
     #[module(skip)]
@@ -150,14 +155,22 @@ impl RecurrentConfig {
         if self.forget_bias.is_some_and(|b| !b.is_finite()) {
             return err("forget_bias", "must be finite");
         }
+        if self.cell.min_cell().is_some() && self.recurrent_init != RecurrentInit::Uniform {
+            return err(
+                "recurrent_init",
+                "the min cells have no recurrent weights (leave it \"uniform\")",
+            );
+        }
         Ok(())
     }
 
     /// Builds the stack, or says which key is invalid.
     pub fn try_init(&self, device: &Device) -> Result<Recurrent, ConfigError> {
         self.validate()?;
-        let kind = CellKind::new(self.cell, self.nonlinearity);
         let directions = if self.bidirectional { 2 } else { 1 };
+        let Some(kind) = CellKind::new(self.cell, self.nonlinearity) else {
+            return self.init_min(directions, device);
+        };
         let d_out = if self.proj_size > 0 {
             self.proj_size
         } else {
@@ -185,14 +198,45 @@ impl RecurrentConfig {
             .collect();
         Ok(Recurrent {
             cells,
+            min: None,
             dropout: DropoutConfig::new(self.dropout).init(),
             meta: StackMeta {
+                cell: self.cell,
                 kind,
                 d_input: self.d_input,
                 d_hidden: self.d_hidden,
                 n_layers: self.n_layers,
                 directions,
                 proj_size: self.proj_size,
+                batch_first: self.batch_first,
+                time_loop: TimeLoop::Auto,
+            },
+        })
+    }
+
+    /// A stack of min cells: its `MinRnn` does the work.
+    fn init_min(&self, directions: usize, device: &Device) -> Result<Recurrent, ConfigError> {
+        let cell = self.cell.min_cell().expect("a min cell");
+        let min = MinRnnConfig::new(cell, self.d_input, self.d_hidden)
+            .with_n_layers(self.n_layers)
+            .with_batch_first(self.batch_first)
+            .with_dropout(self.dropout)
+            .with_bidirectional(self.bidirectional)
+            .with_bias(self.bias)
+            .try_init(device)?;
+        Ok(Recurrent {
+            cells: Vec::new(),
+            min: Some(min),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            meta: StackMeta {
+                cell: self.cell,
+                // Never read: every path of a min stack goes through `min`.
+                kind: CellKind::Gru,
+                d_input: self.d_input,
+                d_hidden: self.d_hidden,
+                n_layers: self.n_layers,
+                directions,
+                proj_size: 0,
                 batch_first: self.batch_first,
                 time_loop: TimeLoop::Auto,
             },
@@ -224,6 +268,10 @@ impl Recurrent {
         input: Tensor<3>,
         state: Option<RecurrentState>,
     ) -> (Tensor<3>, RecurrentState) {
+        if let Some(min) = &self.min {
+            let (out, h) = min.forward(input, state.map(|s| s.hidden));
+            return (out, RecurrentState::hidden(h));
+        }
         self.run(input, None, state)
     }
 
@@ -237,6 +285,10 @@ impl Recurrent {
         lengths: &[usize],
         state: Option<RecurrentState>,
     ) -> (Tensor<3>, RecurrentState) {
+        if let Some(min) = &self.min {
+            let (out, h) = min.forward_with_lengths(input, lengths, state.map(|s| s.hidden));
+            return (out, RecurrentState::hidden(h));
+        }
         self.run(input, Some(lengths), state)
     }
 
@@ -256,6 +308,10 @@ impl Recurrent {
     ) -> (Tensor<2>, RecurrentState) {
         let meta = &self.meta;
         assert!(meta.directions == 1, "step() needs a unidirectional stack");
+        if let Some(min) = &self.min {
+            let (out, h) = min.step(input, state.map(|s| s.hidden));
+            return (out, RecurrentState::hidden(h));
+        }
         let [batch, d_input] = input.dims();
         assert_eq!(
             d_input, meta.d_input,
@@ -306,11 +362,7 @@ impl Recurrent {
 
     /// The cell type of every layer.
     pub fn cell(&self) -> CellType {
-        match self.meta.kind {
-            CellKind::Rnn(_) => CellType::Rnn,
-            CellKind::Lstm => CellType::Lstm,
-            CellKind::Gru => CellType::Gru,
-        }
+        self.meta.cell
     }
 
     fn run(

@@ -3,6 +3,7 @@
 //! of the step loop; a long sequence stays exact.
 
 use burn::Tensor;
+use burn::module::Module;
 use burn::prelude::Device;
 use burn::tensor::Distribution;
 
@@ -263,5 +264,77 @@ fn bad_configs_name_the_key() {
         ),
     ] {
         assert_eq!(config.try_init(&device).unwrap_err().key, key);
+    }
+}
+
+#[test]
+fn a_recurrent_stack_runs_the_min_cells_and_exports_them() {
+    use crate::{CellType, PytorchWeights, RecurrentConfig, RecurrentInit};
+    let device = Device::flex();
+    device.seed(13);
+    for cell in [CellType::MinGru, CellType::MinLstm] {
+        let config = RecurrentConfig::new(cell, 3, 4)
+            .with_n_layers(2)
+            .with_bidirectional(true);
+        let stack = config.init(&device);
+        assert_eq!(stack.cell(), cell);
+        assert_eq!(stack.d_output(), 8);
+        let min = stack.min.as_ref().expect("a min stack");
+        let input = Tensor::<3>::random([2, 6, 3], Distribution::Default, &device);
+        let (out, state) = stack.forward_with_lengths(input.clone(), &[6, 2], None);
+        let (want, want_h) = min.forward_with_lengths(input.clone(), &[6, 2], None);
+        assert_close(&values(out), &values(want), 0.0, "the stack is its MinRnn");
+        assert_close(&values(state.hidden), &values(want_h), 0.0, "states");
+        assert!(state.cell.is_none());
+        // `layer{i}.weight` / `layer{i}.bias`, as the paper's code names them, round trip.
+        let dict = stack.to_state_dict("rnn.");
+        assert!(
+            dict.get("rnn.layer3.weight").is_some(),
+            "{:?}",
+            dict.keys().collect::<Vec<_>>()
+        );
+        let fresh = config.init(&device).load_state_dict(&dict, "rnn.").unwrap();
+        let (first, _) = stack.forward(input.clone(), None);
+        let (second, _) = fresh.forward(input, None);
+        assert_close(&values(second), &values(first), 0.0, "reloaded weights");
+    }
+    let err = RecurrentConfig::new(CellType::MinGru, 3, 4)
+        .with_recurrent_init(RecurrentInit::Orthogonal)
+        .try_init(&device)
+        .unwrap_err();
+    assert_eq!(err.key, "recurrent_init");
+}
+
+#[test]
+fn the_scan_runs_on_wgpu() {
+    if !crate::testing::wgpu_or_skip("the_scan_runs_on_wgpu") {
+        return;
+    }
+    let flex = Device::flex();
+    flex.seed(17);
+    let wgpu = Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
+    for cell in [MinCell::MinGru, MinCell::MinLstm] {
+        let config = MinRnnConfig::new(cell, 3, 5)
+            .with_n_layers(2)
+            .with_bidirectional(true);
+        let on_flex = config.init(&flex);
+        let on_wgpu = on_flex.clone().to_device(&wgpu);
+        let input = Tensor::<3>::random([3, 40, 3], Distribution::Default, &flex);
+        let lengths = [40, 17, 1];
+        let (want, want_h) = reference(
+            &on_flex,
+            &values(input.clone()),
+            [3, 40, 3],
+            &lengths,
+            &[0.0; 4 * 3 * 5],
+        );
+        let (out, h) = on_wgpu.forward_with_lengths(input.to_device(&wgpu), &lengths, None);
+        assert_close(&values(out), &want, 1e-4, &format!("{cell:?} on wgpu"));
+        assert_close(
+            &values(h),
+            &want_h,
+            1e-4,
+            &format!("{cell:?} state on wgpu"),
+        );
     }
 }

@@ -79,6 +79,37 @@ pub trait PytorchWeights: Sized {
 }
 
 /// The PyTorch names of one direction's parameters, with their tensors.
+/// A minGRU/minLSTM stack's maps from `layer{i}.weight` (`[out, in]`, PyTorch's `nn.Linear`
+/// layout, as the paper's code writes them) and `layer{i}.bias`, `i = layer · D + direction`.
+fn load_min(
+    mut min: crate::MinRnn,
+    dict: &StateDict,
+    prefix: &str,
+) -> Result<crate::MinRnn, WeightError> {
+    let mut wanted = Vec::new();
+    for (index, map) in min.maps.iter().enumerate() {
+        let [d_in, d_out] = map.weight.val().dims();
+        wanted.push((format!("layer{index}.weight"), vec![d_out, d_in]));
+        if map.bias.is_some() {
+            wanted.push((format!("layer{index}.bias"), vec![d_out]));
+        }
+    }
+    let mut datas = take_all(dict, prefix, &wanted)?.into_iter();
+    for map in &mut min.maps {
+        let device = map.weight.device();
+        let w: Tensor<2> = Tensor::from_data(datas.next().expect("one per key"), &device);
+        // Stored contiguous, as `init` makes it (a transposed view would sum in another order).
+        map.weight = Param::from_data(w.transpose().into_data(), &device);
+        if map.bias.is_some() {
+            map.bias = Some(Param::from_data(
+                datas.next().expect("one per key"),
+                &device,
+            ));
+        }
+    }
+    Ok(min)
+}
+
 fn named_params(
     params: &DirectionParams,
     suffix: &str,
@@ -119,71 +150,80 @@ impl Recurrent {
     }
 }
 
+/// The tensors `wanted` (key under `prefix`, expected shape), in order, from `dict`; every
+/// missing, mis-shaped or unexpected key under `prefix` is reported at once.
+fn take_all(
+    dict: &StateDict,
+    prefix: &str,
+    wanted: &[(String, Vec<usize>)],
+) -> Result<Vec<burn::tensor::TensorData>, WeightError> {
+    let mut problems = Vec::new();
+    let mut found = Vec::with_capacity(wanted.len());
+    for (key, expected) in wanted {
+        let full = format!("{prefix}{key}");
+        match dict.get(&full) {
+            None => problems.push(KeyProblem::Missing {
+                key: full,
+                expected: expected.clone(),
+            }),
+            Some(data) if data.shape().to_vec() != *expected => problems.push(KeyProblem::Shape {
+                key: full,
+                expected: expected.clone(),
+                found: data.shape().to_vec(),
+            }),
+            Some(data) => found.push(data.clone()),
+        }
+    }
+    let known: std::collections::BTreeSet<String> =
+        wanted.iter().map(|(k, _)| format!("{prefix}{k}")).collect();
+    for key in dict.keys() {
+        if key.starts_with(prefix) && !known.contains(key) {
+            problems.push(KeyProblem::Unexpected {
+                key: key.to_string(),
+                found: dict
+                    .get(key)
+                    .map(|d| d.shape().to_vec())
+                    .unwrap_or_default(),
+            });
+        }
+    }
+    if !problems.is_empty() {
+        return Err(WeightError::Mismatch {
+            source_name: dict.source().to_string(),
+            problems,
+        });
+    }
+    Ok(found)
+}
+
 impl PytorchWeights for Recurrent {
     fn load_state_dict(mut self, dict: &StateDict, prefix: &str) -> Result<Self, WeightError> {
-        let mut problems = Vec::new();
-        let mut expected_keys = std::collections::BTreeSet::new();
-        let mut take = |key: String, expected: Vec<usize>| -> Option<burn::tensor::TensorData> {
-            let full = format!("{prefix}{key}");
-            expected_keys.insert(full.clone());
-            match dict.get(&full) {
-                None => {
-                    problems.push(KeyProblem::Missing {
-                        key: full,
-                        expected,
-                    });
-                    None
-                }
-                Some(data) if data.shape().to_vec() != expected => {
-                    problems.push(KeyProblem::Shape {
-                        key: full,
-                        expected,
-                        found: data.shape().to_vec(),
-                    });
-                    None
-                }
-                Some(data) => Some(data.clone()),
-            }
-        };
+        if let Some(min) = self.min.take() {
+            self.min = Some(load_min(min, dict, prefix)?);
+            return Ok(self);
+        }
         let suffixes: Vec<String> = (0..self.cells.len()).map(|i| self.suffix(i)).collect();
-        let mut loaded = Vec::with_capacity(self.cells.len());
+        let mut wanted = Vec::new();
+        let mut names_per_cell = Vec::with_capacity(self.cells.len());
         for (params, suffix) in self.cells.iter().zip(&suffixes) {
-            let names = named_params(params, suffix);
-            let datas: Vec<_> = names
+            let names: Vec<String> = named_params(params, suffix)
                 .into_iter()
                 .map(|(name, w, b)| {
                     let shape = w
                         .map(|w| w.dims().to_vec())
                         .or(b.map(|b| b.dims().to_vec()))
                         .unwrap();
-                    let data = take(name.clone(), shape);
-                    (name, data)
+                    wanted.push((name.clone(), shape));
+                    name
                 })
                 .collect();
-            loaded.push(datas);
+            names_per_cell.push(names);
         }
-        for key in dict.keys() {
-            if key.starts_with(prefix) && !expected_keys.contains(key) {
-                let found = dict
-                    .get(key)
-                    .map(|d| d.shape().to_vec())
-                    .unwrap_or_default();
-                problems.push(KeyProblem::Unexpected {
-                    key: key.to_string(),
-                    found,
-                });
-            }
-        }
-        if !problems.is_empty() {
-            return Err(WeightError::Mismatch {
-                source_name: dict.source().to_string(),
-                problems,
-            });
-        }
-        for (params, datas) in self.cells.iter_mut().zip(loaded) {
+        let mut datas = take_all(dict, prefix, &wanted)?.into_iter();
+        for (params, names) in self.cells.iter_mut().zip(names_per_cell) {
             let device = params.weight_ih.device();
-            for (name, data) in datas {
-                let data = data.expect("every problem was reported above");
+            for name in names {
+                let data = datas.next().expect("one tensor per wanted key");
                 if name.starts_with("weight_ih") {
                     params.weight_ih = Param::from_data(data, &device);
                 } else if name.starts_with("weight_hh") {
@@ -202,6 +242,18 @@ impl PytorchWeights for Recurrent {
 
     fn to_state_dict(&self, prefix: &str) -> StateDict {
         let mut dict = StateDict::new("exported model");
+        if let Some(min) = &self.min {
+            for (index, map) in min.maps.iter().enumerate() {
+                // PyTorch's `nn.Linear` layout, `[out, in]`, as the paper's code keeps it.
+                dict.insert(
+                    format!("{prefix}layer{index}.weight"),
+                    map.weight.val().transpose().into_data(),
+                );
+                if let Some(b) = &map.bias {
+                    dict.insert(format!("{prefix}layer{index}.bias"), b.val().into_data());
+                }
+            }
+        }
         for (index, params) in self.cells.iter().enumerate() {
             for (name, w, b) in named_params(params, &self.suffix(index)) {
                 let data = w

@@ -88,7 +88,7 @@ pub struct DataSection {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSection {
-    /// `rnn`, `lstm` or `gru`.
+    /// `rnn`, `lstm`, `gru`, or the min cells `mingru`, `minlstm` (gates from the input only).
     pub cell: CellType,
     /// Hidden size.
     pub d_hidden: usize,

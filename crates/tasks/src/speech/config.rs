@@ -147,7 +147,7 @@ pub struct DecodeSection {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSection {
-    /// `rnn`, `lstm` or `gru`.
+    /// `rnn`, `lstm`, `gru`, or the min cells `mingru`, `minlstm` (gates from the input only).
     pub cell: CellType,
     /// Hidden size per direction.
     pub d_hidden: usize,

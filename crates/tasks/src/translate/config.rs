@@ -112,7 +112,7 @@ impl AttentionKind {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSection {
-    /// `rnn`, `lstm` or `gru`, in the encoder and the decoder.
+    /// `rnn`, `lstm`, `gru`, `mingru` or `minlstm`, in the encoder and the decoder.
     pub cell: CellType,
     /// Embedding width of both languages.
     pub d_embed: usize,
