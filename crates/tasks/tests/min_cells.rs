@@ -1,7 +1,6 @@
 //! minGRU and minLSTM from experiment files: `model.cell = "mingru" | "minlstm"` trains,
-//! evaluates and runs each task's own command in every task with a recurrent stack (speech's
-//! is exercised in `speech.rs`' shape through the same stack), and a bad combination is one
-//! error line naming the key.
+//! evaluates and runs each task's own command in every task with a recurrent stack, and an
+//! unknown cell is one error line listing the cells.
 
 mod common;
 
@@ -94,6 +93,22 @@ fn every_task_trains_and_predicts_with_a_min_cell() {
         .display()
         .to_string();
     assert!(!ok(&["translate", &d, "I am cold 1."]).trim().is_empty());
+    // Speech, a bidirectional minGRU over the frames of padded recordings.
+    let data = recordings(&tmp.path().join("rec"));
+    let exp = write(
+        tmp.path(),
+        "s.toml",
+        &format!(
+            "task = \"speech\"\nname = \"digits\"\n[data]\npath = {data:?}\nvalid_takes = 2\n\
+             batch_size = 8\n[model]\ncell = \"mingru\"\nbidirectional = true\nd_hidden = 8\n\
+             n_layers = 1\n[train]\nepochs = 2\n"
+        ),
+    );
+    let d = run_dir(&ok(&["train", &exp, "--runs", &runs]))
+        .display()
+        .to_string();
+    let wav = format!("{data}/2_theo_0.wav");
+    assert!(ok(&["predict", &d, &wav]).trim_end().ends_with(&wav));
     // An unknown cell is one error line listing the cells.
     fails(
         &["train", &lm, "model.cell=minrnn", "--runs", &runs],

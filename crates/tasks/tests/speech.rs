@@ -8,23 +8,6 @@ use std::path::Path;
 
 use common::*;
 
-/// Digits 0–3, takes 0–9 of two speakers: 40 test (takes 0–4), 16 validation (5–6), 24
-/// training recordings.
-fn recordings(dir: &Path) -> String {
-    let src = datasets().join("speech/fsdd/recordings");
-    std::fs::create_dir_all(dir).unwrap();
-    for speaker in ["jackson", "theo"] {
-        for digit in 0..4 {
-            for take in 0..10 {
-                let name = format!("{digit}_{speaker}_{take}.wav");
-                std::fs::copy(src.join(&name), dir.join(&name)).unwrap();
-            }
-        }
-    }
-    std::fs::write(dir.join("README.txt"), "other files are ignored").unwrap();
-    dir.display().to_string()
-}
-
 /// A 16-bit PCM WAV file of `n` samples.
 fn wav(path: &Path, channels: u16, rate: u32, n: usize) -> String {
     let spec = hound::WavSpec {
