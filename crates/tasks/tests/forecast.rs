@@ -6,26 +6,13 @@ use common::*;
 #[test]
 fn forecast_trains_forecasts_plots_and_backtests() {
     let tmp = tempfile::tempdir().unwrap();
-    let exp = datasets()
-        .join("../experiments/forecast-airline.toml")
-        .display()
-        .to_string();
     let runs = tmp.path().join("runs").display().to_string();
-    let path = format!(
-        "data.path={}",
-        datasets()
-            .join("timeseries/airline_passengers.csv")
-            .display()
-    );
-    let out = ok(&[
-        "train",
-        &exp,
-        &path,
+    let out = ok(&strs(&airline(&[
         "train.epochs=3",
         "model.relative_input=true",
         "--runs",
         &runs,
-    ]);
+    ])));
     assert!(
         out.contains("seasonal naive") && out.contains("MAPE"),
         "{out}"
@@ -82,20 +69,19 @@ fn forecast_trains_forecasts_plots_and_backtests() {
     lines[30] = format!("{},,0", lines[30].split(',').next().unwrap());
     let gap = write(tmp.path(), "gap.csv", &(lines.join("\n") + "\n"));
     let gap_path = format!("data.path={gap}");
+    // (The later `data.path` override wins.)
     fails(
-        &["train", &exp, &gap_path, "--runs", &runs],
+        &strs(&airline(&[&gap_path, "--runs", &runs])),
         "1 missing or non-finite value(s): line 31 `#Passengers`",
     );
-    let filled = ok(&[
-        "train",
-        &exp,
+    let filled = ok(&strs(&airline(&[
         &gap_path,
         "data.missing=interpolate",
         "data.log=true",
         "train.epochs=1",
         "--runs",
         &runs,
-    ]);
+    ])));
     assert!(
         filled.contains("data.missing: 1 cell(s) filled"),
         "{filled}"

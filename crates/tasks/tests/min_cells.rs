@@ -48,22 +48,12 @@ fn every_task_trains_and_predicts_with_a_min_cell() {
     let predicted = ok(&["predict", &d, "a superb film", "--explain"]);
     assert!(predicted.contains("top tokens by"), "{predicted}");
     // Forecasting.
-    let exp = datasets().join("../experiments/forecast-airline.toml");
-    let path = format!(
-        "data.path={}",
-        datasets()
-            .join("timeseries/airline_passengers.csv")
-            .display()
-    );
-    let out = ok(&[
-        "train",
-        &exp.display().to_string(),
-        &path,
+    let out = ok(&strs(&airline(&[
         "model.cell=minlstm",
         "train.epochs=3",
         "--runs",
         &runs,
-    ]);
+    ])));
     let d = run_dir(&out).display().to_string();
     assert!(ok(&["backtest", &d]).contains("MAE per origin"));
     // Translation: a minLSTM encoder and decoder (the decoder steps).

@@ -266,30 +266,21 @@ fn a_diverged_run_keeps_exactly_the_checkpoint_it_names() {
 
     let tmp = tempfile::tempdir().unwrap();
     let runs = tmp.path().join("runs").display().to_string();
-    let exp = datasets().join("../experiments/forecast-airline.toml");
-    let path = format!(
-        "data.path={}",
-        datasets()
-            .join("timeseries/airline_passengers.csv")
-            .display()
-    );
     // A learning rate that ends in an infinite loss after a few epochs; the kept model is the
     // best epoch's (`keep_best`) or the last good one's.
     for (keep_best, which) in [
         ("true", "the best checkpoint"),
         ("false", "the last good checkpoint"),
     ] {
-        let out = rnnlab(&[
-            "train",
-            &exp.display().to_string(),
-            &path,
+        let keep = format!("train.keep_best={keep_best}");
+        let out = rnnlab(&strs(&airline(&[
             "train.epochs=8",
             "train.lr=1e20",
             "train.warmup_steps=2000",
-            &format!("train.keep_best={keep_best}"),
+            &keep,
             "--runs",
             &runs,
-        ]);
+        ])));
         let said = out.stderr.trim();
         assert!(!out.ok && said.contains(which), "{said}");
         let (dir, epoch) = said
@@ -334,21 +325,7 @@ fn runs_from_before_artefacts_json_still_load() {
     let tmp = tempfile::tempdir().unwrap();
     let runs = tmp.path().join("runs").display().to_string();
     // A forecasting run: its scaler.
-    let exp = datasets().join("../experiments/forecast-airline.toml");
-    let path = format!(
-        "data.path={}",
-        datasets()
-            .join("timeseries/airline_passengers.csv")
-            .display()
-    );
-    let out = ok(&[
-        "train",
-        &exp.display().to_string(),
-        &path,
-        "train.epochs=2",
-        "--runs",
-        &runs,
-    ]);
+    let out = ok(&strs(&airline(&["train.epochs=2", "--runs", &runs])));
     let dir = run_dir(&out);
     let before = ok(&["eval", &dir.display().to_string()]);
     as_legacy_run(&dir, &[("scaler", "scaler.json")]);

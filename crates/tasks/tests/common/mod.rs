@@ -173,3 +173,22 @@ pub fn recordings(dir: &Path) -> String {
     std::fs::write(dir.join("README.txt"), "other files are ignored").unwrap();
     dir.display().to_string()
 }
+
+/// `train` of the airline forecasting experiment (`experiments/forecast-airline.toml`) on the
+/// shipped CSV, with `extra` overrides and flags.
+pub fn airline(extra: &[&str]) -> Vec<String> {
+    let exp = datasets().join("../experiments/forecast-airline.toml");
+    let csv = datasets().join("timeseries/airline_passengers.csv");
+    let mut args = vec![
+        "train".to_string(),
+        exp.display().to_string(),
+        format!("data.path={}", csv.display()),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args
+}
+
+/// `args` as the `&[&str]` that [`ok`], [`rnnlab`] and [`fails`] take.
+pub fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
