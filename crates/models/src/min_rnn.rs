@@ -11,21 +11,27 @@
 //! with `[k | x_h]` (minGRU) or `[x_f | x_i | x_h]` (minLSTM) one linear map of `x_t`, and
 //! `g(x) = x + ½` for `x ≥ 0`, `σ(x)` below (so `h̃ > 0` and every state is positive).
 //!
-//! Training runs the scan in log space, as the paper's parallel mode: `log a` and `log b` come
-//! straight from softplus terms (no `log` of a small number), and pairs `(log A, log B)` combine
-//! as `(A₁, B₁) then (A₂, B₂) = (A₁A₂, A₂B₁ + B₂)`, a log-add-exp. The scan is the odd-even
-//! (Ladner-Fischer) recursion: combine neighbours, scan the half-length sequence, fill in the
-//! even positions: O(T) work in O(log T) levels of tensor ops, where the paper's `logcumsumexp`
-//! form would shift by one global maximum and lose the early steps of a long sequence to
-//! underflow. [`MinRnn::step`] runs the sequential form for generation. Tests hold both against
-//! a plain per-element loop in f64.
+//! Training runs the scan in parallel over time. Pairs `(A, B)` combine as "`(A₁, B₁)` then
+//! `(A₂, B₂)` = `(A₁A₂, A₂B₁ + B₂)`", in the odd-even (Ladner-Fischer) recursion: combine
+//! neighbours, scan the half-length sequence, fill in the even positions. That is O(T) work in
+//! ⌈log₂ T⌉ levels of tensor ops.
+//!
+//! It needs no logarithms, although the paper's parallel mode works in log space. The paper
+//! needs them for its `cumsum`/`logcumsumexp` form; here a pairwise combine keeps every `A` in
+//! `[0, 1]` and every `B` between 0 and the largest candidate. A product of forget gates that
+//! underflows to 0 is the true, negligible weight of a distant step. The log-space version
+//! computed the same values within 1e-5 and was about 1.5× slower per training step
+//! (BENCHMARKS.md).
+//!
+//! [`MinRnn::step`] runs the sequential form for generation. Tests hold both forms against
+//! PyTorch running the paper's log-space code and against a plain per-element loop in f64.
 
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
 use burn::prelude::Device;
 use burn::serde::{Deserialize, Serialize};
-use burn::tensor::activation::{sigmoid, softplus};
+use burn::tensor::activation::sigmoid;
 use burn::tensor::{Int, Tensor, TensorData};
 
 use crate::error::ConfigError;
@@ -164,56 +170,41 @@ impl MinRnnConfig {
     }
 }
 
-/// `log 0` for the scan: finite, so that differences of two of them are 0, not NaN.
-const LOG_ZERO: f32 = -1e30;
-
-/// `log(e^p + e^q)`, stable for any finite `p`, `q`.
-fn log_add_exp(p: Tensor<3>, q: Tensor<3>) -> Tensor<3> {
-    let gap = (p.clone() - q.clone()).abs().neg();
-    p.max_pair(q) + gap.exp().log1p()
-}
-
-/// `log g(x)`: `log(x + ½)` for `x ≥ 0`, `log σ(x) = −softplus(−x)` below.
-fn log_g(x: Tensor<3>) -> Tensor<3> {
-    let positive = x.clone().greater_equal_elem(0.0);
-    let above = (x.clone().clamp_min(0.0) + 0.5).log();
-    softplus(x.neg(), 1.0).neg().mask_where(positive, above)
-}
-
 /// `g(x)`: `x + ½` for `x ≥ 0`, `σ(x)` below.
-fn g(x: Tensor<2>) -> Tensor<2> {
+fn g<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     let positive = x.clone().greater_equal_elem(0.0);
     sigmoid(x.clone()).mask_where(positive, x + 0.5)
 }
 
-/// The inclusive scan along time (dim 1) of the pairs `(log A, log B)` `[B, T, H]` under
-/// "`x` then `y`": `(A_x A_y, A_y B_x + B_y)`. Odd-even recursion: O(T) work, ⌈log₂ T⌉ levels.
-fn log_scan(la: Tensor<3>, lb: Tensor<3>) -> (Tensor<3>, Tensor<3>) {
-    let [b, t, h] = la.dims();
+/// The inclusive scan along time (dim 1) of the pairs `(A, B)` `[B, T, H]` under "`x` then
+/// `y`": `(A_x A_y, A_y B_x + B_y)`, in linear space (what training runs; see the module docs
+/// for why it needs no logarithms). Odd-even recursion: O(T) work, ⌈log₂ T⌉ levels.
+fn linear_scan(a: Tensor<3>, b_: Tensor<3>) -> (Tensor<3>, Tensor<3>) {
+    let [b, t, h] = a.dims();
     if t == 1 {
-        return (la, lb);
+        return (a, b_);
     }
-    let device = la.device();
+    let device = a.device();
     // An odd length gets one identity pair (A = 1, B = 0) at the end.
-    let (la, lb) = if t % 2 == 1 {
+    let (a, b_) = if t % 2 == 1 {
         (
-            Tensor::cat(vec![la, Tensor::zeros([b, 1, h], &device)], 1),
-            Tensor::cat(vec![lb, Tensor::full([b, 1, h], LOG_ZERO, &device)], 1),
+            Tensor::cat(vec![a, Tensor::ones([b, 1, h], &device)], 1),
+            Tensor::cat(vec![b_, Tensor::zeros([b, 1, h], &device)], 1),
         )
     } else {
-        (la, lb)
+        (a, b_)
     };
     let half = t.div_ceil(2);
     let pairs = |x: Tensor<3>| x.reshape([b, half, 2, h]);
     let part = |x: Tensor<4>, i: usize| x.narrow(2, i, 1).reshape([b, half, h]);
-    let (a4, b4) = (pairs(la), pairs(lb));
+    let (a4, b4) = (pairs(a), pairs(b_));
     let (even_a, odd_a) = (part(a4.clone(), 0), part(a4, 1));
     let (even_b, odd_b) = (part(b4.clone(), 0), part(b4, 1));
     // Each odd position combined with the even one before it, then scanned: the prefix up to
     // every odd position.
-    let (odd_a, odd_b) = log_scan(
-        even_a.clone() + odd_a.clone(),
-        log_add_exp(even_b.clone() + odd_a, odd_b),
+    let (odd_a, odd_b) = linear_scan(
+        even_a.clone() * odd_a.clone(),
+        even_b.clone() * odd_a + odd_b,
     );
     // Each even position: the prefix up to the odd position before it, then itself.
     let before = |x: Tensor<3>, identity: f32| {
@@ -223,9 +214,9 @@ fn log_scan(la: Tensor<3>, lb: Tensor<3>) -> (Tensor<3>, Tensor<3>) {
             _ => Tensor::cat(vec![first, x.narrow(1, 0, half - 1)], 1),
         }
     };
-    let (prev_a, prev_b) = (before(odd_a.clone(), 0.0), before(odd_b.clone(), LOG_ZERO));
-    let fill_a = prev_a + even_a.clone();
-    let fill_b = log_add_exp(prev_b + even_a, even_b);
+    let (prev_a, prev_b) = (before(odd_a.clone(), 1.0), before(odd_b.clone(), 0.0));
+    let fill_a = prev_a * even_a.clone();
+    let fill_b = prev_b * even_a + even_b;
     let interleave = |even: Tensor<3>, odd: Tensor<3>| {
         Tensor::stack::<4>(vec![even, odd], 2)
             .reshape([b, 2 * half, h])
@@ -259,16 +250,13 @@ impl MinRnn {
         match self.meta.cell {
             MinCell::MinGru => {
                 let (k, candidate) = (piece(0), piece(1));
-                let log_a = softplus(k.clone(), 1.0).neg();
-                let log_z = softplus(k.neg(), 1.0).neg();
-                (log_a, log_z + log_g(candidate))
+                // 1 − σ(k) = σ(−k), without cancellation.
+                (sigmoid(k.clone().neg()), sigmoid(k) * g(candidate))
             }
             MinCell::MinLstm => {
-                let (f, i, candidate) = (piece(0), piece(1), piece(2));
-                let diff = softplus(f.neg(), 1.0) - softplus(i.neg(), 1.0);
-                let log_f = softplus(diff.clone(), 1.0).neg();
-                let log_i = softplus(diff.neg(), 1.0).neg();
-                (log_f, log_i + log_g(candidate))
+                let (f, i, candidate) = (sigmoid(piece(0)), sigmoid(piece(1)), piece(2));
+                let sum = f.clone() + i.clone();
+                (f / sum.clone(), i / sum * g(candidate))
             }
         }
     }
@@ -283,21 +271,21 @@ impl MinRnn {
         h0: Tensor<2>,
         valid: Option<&Tensor<3, burn::tensor::Bool>>,
     ) -> Tensor<3> {
-        let (mut log_a, mut log_b) = self.coefficients(self.maps[index].forward(x));
+        let (mut a, mut b_) = self.coefficients(self.maps[index].forward(x));
         if let Some(valid) = valid {
+            // Past a row's length: A = 1, B = 0, the state carries.
             let past = valid.clone().bool_not();
-            log_a = log_a.mask_fill(past.clone(), 0.0);
-            log_b = log_b.mask_fill(past, LOG_ZERO);
+            a = a.mask_fill(past.clone(), 1.0);
+            b_ = b_.mask_fill(past, 0.0);
         }
-        let [b, _, h] = log_a.dims();
-        let device = log_a.device();
-        // The initial state is the first pair: (A = 1, B = h0); states are positive.
-        let log_h0 = h0.clamp_min(1e-30).log().reshape([b, 1, h]);
-        let la = Tensor::cat(vec![Tensor::zeros([b, 1, h], &device), log_a], 1);
-        let lb = Tensor::cat(vec![log_h0, log_b], 1);
-        let (_, log_h) = log_scan(la, lb);
-        let t = log_h.dims()[1] - 1;
-        log_h.narrow(1, 1, t).exp()
+        let [b, _, h] = a.dims();
+        let device = a.device();
+        // The initial state is the first pair: (A = 1, B = h0).
+        let a = Tensor::cat(vec![Tensor::ones([b, 1, h], &device), a], 1);
+        let b_ = Tensor::cat(vec![h0.reshape([b, 1, h]), b_], 1);
+        let (_, states) = linear_scan(a, b_);
+        let t = states.dims()[1] - 1;
+        states.narrow(1, 1, t)
     }
 
     /// Runs the whole sequence.
