@@ -291,8 +291,8 @@ impl MinRnn {
     /// Runs the whole sequence.
     ///
     /// - `input`: `[B, T, d_input]` (`[T, B, d_input]` when not batch-first).
-    /// - `hidden`: initial state `[L·D, B, H]` (positive: every state of these cells is);
-    ///   zeros when `None`.
+    /// - `hidden`: initial state `[L·D, B, H]`; zeros when `None` (every state the cells produce
+    ///   from a positive start stays positive).
     ///
     /// Returns outputs `[B, T, D·H]` (`[T, B, ·]` when not batch-first) and the final state
     /// `[L·D, B, H]`.
