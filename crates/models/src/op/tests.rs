@@ -29,6 +29,8 @@ struct Case {
     batch: usize,
     hidden: usize,
     proj: usize,
+    /// Input width of a case that runs through [`layer`].
+    d_in: usize,
     with_b_hn: bool,
     /// `xp` and `y` are `[B, T, ·]`.
     batch_first: bool,
@@ -58,7 +60,20 @@ impl Case {
         lengths: Option<Vec<usize>>,
         proj: usize,
         seed: u64,
+        dims: [usize; 3],
+    ) -> Self {
+        Self::sized_in(cell, reverse, lengths, proj, seed, dims, D_IN)
+    }
+
+    /// A case of `[T, B, H]` whose input (through [`layer`]) is `d_in` wide.
+    fn sized_in(
+        cell: OpCell,
+        reverse: bool,
+        lengths: Option<Vec<usize>>,
+        proj: usize,
+        seed: u64,
         [time, batch, hidden]: [usize; 3],
+        d_in: usize,
     ) -> Self {
         let d_out = if proj > 0 { proj } else { hidden };
         let gh = cell.gates() * hidden;
@@ -74,8 +89,8 @@ impl Case {
             time * batch * d_out,
             batch * d_out,
             batch * hidden,
-            time * batch * D_IN,
-            gh * D_IN,
+            time * batch * d_in,
+            gh * d_in,
             gh,
         ];
         let values = sizes
@@ -91,7 +106,7 @@ impl Case {
         // PyTorch's initialisation scale for the recurrent weights, so that larger cases stay
         // well conditioned (uniform ±1 weights make the recurrence chaotic).
         let mut values = values;
-        for (i, fan_in) in [(1, d_out), (3, hidden), (10, D_IN)] {
+        for (i, fan_in) in [(1, d_out), (3, hidden), (10, d_in)] {
             let scale = 1.0 / (fan_in as f64).sqrt();
             values[i].iter_mut().for_each(|v| *v *= scale);
         }
@@ -103,6 +118,7 @@ impl Case {
             batch,
             hidden,
             proj,
+            d_in,
             with_b_hn: cell == OpCell::Gru,
             batch_first: false,
             layer: None,
@@ -138,8 +154,8 @@ impl Case {
             steps(o),
             vec![b, o],
             vec![b, h],
-            steps(D_IN),
-            vec![gh, D_IN],
+            steps(self.d_in),
+            vec![gh, self.d_in],
             vec![gh],
         ]
     }
@@ -336,6 +352,25 @@ fn layer_cases() -> Vec<Case> {
                 ..large
             });
         }
+    }
+    // Inputs so wide (each core's `W_ihᵀ` over 1 MiB) that the op projects all steps at once
+    // rather than step by step (`flex/forward.rs`, `per_step`): both cores on halves of the
+    // batch (batch-first), then on halves of the units.
+    for (batch_first, d_in) in [(true, 1100), (false, 2100)] {
+        let lstm = Case::sized_in(
+            OpCell::Lstm,
+            false,
+            lengths.clone(),
+            0,
+            340,
+            [4, 12, 64],
+            d_in,
+        );
+        out.push(Case {
+            batch_first,
+            layer: Some(true),
+            ..lstm
+        });
     }
     out
 }
