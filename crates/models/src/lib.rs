@@ -49,6 +49,7 @@ mod params;
 pub mod pooling;
 mod pytorch;
 mod recurrent;
+pub mod regularise;
 mod state;
 #[doc(hidden)]
 pub mod testing;
@@ -68,4 +69,5 @@ pub use params::{DirectionParams, RecurrentInit};
 pub use pooling::{Attention, AttentionConfig, Pooled, Pooling, pool};
 pub use pytorch::{PytorchWeights, StateDict};
 pub use recurrent::{Recurrent, RecurrentConfig};
+pub use regularise::DropoutKind;
 pub use state::{LstmState, RecurrentState};

@@ -35,6 +35,7 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::{Int, Tensor, TensorData};
 
 use crate::error::ConfigError;
+use crate::regularise::{self, DropoutKind};
 
 #[cfg(test)]
 mod tests;
@@ -77,6 +78,9 @@ pub struct MinRnnConfig {
     /// Dropout on the outputs of every layer but the last, in training only.
     #[config(default = 0.0)]
     pub dropout: f64,
+    /// How `dropout` draws its masks: per element and step, or one per sequence.
+    #[config(default = "DropoutKind::Standard")]
+    pub dropout_kind: DropoutKind,
     /// Adds a time-reversed direction per layer.
     #[config(default = false)]
     pub bidirectional: bool,
@@ -93,6 +97,7 @@ struct MinMeta {
     n_layers: usize,
     directions: usize,
     batch_first: bool,
+    dropout_kind: DropoutKind,
 }
 
 /// A stack of minGRU or minLSTM layers (see the module docs).
@@ -159,6 +164,7 @@ impl MinRnnConfig {
                 n_layers: self.n_layers,
                 directions,
                 batch_first: self.batch_first,
+                dropout_kind: self.dropout_kind,
             },
         })
     }
@@ -347,7 +353,9 @@ impl MinRnn {
         let mut finals = Vec::with_capacity(m.n_layers * m.directions);
         for layer in 0..m.n_layers {
             if layer > 0 {
-                x = self.dropout.forward(x);
+                // `[B, T, ·]` here.
+                let training = regularise::training(&self.dropout, &device);
+                x = regularise::dropout(x, self.dropout.prob, m.dropout_kind, 1, training);
             }
             let mut outputs = Vec::with_capacity(m.directions);
             for direction in 0..m.directions {

@@ -19,6 +19,7 @@ use crate::lengths::StepMasks;
 use crate::min_rnn::{MinRnn, MinRnnConfig};
 use crate::op::{self, LayerTensors, OpOptions};
 use crate::params::{DirectionParams, DirectionSpec, RecurrentInit};
+use crate::regularise::{self, DropoutKind, StackRegularisers};
 use crate::state::RecurrentState;
 use crate::time_loop::{LayerLoop, LoopInput, TensorOpLoop, split_time};
 
@@ -61,6 +62,25 @@ pub struct RecurrentConfig {
     /// keeps PyTorch's uniform initialisation.
     #[config(default = "None")]
     pub forget_bias: Option<f64>,
+    /// How `input_dropout`, `dropout` and `output_dropout` draw their masks: `Standard` (per
+    /// element and step) or `Variational` (one mask per sequence; see [`crate::regularise`]).
+    #[config(default = "DropoutKind::Standard")]
+    pub dropout_kind: DropoutKind,
+    /// Dropout probability on the stack's input, in training only.
+    #[config(default = 0.0)]
+    pub input_dropout: f64,
+    /// Dropout probability on the stack's output, in training only.
+    #[config(default = 0.0)]
+    pub output_dropout: f64,
+    /// Weight drop (DropConnect) on every `W_hh`: each element dropped with this probability,
+    /// one mask per forward call, in training only (rnn, lstm, gru).
+    #[config(default = 0.0)]
+    pub weight_drop: f64,
+    /// Zoneout on `h` (and `c`): each unit keeps its previous value with this probability at
+    /// every step in training, and mixes by it at inference (rnn, lstm, gru). A stack with
+    /// zoneout runs the tensor-op time loop, not the fused op.
+    #[config(default = 0.0)]
+    pub zoneout: f64,
 }
 
 /// Shape information a [`Recurrent`] stack keeps next to its parameters.
@@ -75,6 +95,7 @@ pub(crate) struct StackMeta {
     pub proj_size: usize,
     pub batch_first: bool,
     pub time_loop: TimeLoop,
+    pub regular: StackRegularisers,
 }
 
 /// Which implementation runs the time loop.
@@ -83,7 +104,6 @@ pub(crate) enum TimeLoop {
     /// The whole-layer op (`op/`) where the device has it, else the tensor-op loop.
     Auto,
     /// Always the tensor-op loop of `time_loop.rs` (kept as a second implementation to test against).
-    #[cfg_attr(not(test), allow(dead_code))]
     TensorOps,
 }
 
@@ -131,11 +151,30 @@ impl RecurrentConfig {
         if self.n_layers == 0 {
             return err("n_layers", "must be at least 1");
         }
-        if !(0.0..1.0).contains(&self.dropout) {
-            return err(
-                "dropout",
-                &format!("must be in [0, 1), got {}", self.dropout),
-            );
+        for (key, p) in [
+            ("dropout", self.dropout),
+            ("input_dropout", self.input_dropout),
+            ("output_dropout", self.output_dropout),
+            ("weight_drop", self.weight_drop),
+            ("zoneout", self.zoneout),
+        ] {
+            if !(0.0..1.0).contains(&p) {
+                return err(key, &format!("must be in [0, 1), got {p}"));
+            }
+        }
+        if self.cell.min_cell().is_some() {
+            if self.weight_drop > 0.0 {
+                return err(
+                    "weight_drop",
+                    "the min cells have no recurrent weights to drop",
+                );
+            }
+            if self.zoneout > 0.0 {
+                return err(
+                    "zoneout",
+                    "is only supported by the rnn, lstm and gru cells",
+                );
+            }
         }
         if self.proj_size > 0 && self.cell != CellType::Lstm {
             return err("proj_size", "is only supported by the lstm cell");
@@ -210,8 +249,20 @@ impl RecurrentConfig {
                 proj_size: self.proj_size,
                 batch_first: self.batch_first,
                 time_loop: TimeLoop::Auto,
+                regular: self.regularisers(),
             },
         })
+    }
+
+    /// The regularisers this config asks for.
+    fn regularisers(&self) -> StackRegularisers {
+        StackRegularisers {
+            input_dropout: self.input_dropout,
+            output_dropout: self.output_dropout,
+            kind: self.dropout_kind,
+            weight_drop: self.weight_drop,
+            zoneout: self.zoneout,
+        }
     }
 
     /// A stack of min cells: its `MinRnn` does the work.
@@ -221,6 +272,7 @@ impl RecurrentConfig {
             .with_n_layers(self.n_layers)
             .with_batch_first(self.batch_first)
             .with_dropout(self.dropout)
+            .with_dropout_kind(self.dropout_kind)
             .with_bidirectional(self.bidirectional)
             .with_bias(self.bias)
             .try_init(device)?;
@@ -239,6 +291,7 @@ impl RecurrentConfig {
                 proj_size: 0,
                 batch_first: self.batch_first,
                 time_loop: TimeLoop::Auto,
+                regular: self.regularisers(),
             },
         })
     }
@@ -269,7 +322,9 @@ impl Recurrent {
         state: Option<RecurrentState>,
     ) -> (Tensor<3>, RecurrentState) {
         if let Some(min) = &self.min {
+            let input = self.drop_sequence(input, self.meta.regular.input_dropout);
             let (out, h) = min.forward(input, state.map(|s| s.hidden));
+            let out = self.drop_sequence(out, self.meta.regular.output_dropout);
             return (out, RecurrentState::hidden(h));
         }
         self.run(input, None, state)
@@ -286,7 +341,9 @@ impl Recurrent {
         state: Option<RecurrentState>,
     ) -> (Tensor<3>, RecurrentState) {
         if let Some(min) = &self.min {
+            let input = self.drop_sequence(input, self.meta.regular.input_dropout);
             let (out, h) = min.forward_with_lengths(input, lengths, state.map(|s| s.hidden));
+            let out = self.drop_sequence(out, self.meta.regular.output_dropout);
             return (out, RecurrentState::hidden(h));
         }
         self.run(input, Some(lengths), state)
@@ -308,9 +365,14 @@ impl Recurrent {
     ) -> (Tensor<2>, RecurrentState) {
         let meta = &self.meta;
         assert!(meta.directions == 1, "step() needs a unidirectional stack");
+        let regular = meta.regular;
+        let training = self.training(&input.device());
+        // A step is a sequence of one: its masks are new at every call.
+        let drop = |x: Tensor<2>, p: f64| regularise::dropout(x, p, regular.kind, 2, training);
+        let input = drop(input, regular.input_dropout);
         if let Some(min) = &self.min {
             let (out, h) = min.step(input, state.map(|s| s.hidden));
-            return (out, RecurrentState::hidden(h));
+            return (drop(out, regular.output_dropout), RecurrentState::hidden(h));
         }
         let [batch, d_input] = input.dims();
         assert_eq!(
@@ -323,31 +385,77 @@ impl Recurrent {
             // One step, in the stack's order (`[1, B, ·]` or `[B, 1, ·]`).
             let time_dim = usize::from(meta.batch_first);
             let input = input.unsqueeze_dim(time_dim);
-            let (y, hs, cs) = self.run_op(input, 1, None, h0, c0);
-            return (y.squeeze_dim(time_dim), self.pack_state(hs, cs));
+            let (y, hs, cs) = self.run_op(input, 1, None, h0, c0, training);
+            let y = drop(y.squeeze_dim(time_dim), regular.output_dropout);
+            return (y, self.pack_state(hs, cs));
         }
         let mut x = input;
         let (mut hs, mut cs) = (Vec::new(), Vec::new());
         for (layer, params) in self.cells.iter().enumerate() {
             // The cell works in column layout (`[H, B]` states).
-            let weights = params.step_weights(meta.kind);
+            let mut weights = params.step_weights(meta.kind);
+            weights.w_hh = regularise::drop_weight(weights.w_hh, regular.weight_drop, training);
+            let (h_prev, c_prev) = (
+                h0[layer].clone().transpose(),
+                c0[layer].clone().map(Tensor::transpose),
+            );
             let (h, c) = cell_step(
                 meta.kind,
                 &weights,
                 x.clone().transpose(),
-                h0[layer].clone().transpose(),
-                c0[layer].clone().map(Tensor::transpose),
+                h_prev.clone(),
+                c_prev.clone(),
             );
-            let (h, c) = (h.transpose(), c.map(Tensor::transpose));
+            let zone = |new, prev| regularise::zoneout(new, prev, regular.zoneout, training);
+            let h = zone(h, h_prev).transpose();
+            let c = c.zip(c_prev).map(|(c, prev)| zone(c, prev).transpose());
             x = if layer + 1 < meta.n_layers {
-                self.dropout.forward(h.clone())
+                drop(h.clone(), self.dropout.prob)
             } else {
-                h.clone()
+                drop(h.clone(), regular.output_dropout)
             };
             hs.push(h);
             cs.extend(c);
         }
         (x, self.pack_state(hs, cs))
+    }
+
+    /// Whether the regularisers act (see [`regularise`]).
+    fn training(&self, device: &Device) -> bool {
+        regularise::training(&self.dropout, device)
+    }
+
+    /// Dropout with probability `p` of a whole sequence in the stack's layout.
+    fn drop_sequence(&self, x: Tensor<3>, p: f64) -> Tensor<3> {
+        let time_dim = usize::from(self.meta.batch_first);
+        let training = self.training(&x.device());
+        regularise::dropout(x, p, self.meta.regular.kind, time_dim, training)
+    }
+
+    /// Dropout with probability `p` of a sequence of per-step `[features, B]` tensors: a new
+    /// mask per step, or one for all steps where the masks are variational.
+    fn drop_steps(&self, steps: Vec<Tensor<2>>, p: f64) -> Vec<Tensor<2>> {
+        let Some(first) = steps.first() else {
+            return steps;
+        };
+        let training = self.training(&first.device());
+        let kind = self.meta.regular.kind;
+        if kind == DropoutKind::Variational && training && p > 0.0 {
+            let mask = regularise::dropout(first.ones_like(), p, kind, 2, true);
+            return steps.into_iter().map(|s| s * mask.clone()).collect();
+        }
+        steps
+            .into_iter()
+            .map(|s| regularise::dropout(s, p, kind, 2, training))
+            .collect()
+    }
+
+    /// The same stack running the tensor-op time loop instead of the whole-layer op: slower,
+    /// and a second implementation to hold the op against (with regularisers too).
+    #[doc(hidden)]
+    pub fn with_tensor_op_loop(mut self) -> Self {
+        self.meta.time_loop = TimeLoop::TensorOps;
+        self
     }
 
     /// The number of stacked layers.
@@ -374,6 +482,8 @@ impl Recurrent {
         let meta = &self.meta;
         let device = input.device();
         let use_op = self.uses_op(&device);
+        let training = self.training(&device);
+        let input = self.drop_sequence(input, meta.regular.input_dropout);
         // The op reads a batch-first input as it is (and writes a batch-first output); the
         // tensor-op loop runs time-major.
         let input = if meta.batch_first && !use_op {
@@ -405,7 +515,8 @@ impl Recurrent {
         }
         let (h0, c0) = self.initial_states(state, batch, &device);
         if use_op {
-            let (output, hs, cs) = self.run_op(input, time, lengths, h0, c0);
+            let (output, hs, cs) = self.run_op(input, time, lengths, h0, c0, training);
+            let output = self.drop_sequence(output, meta.regular.output_dropout);
             return (output, self.pack_state(hs, cs));
         }
         let masks = lengths.and_then(|lengths| StepMasks::new(lengths, time, &device));
@@ -428,6 +539,9 @@ impl Recurrent {
                     c0: c0[index].clone().map(Tensor::transpose),
                     masks: masks.as_ref(),
                     reverse: direction == 1,
+                    weight_drop: meta.regular.weight_drop,
+                    zoneout: meta.regular.zoneout,
+                    training,
                 });
                 outputs.push(out.outputs);
                 hs.push(out.h_n.transpose());
@@ -445,9 +559,10 @@ impl Recurrent {
                     .collect()
             };
             if layer + 1 < meta.n_layers {
-                steps = steps.into_iter().map(|s| self.dropout.forward(s)).collect();
+                steps = self.drop_steps(steps, self.dropout.prob);
             }
         }
+        let steps = self.drop_steps(steps, meta.regular.output_dropout);
         // [T, D·H_out, B] → [B, T, ·] or [T, B, ·].
         let output = Tensor::stack::<3>(steps, 0);
         let output = if meta.batch_first {
@@ -458,8 +573,12 @@ impl Recurrent {
         (output, self.pack_state(hs, cs))
     }
 
+    /// Whether the stack runs the whole-layer op (zoneout needs the tensor-op loop: it mixes
+    /// each step's state with the previous one, in training and at inference).
     fn uses_op(&self, device: &Device) -> bool {
-        self.meta.time_loop == TimeLoop::Auto && op::supports(device)
+        self.meta.time_loop == TimeLoop::Auto
+            && self.meta.regular.zoneout == 0.0
+            && op::supports(device)
     }
 
     /// The stack through the whole-layer op: `input` `[T, B, d_input]` (`[B, T, d_input]` for
@@ -475,6 +594,7 @@ impl Recurrent {
         lengths: Option<&[usize]>,
         h0: Vec<Tensor<2>>,
         c0: Vec<Option<Tensor<2>>>,
+        training: bool,
     ) -> (Tensor<3>, Vec<Tensor<2>>, Vec<Tensor<2>>) {
         let meta = &self.meta;
         let lengths: Option<Arc<[usize]>> = lengths
@@ -486,17 +606,26 @@ impl Recurrent {
         let (mut hs, mut cs) = (Vec::new(), Vec::new());
         for layer in 0..meta.n_layers {
             let input = x;
+            let cells = &self.cells[layer * meta.directions..][..meta.directions];
+            // Weight drop's masks, drawn here in direction order (the directions may run on
+            // two threads).
+            let w_hh: Vec<Tensor<2>> = cells
+                .iter()
+                .map(|p| {
+                    regularise::drop_weight(p.weight_hh.val(), meta.regular.weight_drop, training)
+                })
+                .collect();
             // One direction of this layer: its input projection and recurrence, one call of
             // the op.
             let direction = |direction: usize| {
                 let index = layer * meta.directions + direction;
-                let p = &self.cells[index];
+                let p = &cells[direction];
                 op::layer(
                     LayerTensors {
                         x: input.clone(),
                         w_ih: p.weight_ih.val(),
                         bias: p.fused_bias(meta.kind),
-                        w_hh: p.weight_hh.val(),
+                        w_hh: w_hh[direction].clone(),
                         b_hn: p.b_hn(meta.kind),
                         w_hr: p.weight_hr.as_ref().map(|w| w.val()),
                         h0: h0[index].clone(),
@@ -530,7 +659,7 @@ impl Recurrent {
                 Tensor::cat(ys, 2)
             };
             if layer + 1 < meta.n_layers {
-                x = self.dropout.forward(x);
+                x = self.drop_sequence(x, self.dropout.prob);
             }
         }
         (x, hs, cs)

@@ -21,6 +21,7 @@ use burn::Tensor;
 use crate::cell::{CellKind, cell_step};
 use crate::lengths::StepMasks;
 use crate::params::DirectionParams;
+use crate::regularise;
 
 /// Everything one direction of one layer needs for a whole sequence, in column layout
 /// (`[features, B]` per step; see [`StepWeights`](crate::cell::StepWeights)).
@@ -39,6 +40,12 @@ pub(crate) struct LoopInput<'a> {
     pub masks: Option<&'a StepMasks>,
     /// Run from the last step to the first.
     pub reverse: bool,
+    /// Weight drop on `W_hh` (one mask for the whole sequence).
+    pub weight_drop: f64,
+    /// Zoneout on `h` and `c`.
+    pub zoneout: f64,
+    /// Whether the regularisers act (see [`regularise`](crate::regularise)).
+    pub training: bool,
 }
 
 /// What the loop returns, in column layout.
@@ -106,9 +113,14 @@ impl LayerLoop for TensorOpLoop {
             c0,
             masks,
             reverse,
+            weight_drop,
+            zoneout,
+            training,
         } = input;
         let time = inputs.len();
-        let weights = params.step_weights(kind);
+        let mut weights = params.step_weights(kind);
+        weights.w_hh = regularise::drop_weight(weights.w_hh, weight_drop, training);
+        let zone = |new, prev| regularise::zoneout(new, prev, zoneout, training);
         let (mut h, mut c) = (h0, c0);
         let mut outputs: Vec<Option<Tensor<2>>> = vec![None; time];
         let order: Box<dyn Iterator<Item = usize>> = if reverse {
@@ -118,6 +130,8 @@ impl LayerLoop for TensorOpLoop {
         };
         for t in order {
             let (h_new, c_new) = cell_step(kind, &weights, inputs[t].clone(), h.clone(), c.clone());
+            let h_new = zone(h_new, h.clone());
+            let c_new = c_new.zip(c.clone()).map(|(new, prev)| zone(new, prev));
             let (y, h_next, c_next) = match masks {
                 None => (h_new.clone(), h_new, c_new),
                 Some(masks) => masks.apply(t, h_new, h, c_new, c),
