@@ -420,8 +420,10 @@ impl Recurrent {
         (x, self.pack_state(hs, cs))
     }
 
-    /// Whether the regularisers act (see [`regularise`]).
-    fn training(&self, device: &Device) -> bool {
+    /// Whether the stack's regularisers act on `device`: its training flag is set (`valid()`
+    /// and freezing clear it) and the device records a backward (see [`regularise`]). A model
+    /// around the stack can ask it for its own (embedding dropout).
+    pub fn training(&self, device: &Device) -> bool {
         regularise::training(&self.dropout, device)
     }
 

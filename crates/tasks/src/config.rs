@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
+use rnnlab_models::{CellType, DropoutKind, RecurrentConfig};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use toml::{Table, Value};
@@ -46,6 +47,91 @@ impl WordSplitting {
             punctuation: self.punctuation,
             nfkc: self.nfkc,
         }
+    }
+}
+
+/// The regularisers of a task's recurrent stack: keys of its `[model]` (flattened into it, so
+/// `model.weight_drop`, …), the same in every task.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct StackRegularisers {
+    /// How the stack's dropouts draw their masks: `standard` (per element and step) or
+    /// `variational` (one mask per sequence, the same at every step; Gal & Ghahramani 2016).
+    /// (A string checked by [`validate`](Self::validate): through serde's `flatten` an enum's
+    /// error would not name its key.)
+    pub dropout_kind: String,
+    /// Dropout on the stack's input.
+    pub input_dropout: f64,
+    /// Dropout on the stack's output.
+    pub output_dropout: f64,
+    /// Weight drop (DropConnect on every `W_hh`, AWD-LSTM), one mask per batch; rnn, lstm, gru.
+    pub weight_drop: f64,
+    /// Zoneout on `h` and `c` (Krueger et al. 2016); rnn, lstm, gru. The stack then runs the
+    /// tensor-op time loop, not the fused op (several times slower on flex).
+    pub zoneout: f64,
+}
+
+impl Default for StackRegularisers {
+    fn default() -> Self {
+        Self {
+            dropout_kind: "standard".into(),
+            input_dropout: 0.0,
+            output_dropout: 0.0,
+            weight_drop: 0.0,
+            zoneout: 0.0,
+        }
+    }
+}
+
+impl StackRegularisers {
+    /// `dropout_kind`, or one line naming the key and what it takes.
+    fn kind(&self) -> anyhow::Result<DropoutKind> {
+        match self.dropout_kind.as_str() {
+            "standard" => Ok(DropoutKind::Standard),
+            "variational" => Ok(DropoutKind::Variational),
+            other => anyhow::bail!(
+                "model.dropout_kind = \"{other}\": expected \"standard\" or \"variational\""
+            ),
+        }
+    }
+
+    /// Fails with one line naming the first bad key for a stack of `cell`.
+    pub fn validate(&self, cell: CellType) -> anyhow::Result<()> {
+        self.kind()?;
+        require_probabilities(&[
+            ("model.input_dropout", self.input_dropout),
+            ("model.output_dropout", self.output_dropout),
+            ("model.weight_drop", self.weight_drop),
+            ("model.zoneout", self.zoneout),
+        ])?;
+        if cell.min_cell().is_some() {
+            if self.weight_drop > 0.0 {
+                anyhow::bail!("model.weight_drop: the min cells have no recurrent weights to drop");
+            }
+            if self.zoneout > 0.0 {
+                anyhow::bail!(
+                    "model.zoneout: the min cells do not support it (rnn, lstm and gru do)"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// `rnn` with these regularisers (checked by [`validate`](Self::validate) first; an
+    /// unknown `dropout_kind` falls back to `standard`).
+    pub fn apply(&self, rnn: RecurrentConfig) -> RecurrentConfig {
+        rnn.with_dropout_kind(self.kind().unwrap_or_default())
+            .with_input_dropout(self.input_dropout)
+            .with_output_dropout(self.output_dropout)
+            .with_weight_drop(self.weight_drop)
+            .with_zoneout(self.zoneout)
+    }
+}
+
+/// Fails on the first `(key, value)` that is not a probability in `[0, 1)`.
+pub fn require_probabilities(pairs: &[(&str, f64)]) -> anyhow::Result<()> {
+    match pairs.iter().find(|(_, p)| !(0.0..1.0).contains(p)) {
+        Some((key, p)) => anyhow::bail!("{key} = {p}: must be in [0, 1)"),
+        None => Ok(()),
     }
 }
 

@@ -57,43 +57,13 @@ fn every_task_trains_and_predicts_with_a_min_cell() {
     let d = run_dir(&out).display().to_string();
     assert!(ok(&["backtest", &d]).contains("MAE per origin"));
     // Translation: a minLSTM encoder and decoder (the decoder steps).
-    let mut pairs = String::new();
-    for (a, b) in [
-        ("I am", "Je suis"),
-        ("He is", "Il est"),
-        ("We are", "Nous sommes"),
-    ] {
-        for (x, y) in [("cold", "froid"), ("tall", "grand"), ("sad", "triste")] {
-            for n in 0..4 {
-                pairs.push_str(&format!("{a} {x} {n}.\t{b} {y} {n}.\n"));
-            }
-        }
-    }
-    let data = write(tmp.path(), "pairs.tsv", &pairs);
-    let exp = write(
-        tmp.path(),
-        "t.toml",
-        &format!(
-            "task = \"translate\"\nname = \"t\"\n[data]\npath = {data:?}\nbatch_size = 8\n\
-             [data.vocab]\nmin_freq = 1\n[model]\ncell = \"minlstm\"\nd_embed = 8\nd_hidden = 8\n\
-             [train]\nepochs = 2\n"
-        ),
-    );
+    let exp = tiny_translation(tmp.path(), "cell = \"minlstm\"");
     let d = run_dir(&ok(&["train", &exp, "--runs", &runs]))
         .display()
         .to_string();
     assert!(!ok(&["translate", &d, "I am cold 1."]).trim().is_empty());
     // Speech, a bidirectional minGRU over the frames of padded recordings.
-    let data = recordings(&tmp.path().join("rec"));
-    let exp = write(
-        tmp.path(),
-        "s.toml",
-        &format!(
-            "task = \"speech\"\nname = \"digits\"\n[data]\npath = {data:?}\nvalid_takes = 2\n\
-             batch_size = 8\n[model]\ncell = \"mingru\"\nbidirectional = true\nd_hidden = 8\n\
-             n_layers = 1\n[train]\nepochs = 2\n"
-        ),
-    );
+    let (exp, data) = tiny_speech(tmp.path(), "cell = \"mingru\"\nbidirectional = true");
     let d = run_dir(&ok(&["train", &exp, "--runs", &runs]))
         .display()
         .to_string();

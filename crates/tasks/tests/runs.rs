@@ -10,62 +10,8 @@ use common::*;
 #[test]
 fn a_resumed_run_with_dropout_repeats_the_uninterrupted_run() {
     let tmp = tempfile::tempdir().unwrap();
-    let text = write(
-        tmp.path(),
-        "text.txt",
-        &"a rose by any other name would smell as sweet.\n".repeat(50),
-    );
-    let exp = write(
-        tmp.path(),
-        "lm.toml",
-        &format!(
-            "task = \"charlm\"\nname = \"drop\"\n[data]\npath = {text:?}\nseq_len = 16\nbatch_size = 8\n\
-             window_stride = 4\nvalid_stride = 8\n[model]\nd_embed = 8\nd_hidden = 16\nn_layers = 2\n\
-             dropout = 0.3\n[train]\nepochs = 3\nlr = 0.01\nkeep_best = false\n"
-        ),
-    );
+    let exp = tiny_lm(tmp.path(), "drop", "dropout = 0.3", 3);
     assert_resume_repeats_the_run(&exp, &tmp.path().join("runs"), 3);
-}
-
-/// Trains `exp` (`epochs` epochs, no early stop) into `runs`, deletes the last epoch's
-/// checkpoints and the final files as a kill during that epoch would, resumes, and checks that
-/// `metrics.csv` and `model.bpk` come out byte for byte as before; then that another seed
-/// gives other numbers (the dropout draws and the batches differ from step to step).
-fn assert_resume_repeats_the_run(exp: &str, runs: &Path, epochs: usize) {
-    let runs = runs.display().to_string();
-    let dir = run_dir(&ok(&["train", exp, "--runs", &runs]));
-    let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
-    let weights = std::fs::read(dir.join("model.bpk")).unwrap();
-    // The last two epochs' checkpoints are kept: the last epoch is redone from the one before.
-    for name in ["model", "optim", "scheduler"] {
-        std::fs::remove_file(dir.join(format!("checkpoint/{name}-{epochs}.bpk"))).unwrap();
-    }
-    for name in ["model.bpk", "results.json", "report.txt"] {
-        std::fs::remove_file(dir.join(name)).unwrap();
-    }
-    let resumed = ok(&["resume", &dir.display().to_string()]);
-    let (last, before) = (
-        format!("epoch {epochs}/{epochs}"),
-        format!("epoch {}/{epochs}", epochs - 1),
-    );
-    assert!(
-        resumed.contains(&last) && !resumed.contains(&before),
-        "{resumed}"
-    );
-    assert_eq!(
-        std::fs::read_to_string(dir.join("metrics.csv")).unwrap(),
-        csv
-    );
-    assert_eq!(
-        std::fs::read(dir.join("model.bpk")).unwrap(),
-        weights,
-        "byte for byte"
-    );
-    let other = run_dir(&ok(&["train", exp, "--runs", &runs, "train.seed=1"]));
-    assert_ne!(
-        std::fs::read_to_string(other.join("metrics.csv")).unwrap(),
-        csv
-    );
 }
 
 #[test]

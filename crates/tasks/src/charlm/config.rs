@@ -7,7 +7,7 @@ use rnnlab_models::{CellType, RecurrentConfig};
 use serde::{Deserialize, Serialize};
 
 use super::CharLmConfig;
-use crate::config::WordSplitting;
+use crate::config::{StackRegularisers, WordSplitting};
 use crate::task::TaskConfig;
 use crate::training::TrainSection;
 
@@ -82,9 +82,9 @@ pub struct DataSection {
     pub tbptt: bool,
 }
 
-/// `[model]`.
+/// `[model]`. (Without `deny_unknown_fields`, which serde's `flatten` does not support: the
+/// layered config already rejects every key the defaults lack, naming it and its line.)
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ModelSection {
     /// `rnn`, `lstm`, `gru`, or the min cells `mingru`, `minlstm` (gates from the input only).
     pub cell: CellType,
@@ -96,6 +96,13 @@ pub struct ModelSection {
     pub n_layers: usize,
     /// Dropout between layers.
     pub dropout: f64,
+    /// Embedding dropout: whole tokens dropped from the embedding matrix, one mask per batch
+    /// (training only).
+    pub embed_dropout: f64,
+    /// The recurrent stack's regularisers (`dropout_kind`, `input_dropout`, `output_dropout`,
+    /// `weight_drop`, `zoneout`).
+    #[serde(flatten)]
+    pub regular: StackRegularisers,
 }
 
 impl Default for CharLmExperiment {
@@ -122,6 +129,8 @@ impl Default for CharLmExperiment {
                 d_hidden: 256,
                 n_layers: 2,
                 dropout: 0.0,
+                embed_dropout: 0.0,
+                regular: StackRegularisers::default(),
             },
             train: TrainSection::new(1, 2e-3),
             baseline: BaselineSection { order: 5 },
@@ -153,9 +162,11 @@ impl TaskConfig for CharLmExperiment {
             ("data.valid_stride", self.data.valid_stride),
             ("baseline.order", self.baseline.order),
         ])?;
-        if !(0.0..1.0).contains(&self.model.dropout) {
-            bail!("model.dropout = {}: must be in [0, 1)", self.model.dropout);
-        }
+        crate::config::require_probabilities(&[
+            ("model.dropout", self.model.dropout),
+            ("model.embed_dropout", self.model.embed_dropout),
+        ])?;
+        self.model.regular.validate(self.model.cell)?;
         Ok(())
     }
 }
@@ -166,6 +177,7 @@ impl CharLmExperiment {
         let rnn = RecurrentConfig::new(self.model.cell, self.model.d_embed, self.model.d_hidden)
             .with_n_layers(self.model.n_layers)
             .with_dropout(self.model.dropout);
-        CharLmConfig::new(vocab_size, rnn)
+        CharLmConfig::new(vocab_size, self.model.regular.apply(rnn))
+            .with_embed_dropout(self.model.embed_dropout)
     }
 }

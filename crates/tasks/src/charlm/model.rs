@@ -7,9 +7,10 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::prelude::Device;
 use burn::tensor::Int;
+use burn::tensor::module::embedding;
 use burn::train::SequenceOutput;
 use rnnlab_data::lm::LmBatch;
-use rnnlab_models::{ConfigError, Recurrent, RecurrentConfig, RecurrentState};
+use rnnlab_models::{ConfigError, Recurrent, RecurrentConfig, RecurrentState, regularise};
 
 use crate::training::Objective;
 
@@ -21,6 +22,10 @@ pub struct CharLmConfig {
     /// The recurrent stack; its `d_input` is the embedding size and it must be unidirectional
     /// (generation steps one token at a time).
     pub rnn: RecurrentConfig,
+    /// Embedding dropout: whole tokens dropped from the embedding matrix, one mask per batch
+    /// (training only; see [`rnnlab_models::regularise`]).
+    #[config(default = 0.0)]
+    pub embed_dropout: f64,
 }
 
 impl CharLmConfig {
@@ -39,8 +44,15 @@ impl CharLmConfig {
                     .into(),
             });
         }
+        if !(0.0..1.0).contains(&self.embed_dropout) {
+            return Err(ConfigError {
+                key: "embed_dropout",
+                message: format!("{}: must be in [0, 1)", self.embed_dropout),
+            });
+        }
         let rnn = self.rnn.try_init(device)?;
         Ok(CharLm {
+            embed_dropout: self.embed_dropout,
             embedding: EmbeddingConfig::new(self.vocab_size, self.rnn.d_input).init(device),
             head: LinearConfig::new(rnn.d_output(), self.vocab_size).init(device),
             rnn,
@@ -57,6 +69,9 @@ pub struct CharLm {
     pub rnn: Recurrent,
     /// Output projection to the vocabulary.
     pub head: Linear,
+    /// Embedding dropout's probability (see the config).
+    #[module(skip)]
+    pub embed_dropout: f64,
 }
 
 impl CharLm {
@@ -67,7 +82,13 @@ impl CharLm {
         tokens: Tensor<2, Int>,
         state: Option<RecurrentState>,
     ) -> (Tensor<3>, RecurrentState) {
-        let (hidden, state) = self.rnn.forward(self.embedding.forward(tokens), state);
+        let device = tokens.device();
+        let weight = regularise::embedding_dropout(
+            self.embedding.weight.val(),
+            self.embed_dropout,
+            self.rnn.training(&device),
+        );
+        let (hidden, state) = self.rnn.forward(embedding(weight, tokens), state);
         (self.head.forward(hidden), state)
     }
 

@@ -7,6 +7,7 @@ use rnnlab_models::CellType;
 use serde::{Deserialize, Serialize};
 
 use super::Residual;
+use crate::config::StackRegularisers;
 use crate::task::TaskConfig;
 use crate::training::TrainSection;
 
@@ -84,9 +85,9 @@ pub struct DataSection {
     pub batch_size: usize,
 }
 
-/// `[model]`.
+/// `[model]`. (Without `deny_unknown_fields`, which serde's `flatten` does not support: the
+/// layered config already rejects every key the defaults lack, naming it and its line.)
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ModelSection {
     /// `rnn`, `lstm`, `gru`, or the min cells `mingru`, `minlstm` (gates from the input only).
     pub cell: CellType,
@@ -102,6 +103,10 @@ pub struct ModelSection {
     /// Feed the encoder each window minus its last value (every column), so that a level
     /// drift between the splits does not put the test windows outside what it learnt.
     pub relative_input: bool,
+    /// The recurrent stack's regularisers (`dropout_kind`, `input_dropout`, `output_dropout`,
+    /// `weight_drop`, `zoneout`).
+    #[serde(flatten)]
+    pub regular: StackRegularisers,
 }
 
 /// `[eval]`.
@@ -149,6 +154,7 @@ impl Default for ForecastExperiment {
                 dropout: 0.0,
                 residual: Residual::None,
                 relative_input: false,
+                regular: StackRegularisers::default(),
             },
             train: TrainSection {
                 grad_clip: 1.0,
@@ -207,9 +213,8 @@ impl TaskConfig for ForecastExperiment {
                 d.lookback
             );
         }
-        if !(0.0..1.0).contains(&self.model.dropout) {
-            bail!("model.dropout = {}: must be in [0, 1)", self.model.dropout);
-        }
+        crate::config::require_probabilities(&[("model.dropout", self.model.dropout)])?;
+        self.model.regular.validate(self.model.cell)?;
         Ok(())
     }
 }

@@ -7,7 +7,7 @@ use rnnlab_models::{CellType, RecurrentConfig};
 use serde::{Deserialize, Serialize};
 
 use super::{Pooling, SentimentConfig};
-use crate::config::WordSplitting;
+use crate::config::{StackRegularisers, WordSplitting};
 use crate::task::TaskConfig;
 use crate::training::{KeepBestBy, TrainSection};
 
@@ -83,9 +83,9 @@ pub struct DataSection {
     pub batch_size: usize,
 }
 
-/// `[model]`.
+/// `[model]`. (Without `deny_unknown_fields`, which serde's `flatten` does not support: the
+/// layered config already rejects every key the defaults lack, naming it and its line.)
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ModelSection {
     /// `rnn`, `lstm`, `gru`, or the min cells `mingru`, `minlstm` (gates from the input only).
     pub cell: CellType,
@@ -120,6 +120,13 @@ pub struct ModelSection {
     pub nb_alpha: f64,
     /// Folds of the out-of-fold ratios of the training sentences.
     pub nb_folds: usize,
+    /// Embedding dropout: whole tokens dropped from the embedding matrix, one mask per batch
+    /// (training only).
+    pub embed_dropout: f64,
+    /// The recurrent stack's regularisers (`dropout_kind`, `input_dropout`, `output_dropout`,
+    /// `weight_drop`, `zoneout`).
+    #[serde(flatten)]
+    pub regular: StackRegularisers,
 }
 
 impl Default for SentimentExperiment {
@@ -154,6 +161,8 @@ impl Default for SentimentExperiment {
                 nb_features: false,
                 nb_alpha: 1.0,
                 nb_folds: 5,
+                embed_dropout: 0.0,
+                regular: StackRegularisers::default(),
             },
             train: TrainSection {
                 grad_clip: 5.0,
@@ -232,9 +241,11 @@ impl TaskConfig for SentimentExperiment {
         if m.nb_folds < 2 {
             bail!("model.nb_folds = {}: need at least 2 folds", m.nb_folds);
         }
-        if !(0.0..1.0).contains(&self.model.dropout) {
-            bail!("model.dropout = {}: must be in [0, 1)", self.model.dropout);
-        }
+        crate::config::require_probabilities(&[
+            ("model.dropout", self.model.dropout),
+            ("model.embed_dropout", self.model.embed_dropout),
+        ])?;
+        self.model.regular.validate(self.model.cell)?;
         Ok(())
     }
 }
@@ -248,11 +259,17 @@ impl SentimentExperiment {
             .with_n_layers(m.n_layers)
             .with_bidirectional(m.bidirectional)
             .with_dropout(if m.n_layers > 1 { m.dropout } else { 0.0 });
-        SentimentConfig::new(vocab_size, self.data.labels.len(), rnn, m.pooling)
-            .with_dropout(m.dropout)
-            .with_ngram_buckets(m.ngram_buckets)
-            .with_subword_buckets(m.subword_buckets)
-            .with_d_features(d_features)
+        SentimentConfig::new(
+            vocab_size,
+            self.data.labels.len(),
+            m.regular.apply(rnn),
+            m.pooling,
+        )
+        .with_embed_dropout(m.embed_dropout)
+        .with_dropout(m.dropout)
+        .with_ngram_buckets(m.ngram_buckets)
+        .with_subword_buckets(m.subword_buckets)
+        .with_d_features(d_features)
     }
 
     /// Features per token from the log-count ratios: two per class, or none without

@@ -7,11 +7,13 @@ use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::prelude::Device;
+use burn::tensor::module::embedding;
 use burn::tensor::{Bool, Int};
 use burn::train::ClassificationOutput;
 use rnnlab_data::classification::ClassBatch;
 use rnnlab_models::{
     Attention, AttentionConfig, ConfigError, Pooled, Pooling, Recurrent, RecurrentConfig, pool,
+    regularise,
 };
 
 use crate::training::Objective;
@@ -44,6 +46,10 @@ pub struct SentimentConfig {
     /// concatenated to each word vector before the recurrent stack; 0 = none.
     #[config(default = 0)]
     pub d_features: usize,
+    /// Embedding dropout: whole tokens dropped from the embedding matrix, one mask per batch
+    /// (training only; see [`rnnlab_models::regularise`]).
+    #[config(default = 0.0)]
+    pub embed_dropout: f64,
 }
 
 impl SentimentConfig {
@@ -67,6 +73,12 @@ impl SentimentConfig {
                 message: format!("{}: must be in [0, 1)", self.dropout),
             });
         }
+        if !(0.0..1.0).contains(&self.embed_dropout) {
+            return Err(ConfigError {
+                key: "embed_dropout",
+                message: format!("{}: must be in [0, 1)", self.embed_dropout),
+            });
+        }
         if self.d_features >= self.rnn.d_input {
             return Err(ConfigError {
                 key: "d_features",
@@ -86,6 +98,7 @@ impl SentimentConfig {
             subwords: (self.subword_buckets > 0)
                 .then(|| EmbeddingConfig::new(self.subword_buckets, d_embed).init(device)),
             d_features: self.d_features,
+            embed_dropout: self.embed_dropout,
             rnn,
             attention,
             dropout: DropoutConfig::new(self.dropout).init(),
@@ -130,6 +143,9 @@ pub struct SentimentClassifier {
     /// Per-token features expected beside each word vector (0 = none).
     #[module(skip)]
     pub d_features: usize,
+    /// Embedding dropout's probability (see the config).
+    #[module(skip)]
+    pub embed_dropout: f64,
     /// The linear bag of n-grams added to the logits, when configured.
     pub bag: Option<NgramBag>,
 }
@@ -200,7 +216,13 @@ impl SentimentClassifier {
             .bag
             .as_ref()
             .map(|bag| bag.forward(tokens.clone(), mask.clone()));
-        let words = self.embedding.forward(tokens);
+        let training = self.rnn.training(&tokens.device());
+        let weight = regularise::embedding_dropout(
+            self.embedding.weight.val(),
+            self.embed_dropout,
+            training,
+        );
+        let words = embedding(weight, tokens);
         let words = match (&self.subwords, pieces) {
             (Some(table), Some(pieces)) => subword_mean(table, words, pieces),
             _ => words,

@@ -9,6 +9,7 @@ use rnnlab_models::{CellType, Pooling, RecurrentConfig};
 use serde::{Deserialize, Serialize};
 
 use super::model::{SpecAugment, SpeechConfig};
+use crate::config::StackRegularisers;
 use crate::task::TaskConfig;
 use crate::training::{KeepBestBy, TrainSection};
 
@@ -143,9 +144,9 @@ pub struct DecodeSection {
     pub beam: usize,
 }
 
-/// `[model]`.
+/// `[model]`. (Without `deny_unknown_fields`, which serde's `flatten` does not support: the
+/// layered config already rejects every key the defaults lack, naming it and its line.)
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ModelSection {
     /// `rnn`, `lstm`, `gru`, or the min cells `mingru`, `minlstm` (gates from the input only).
     pub cell: CellType,
@@ -159,6 +160,10 @@ pub struct ModelSection {
     pub pooling: Pooling,
     /// Dropout between layers and before the head.
     pub dropout: f64,
+    /// The recurrent stack's regularisers (`dropout_kind`, `input_dropout`, `output_dropout`,
+    /// `weight_drop`, `zoneout`).
+    #[serde(flatten)]
+    pub regular: StackRegularisers,
 }
 
 /// `[baseline]`: multinomial logistic regression with an L2 penalty (`linfa-logistic`) on each
@@ -202,6 +207,7 @@ impl Default for SpeechExperiment {
                 bidirectional: true,
                 pooling: Pooling::Mean,
                 dropout: 0.2,
+                regular: StackRegularisers::default(),
             },
             augment: SpecAugment {
                 time_masks: 2,
@@ -236,9 +242,8 @@ impl TaskConfig for SpeechExperiment {
         if let Err(e) = self.data.features.validate() {
             bail!("data.features.{e}");
         }
-        if !(0.0..1.0).contains(&self.model.dropout) {
-            bail!("model.dropout = {}: must be in [0, 1)", self.model.dropout);
-        }
+        crate::config::require_probabilities(&[("model.dropout", self.model.dropout)])?;
+        self.model.regular.validate(self.model.cell)?;
         if !(self.baseline.alpha > 0.0 && self.baseline.alpha.is_finite()) {
             bail!(
                 "baseline.alpha = {}: must be a positive number",
@@ -299,7 +304,13 @@ impl SpeechExperiment {
             Target::Digit => m.pooling,
             Target::Sequence => Pooling::Mean,
         };
-        SpeechConfig::new(self.n_classes(), rnn, pooling, self.augment).with_dropout(m.dropout)
+        SpeechConfig::new(
+            self.n_classes(),
+            m.regular.apply(rnn),
+            pooling,
+            self.augment,
+        )
+        .with_dropout(m.dropout)
     }
 }
 

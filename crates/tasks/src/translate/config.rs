@@ -5,6 +5,7 @@ use anyhow::bail;
 use rnnlab_models::{CellType, Score};
 use serde::{Deserialize, Serialize};
 
+use crate::config::StackRegularisers;
 use crate::task::TaskConfig;
 use crate::training::{KeepBestBy, TrainSection};
 
@@ -108,9 +109,9 @@ impl AttentionKind {
     }
 }
 
-/// `[model]`.
+/// `[model]`. (Without `deny_unknown_fields`, which serde's `flatten` does not support: the
+/// layered config already rejects every key the defaults lack, naming it and its line.)
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ModelSection {
     /// `rnn`, `lstm`, `gru`, `mingru` or `minlstm`, in the encoder and the decoder.
     pub cell: CellType,
@@ -129,6 +130,13 @@ pub struct ModelSection {
     pub input_feeding: bool,
     /// Dropout on embeddings, between layers and before the output layer.
     pub dropout: f64,
+    /// Embedding dropout: whole tokens dropped from the embedding matrix, one mask per batch
+    /// (training only).
+    pub embed_dropout: f64,
+    /// The recurrent stack's regularisers (`dropout_kind`, `input_dropout`, `output_dropout`,
+    /// `weight_drop`, `zoneout`).
+    #[serde(flatten)]
+    pub regular: StackRegularisers,
 }
 
 /// `[objective]`.
@@ -182,6 +190,8 @@ impl Default for TranslateExperiment {
                 attention: AttentionKind::Additive,
                 input_feeding: true,
                 dropout: 0.3,
+                embed_dropout: 0.0,
+                regular: StackRegularisers::default(),
             },
             objective: ObjectiveSection {
                 teacher_forcing: 1.0,
@@ -235,8 +245,10 @@ impl TaskConfig for TranslateExperiment {
                 self.data.vocab.bpe_size
             );
         }
+        m.regular.validate(m.cell)?;
         for (key, v) in [
             ("model.dropout", m.dropout),
+            ("model.embed_dropout", m.embed_dropout),
             ("objective.label_smoothing", self.objective.label_smoothing),
         ] {
             if !(v.is_finite() && (0.0..1.0).contains(&v)) {
@@ -269,7 +281,8 @@ impl TranslateExperiment {
             .with_n_layers(m.n_layers)
             .with_bidirectional(m.bidirectional)
             .with_dropout(if m.n_layers > 1 { m.dropout } else { 0.0 });
-        super::model::Seq2SeqConfig::new(source, target, encoder)
+        super::model::Seq2SeqConfig::new(source, target, m.regular.apply(encoder))
+            .with_embed_dropout(m.embed_dropout)
             .with_attention(m.attention.score())
             .with_input_feeding(m.input_feeding)
             .with_dropout(m.dropout)

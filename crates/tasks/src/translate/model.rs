@@ -10,11 +10,12 @@ use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::prelude::Device;
+use burn::tensor::module::embedding;
 use burn::tensor::{Bool, Distribution, Int, TensorData};
 use burn::train::ClassificationOutput;
 use rnnlab_models::{
     ConfigError, Recurrent, RecurrentConfig, RecurrentState, Score, SeqAttention,
-    SeqAttentionConfig,
+    SeqAttentionConfig, regularise,
 };
 
 use crate::training::Objective;
@@ -38,6 +39,10 @@ pub struct Seq2SeqConfig {
     /// Dropout on embeddings and before the output layer (training only).
     #[config(default = 0.0)]
     pub dropout: f64,
+    /// Embedding dropout: whole tokens dropped from the embedding matrix, one mask per batch
+    /// (training only; see [`rnnlab_models::regularise`]).
+    #[config(default = 0.0)]
+    pub embed_dropout: f64,
     /// Chance that a training step's decoder input is the reference token.
     #[config(default = 1.0)]
     pub teacher_forcing: f64,
@@ -59,9 +64,13 @@ impl Seq2SeqConfig {
         let encoder = e.try_init(device)?;
         let (h, d_memory, layers) = (e.d_hidden, encoder.d_output(), e.n_layers);
         let d_input = e.d_input + if self.input_feeding { h } else { 0 };
+        // The decoder shares the encoder's between-layer dropout, weight drop and zoneout; its
+        // input and output have the model's own dropout (it runs step by step: a mask per step).
         let decoder = RecurrentConfig::new(e.cell, d_input, h)
             .with_n_layers(layers)
             .with_dropout(e.dropout)
+            .with_weight_drop(e.weight_drop)
+            .with_zoneout(e.zoneout)
             .try_init(device)?;
         let attention = match self.attention {
             Some(score) => Some(SeqAttentionConfig::new(h, h, score).try_init(device)?),
@@ -86,6 +95,7 @@ impl Seq2SeqConfig {
             directions: if e.bidirectional { 2 } else { 1 },
             teacher_forcing: self.teacher_forcing,
             label_smoothing: self.label_smoothing,
+            embed_dropout: self.embed_dropout,
         })
     }
 }
@@ -130,6 +140,9 @@ pub struct Seq2Seq {
     /// Label smoothing (training and validation loss).
     #[module(skip)]
     pub label_smoothing: f64,
+    /// Embedding dropout's probability (see the config).
+    #[module(skip)]
+    pub embed_dropout: f64,
 }
 
 /// The encoded source batch the decoder attends to.
@@ -171,7 +184,8 @@ impl Seq2Seq {
     pub fn encode(&self, source: Tensor<2, Int>, lengths: &[usize]) -> (Memory, RecurrentState) {
         let [b, s] = source.dims();
         let device = source.device();
-        let x = self.dropout.forward(self.source_embed.forward(source));
+        let source_w = self.dropped(&self.source_embed, &device);
+        let x = self.dropout.forward(embedding(source_w, source));
         let (out, state) = self.encoder.forward_with_lengths(x, lengths, None);
         let values = match &self.memory {
             Some(m) => m.forward(out),
@@ -205,6 +219,12 @@ impl Seq2Seq {
             Memory { values, keys, mask },
             RecurrentState { hidden, cell },
         )
+    }
+
+    /// The embedding matrix of `table` with embedding dropout (one mask per call, in training).
+    fn dropped(&self, table: &Embedding, device: &Device) -> Tensor<2> {
+        let training = self.encoder.training(device);
+        regularise::embedding_dropout(table.weight.val(), self.embed_dropout, training)
     }
 
     /// `tokens` `[B]` → their embeddings `[B, E]` (dropout in training).
@@ -267,9 +287,11 @@ impl Seq2Seq {
         let device = batch.inputs.device();
         let (memory, mut state) = self.encode(batch.source.clone(), &batch.lengths);
         let mut feed = self.first_feed(b, &device);
+        // One embedding-dropout mask for the batch, for the reference tokens and the model's own.
+        let target_w = self.dropped(&self.target_embed, &device);
         let gold = self
             .dropout
-            .forward(self.target_embed.forward(batch.inputs.clone()));
+            .forward(embedding(target_w.clone(), batch.inputs.clone()));
         let e = gold.dims()[2];
         let sampled = self.teacher_forcing < 1.0;
         let mut outputs = Vec::with_capacity(t);
@@ -281,7 +303,8 @@ impl Seq2Seq {
                     .forward(feed.clone().detach())
                     .argmax(1)
                     .reshape([b]);
-                let own = self.embed(previous);
+                let own = embedding(target_w.clone(), previous.reshape([b, 1])).reshape([b, e]);
+                let own = self.dropout.forward(own);
                 let keep = Tensor::<2>::random([b, 1], Distribution::Uniform(0.0, 1.0), &device)
                     .lower_elem(self.teacher_forcing);
                 input = own.mask_where(keep.expand([b, e]), input);

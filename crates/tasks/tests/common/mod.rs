@@ -192,3 +192,106 @@ pub fn airline(extra: &[&str]) -> Vec<String> {
 pub fn strs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
 }
+
+/// A small char-LM experiment in `dir` over a repeated line: 2-layer 16-wide stack, `epochs`
+/// epochs, the last kept, plus `model` lines.
+pub fn tiny_lm(dir: &Path, name: &str, model: &str, epochs: usize) -> String {
+    let text = write(
+        dir,
+        "text.txt",
+        &"a rose by any other name would smell as sweet.\n".repeat(50),
+    );
+    write(
+        dir,
+        &format!("{name}.toml"),
+        &format!(
+            "task = \"charlm\"\nname = \"{name}\"\n[data]\npath = {text:?}\nseq_len = 16\n\
+             batch_size = 8\nwindow_stride = 4\nvalid_stride = 8\n[model]\nd_embed = 8\n\
+             d_hidden = 16\nn_layers = 2\n{model}\n[train]\nepochs = {epochs}\nlr = 0.01\n\
+             keep_best = false\n"
+        ),
+    )
+}
+
+/// A small English-French translation experiment in `dir` (36 pairs), 8-wide, 2 epochs, plus
+/// `model` lines.
+pub fn tiny_translation(dir: &Path, model: &str) -> String {
+    let mut pairs = String::new();
+    for (a, b) in [
+        ("I am", "Je suis"),
+        ("He is", "Il est"),
+        ("We are", "Nous sommes"),
+    ] {
+        for (x, y) in [("cold", "froid"), ("tall", "grand"), ("sad", "triste")] {
+            for n in 0..4 {
+                pairs.push_str(&format!("{a} {x} {n}.\t{b} {y} {n}.\n"));
+            }
+        }
+    }
+    let data = write(dir, "pairs.tsv", &pairs);
+    write(
+        dir,
+        "t.toml",
+        &format!(
+            "task = \"translate\"\nname = \"t\"\n[data]\npath = {data:?}\nbatch_size = 8\n\
+             [data.vocab]\nmin_freq = 1\n[model]\nd_embed = 8\nd_hidden = 8\n{model}\n\
+             [train]\nepochs = 2\n"
+        ),
+    )
+}
+
+/// A small spoken-digit experiment in `dir` over [`recordings`], 8-wide, one layer, 2 epochs,
+/// plus `model` lines; also returns the recordings' folder.
+pub fn tiny_speech(dir: &Path, model: &str) -> (String, String) {
+    let data = recordings(&dir.join("rec"));
+    let exp = write(
+        dir,
+        "speech.toml",
+        &format!(
+            "task = \"speech\"\nname = \"digits\"\n[data]\npath = {data:?}\nvalid_takes = 2\n\
+             batch_size = 8\n[model]\nd_hidden = 8\nn_layers = 1\n{model}\n[train]\nepochs = 2\n"
+        ),
+    );
+    (exp, data)
+}
+
+/// Trains `exp` (`epochs` epochs, no early stop) into `runs`, deletes the last epoch's
+/// checkpoints and the final files as a kill during that epoch would, resumes, and checks that
+/// `metrics.csv` and `model.bpk` come out byte for byte as before; then that another seed
+/// gives other numbers (the random draws and the batches differ from step to step).
+pub fn assert_resume_repeats_the_run(exp: &str, runs: &Path, epochs: usize) {
+    let runs = runs.display().to_string();
+    let dir = run_dir(&ok(&["train", exp, "--runs", &runs]));
+    let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let weights = std::fs::read(dir.join("model.bpk")).unwrap();
+    // The last two epochs' checkpoints are kept: the last epoch is redone from the one before.
+    for name in ["model", "optim", "scheduler"] {
+        std::fs::remove_file(dir.join(format!("checkpoint/{name}-{epochs}.bpk"))).unwrap();
+    }
+    for name in ["model.bpk", "results.json", "report.txt"] {
+        std::fs::remove_file(dir.join(name)).unwrap();
+    }
+    let resumed = ok(&["resume", &dir.display().to_string()]);
+    let (last, before) = (
+        format!("epoch {epochs}/{epochs}"),
+        format!("epoch {}/{epochs}", epochs - 1),
+    );
+    assert!(
+        resumed.contains(&last) && !resumed.contains(&before),
+        "{resumed}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("metrics.csv")).unwrap(),
+        csv
+    );
+    assert_eq!(
+        std::fs::read(dir.join("model.bpk")).unwrap(),
+        weights,
+        "byte for byte"
+    );
+    let other = run_dir(&ok(&["train", exp, "--runs", &runs, "train.seed=1"]));
+    assert_ne!(
+        std::fs::read_to_string(other.join("metrics.csv")).unwrap(),
+        csv
+    );
+}
