@@ -6,6 +6,11 @@
 //!   when a projection is configured.
 //! - GRU (gates `r, z, n`): `n = tanh(W_in x + b_in + r * (W_hn h + b_hn))`,
 //!   `h' = (1 - z) * n + z * h`.
+//!
+//! With `norm = "layer"` (LSTM and GRU; Ba, Kiros & Hinton 2016, as Haste's LayerNormLSTM and
+//! LayerNormGRU) `W_ih x` and `W_hh h` are each layer-normalised over all `G·H` gate rows (a
+//! gain, no bias) before the biases are added, and the LSTM's output reads the normalised cell
+//! state, `h' = o * tanh(LN(c'))` (gain and bias), while `c'` itself is carried.
 
 use burn::Tensor;
 use burn::serde::{Deserialize, Serialize};
@@ -20,6 +25,44 @@ pub enum Nonlinearity {
     Tanh,
     /// `relu`.
     Relu,
+}
+
+/// Normalisation inside the LSTM and GRU cells (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(crate = "burn::serde", rename_all = "lowercase")]
+pub enum RecurrentNorm {
+    /// None: PyTorch's cells.
+    #[default]
+    None,
+    /// Layer normalisation of the input and recurrent pre-activations and (LSTM) of the cell
+    /// state read by the output.
+    Layer,
+}
+
+/// Layer normalisation's `ε` (inside the square root, as PyTorch's and Haste's).
+const LN_EPS: f64 = 1e-5;
+
+/// Layer normalisation of `[F, B]` columns over their `F` features, with a gain `[F, 1]` and
+/// an optional bias `[F, 1]`.
+fn layer_norm(v: Tensor<2>, gain: &Tensor<2>, bias: Option<&Tensor<2>>) -> Tensor<2> {
+    let centred = v.clone() - v.mean_dim(0);
+    let var = centred.clone().powi_scalar(2).mean_dim(0);
+    let out = centred / var.add_scalar(LN_EPS).sqrt() * gain.clone();
+    match bias {
+        Some(b) => out + b.clone(),
+        None => out,
+    }
+}
+
+/// The layer-norm parameters of one step, in column layout.
+#[derive(Clone, Debug)]
+pub(crate) struct StepNorm {
+    /// Gain of `LN(W_ih x)`: `[G·H, 1]`.
+    pub gain_ih: Tensor<2>,
+    /// Gain of `LN(W_hh h)`: `[G·H, 1]`.
+    pub gain_hh: Tensor<2>,
+    /// LSTM: gain and bias of `LN(c')`, `[H, 1]` each.
+    pub cell: Option<(Tensor<2>, Tensor<2>)>,
 }
 
 /// Which recurrent cell a layer runs.
@@ -147,6 +190,8 @@ pub(crate) struct StepWeights {
     pub lstm_scale: Option<Tensor<2>>,
     /// Hidden size `H`.
     pub d_hidden: usize,
+    /// Layer normalisation, where the stack has it.
+    pub norm: Option<StepNorm>,
 }
 
 /// One recurrent step of a cell on fused gate tensors, in column layout.
@@ -167,9 +212,24 @@ pub(crate) fn cell_step(
         Some(b) => t + b.clone(),
         None => t,
     };
+    // The input and recurrent products, each layer-normalised where the stack is.
+    let input = |x: Tensor<2>| {
+        let p = w.w_ih.clone().matmul(x);
+        match &w.norm {
+            Some(n) => layer_norm(p, &n.gain_ih, None),
+            None => p,
+        }
+    };
+    let recurrent = |h: Tensor<2>| {
+        let p = w.w_hh.clone().matmul(h);
+        match &w.norm {
+            Some(n) => layer_norm(p, &n.gain_hh, None),
+            None => p,
+        }
+    };
     // All gate pre-activations at once. (One matmul `[W_ih | W_hh] · [x; h]` instead of two
     // was measured slower on the sentiment shape and no faster elsewhere: BENCHMARKS.md.)
-    let fused = || with_bias(w.w_ih.clone().matmul(x.clone())) + w.w_hh.clone().matmul(h.clone());
+    let fused = || with_bias(input(x.clone())) + recurrent(h.clone());
     match kind {
         CellKind::Rnn(Nonlinearity::Tanh) => (fast_tanh(fused()), None),
         CellKind::Rnn(Nonlinearity::Relu) => (relu(fused()), None),
@@ -189,15 +249,19 @@ pub(crate) fn cell_step(
             let o = act.narrow(0, 3 * hidden, hidden);
             let c = c.expect("LSTM step needs a cell state");
             let c_new = f * c + i * g;
-            let mut h_new = o * fast_tanh(c_new.clone());
+            let read = match w.norm.as_ref().and_then(|n| n.cell.as_ref()) {
+                Some((gain, bias)) => layer_norm(c_new.clone(), gain, Some(bias)),
+                None => c_new.clone(),
+            };
+            let mut h_new = o * fast_tanh(read);
             if let Some(w_hr) = &w.w_hr {
                 h_new = w_hr.clone().matmul(h_new);
             }
             (h_new, Some(c_new))
         }
         CellKind::Gru => {
-            let x_proj = with_bias(w.w_ih.clone().matmul(x));
-            let rec = w.w_hh.clone().matmul(h.clone());
+            let x_proj = with_bias(input(x));
+            let rec = recurrent(h.clone());
             let rz = fast_sigmoid(
                 x_proj.clone().narrow(0, 0, 2 * hidden) + rec.clone().narrow(0, 0, 2 * hidden),
             );

@@ -61,11 +61,11 @@ mod reference;
 mod tests;
 
 pub use attention::{Score, SeqAttention, SeqAttentionConfig};
-pub use cell::{CellType, Nonlinearity};
+pub use cell::{CellType, Nonlinearity, RecurrentNorm};
 pub use error::{BoxError, ConfigError, KeyProblem, WeightError};
 pub use min_rnn::{MinCell, MinRnn, MinRnnConfig};
 pub use modules::{Gru, GruConfig, Lstm, LstmConfig, Rnn, RnnConfig};
-pub use params::{DirectionParams, RecurrentInit};
+pub use params::{DirectionParams, NormParams, RecurrentInit};
 pub use pooling::{Attention, AttentionConfig, Pooled, Pooling, pool};
 pub use pytorch::{PytorchWeights, StateDict};
 pub use recurrent::{Recurrent, RecurrentConfig};

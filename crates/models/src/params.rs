@@ -6,7 +6,7 @@ use burn::prelude::Device;
 use burn::serde::{Deserialize, Serialize};
 use burn::tensor::Distribution;
 
-use crate::cell::{CellKind, StepWeights};
+use crate::cell::{CellKind, RecurrentNorm, StepNorm, StepWeights};
 
 /// How the recurrent weights `W_hh` are initialised. Everything else always uses PyTorch's
 /// default `U(−1/√H, 1/√H)`.
@@ -36,6 +36,23 @@ pub struct DirectionParams {
     pub bias_hh: Option<Param<Tensor<1>>>,
     /// `weight_hr_l{k}`: `[P, H]`, LSTM with `proj_size = P > 0` only.
     pub weight_hr: Option<Param<Tensor<2>>>,
+    /// Layer normalisation's parameters (`norm = "layer"` only).
+    pub norm: Option<NormParams>,
+}
+
+/// The layer-normalisation parameters of one direction of one layer (`norm = "layer"`; see
+/// [`RecurrentNorm`](crate::RecurrentNorm)). Exported beside PyTorch's names as
+/// `ln_ih_weight_l{k}`, `ln_hh_weight_l{k}`, `ln_c_weight_l{k}`, `ln_c_bias_l{k}`.
+#[derive(Module, Debug)]
+pub struct NormParams {
+    /// Gain of `LN(W_ih x)`: `[G·H]`, initially ones.
+    pub ih_weight: Param<Tensor<1>>,
+    /// Gain of `LN(W_hh h)`: `[G·H]`, initially ones.
+    pub hh_weight: Param<Tensor<1>>,
+    /// LSTM: gain of `LN(c')`, `[H]`, initially ones.
+    pub c_weight: Option<Param<Tensor<1>>>,
+    /// LSTM: bias of `LN(c')`, `[H]`, initially zeros.
+    pub c_bias: Option<Param<Tensor<1>>>,
 }
 
 /// Shapes and initialisation options of one direction of one layer.
@@ -48,6 +65,7 @@ pub(crate) struct DirectionSpec {
     pub bias: bool,
     pub recurrent_init: RecurrentInit,
     pub forget_bias: Option<f64>,
+    pub norm: RecurrentNorm,
 }
 
 impl DirectionSpec {
@@ -105,6 +123,17 @@ impl DirectionSpec {
             bias_hh,
             weight_hr: (self.proj_size > 0)
                 .then(|| Param::from_tensor(uniform2([self.proj_size, self.d_hidden]))),
+            norm: (self.norm == RecurrentNorm::Layer).then(|| {
+                let ones = |n: usize| Param::from_tensor(Tensor::<1>::ones([n], device));
+                let lstm = self.kind == CellKind::Lstm;
+                NormParams {
+                    ih_weight: ones(gh),
+                    hh_weight: ones(gh),
+                    c_weight: lstm.then(|| ones(self.d_hidden)),
+                    c_bias: lstm
+                        .then(|| Param::from_tensor(Tensor::<1>::zeros([self.d_hidden], device))),
+                }
+            }),
         }
     }
 }
@@ -162,6 +191,18 @@ impl DirectionParams {
             w_hr: self.weight_hr.as_ref().map(|w| w.val()),
             lstm_scale,
             d_hidden,
+            norm: self.norm.as_ref().map(|n| {
+                let column = |p: &Param<Tensor<1>>| p.val().unsqueeze_dim(1);
+                StepNorm {
+                    gain_ih: column(&n.ih_weight),
+                    gain_hh: column(&n.hh_weight),
+                    cell: n
+                        .c_weight
+                        .as_ref()
+                        .zip(n.c_bias.as_ref())
+                        .map(|(g, b)| (column(g), column(b))),
+                }
+            }),
         }
     }
 }

@@ -13,7 +13,7 @@ use burn::prelude::Device;
 
 use std::sync::Arc;
 
-use crate::cell::{CellKind, CellType, Nonlinearity, cell_step};
+use crate::cell::{CellKind, CellType, Nonlinearity, RecurrentNorm, cell_step};
 use crate::error::ConfigError;
 use crate::lengths::StepMasks;
 use crate::min_rnn::{MinRnn, MinRnnConfig};
@@ -69,13 +69,18 @@ pub struct RecurrentConfig {
     /// Dropout probability on the stack's input, in training only.
     #[config(default = 0.0)]
     pub input_dropout: f64,
-    /// Dropout probability on the stack's output, in training only.
+    /// Dropout probability on the stack's output sequence, in training only (the final states
+    /// are not dropped).
     #[config(default = 0.0)]
     pub output_dropout: f64,
     /// Weight drop (DropConnect) on every `W_hh`: each element dropped with this probability,
     /// one mask per forward call, in training only (rnn, lstm, gru).
     #[config(default = 0.0)]
     pub weight_drop: f64,
+    /// Layer normalisation inside the LSTM and GRU cells ([`RecurrentNorm`]; not with
+    /// `proj_size`). A normalised stack runs the tensor-op time loop, not the fused op.
+    #[config(default = "RecurrentNorm::None")]
+    pub norm: RecurrentNorm,
     /// Zoneout on `h` (and `c`): each unit keeps its previous value with this probability at
     /// every step in training, and mixes by it at inference (rnn, lstm, gru). A stack with
     /// zoneout runs the tensor-op time loop, not the fused op.
@@ -96,6 +101,9 @@ pub(crate) struct StackMeta {
     pub batch_first: bool,
     pub time_loop: TimeLoop,
     pub regular: StackRegularisers,
+    /// Each cell's `W_hh` with a weight-drop mask drawn once for many calls
+    /// ([`Recurrent::with_weight_drop_drawn`]); `None`: every call draws its own.
+    pub drawn_w_hh: Option<Vec<Tensor<2>>>,
 }
 
 /// Which implementation runs the time loop.
@@ -160,6 +168,14 @@ impl RecurrentConfig {
         ] {
             if !(0.0..1.0).contains(&p) {
                 return err(key, &format!("must be in [0, 1), got {p}"));
+            }
+        }
+        if self.norm == RecurrentNorm::Layer {
+            if !matches!(self.cell, CellType::Lstm | CellType::Gru) {
+                return err("norm", "\"layer\" is supported by the lstm and gru cells");
+            }
+            if self.proj_size > 0 {
+                return err("norm", "\"layer\" does not combine with proj_size");
             }
         }
         if self.cell.min_cell().is_some() {
@@ -230,6 +246,7 @@ impl RecurrentConfig {
                     bias: self.bias,
                     recurrent_init: self.recurrent_init,
                     forget_bias: self.forget_bias,
+                    norm: self.norm,
                 };
                 (0..directions).map(move |_| spec)
             })
@@ -250,6 +267,7 @@ impl RecurrentConfig {
                 batch_first: self.batch_first,
                 time_loop: TimeLoop::Auto,
                 regular: self.regularisers(),
+                drawn_w_hh: None,
             },
         })
     }
@@ -292,6 +310,7 @@ impl RecurrentConfig {
                 batch_first: self.batch_first,
                 time_loop: TimeLoop::Auto,
                 regular: self.regularisers(),
+                drawn_w_hh: None,
             },
         })
     }
@@ -394,7 +413,7 @@ impl Recurrent {
         for (layer, params) in self.cells.iter().enumerate() {
             // The cell works in column layout (`[H, B]` states).
             let mut weights = params.step_weights(meta.kind);
-            weights.w_hh = regularise::drop_weight(weights.w_hh, regular.weight_drop, training);
+            weights.w_hh = self.w_hh(layer, training);
             let (h_prev, c_prev) = (
                 h0[layer].clone().transpose(),
                 c0[layer].clone().map(Tensor::transpose),
@@ -418,6 +437,36 @@ impl Recurrent {
             cs.extend(c);
         }
         (x, self.pack_state(hs, cs))
+    }
+
+    /// The recurrent weight `W_hh` of layer-direction `index` for one call: with weight drop's
+    /// mask in training (the one drawn by [`with_weight_drop_drawn`](Self::with_weight_drop_drawn),
+    /// else a new one).
+    fn w_hh(&self, index: usize, training: bool) -> Tensor<2> {
+        match &self.meta.drawn_w_hh {
+            Some(drawn) => drawn[index].clone(),
+            None => regularise::drop_weight(
+                self.cells[index].weight_hh.val(),
+                self.meta.regular.weight_drop,
+                training,
+            ),
+        }
+    }
+
+    /// The stack with one weight-drop mask per `W_hh` drawn now (in training; otherwise the
+    /// stack as it is), for a model that runs it step by step: every [`step`](Self::step) of
+    /// the copy uses the same masks, as one [`forward`](Self::forward) call does, where the
+    /// stack itself would draw new ones at every step. (The translation decoder draws once per
+    /// batch this way.)
+    pub fn with_weight_drop_drawn(&self, device: &Device) -> Recurrent {
+        let mut out = self.clone();
+        if self.meta.regular.weight_drop > 0.0 && self.training(device) {
+            let drawn = (0..self.cells.len())
+                .map(|index| self.w_hh(index, true))
+                .collect();
+            out.meta.drawn_w_hh = Some(drawn);
+        }
+        out
     }
 
     /// Whether the stack's regularisers act on `device`: its training flag is set (`valid()`
@@ -541,7 +590,7 @@ impl Recurrent {
                     c0: c0[index].clone().map(Tensor::transpose),
                     masks: masks.as_ref(),
                     reverse: direction == 1,
-                    weight_drop: meta.regular.weight_drop,
+                    w_hh: self.w_hh(index, training),
                     zoneout: meta.regular.zoneout,
                     training,
                 });
@@ -575,11 +624,13 @@ impl Recurrent {
         (output, self.pack_state(hs, cs))
     }
 
-    /// Whether the stack runs the whole-layer op (zoneout needs the tensor-op loop: it mixes
-    /// each step's state with the previous one, in training and at inference).
+    /// Whether the stack runs the whole-layer op. Zoneout and layer normalisation need the
+    /// tensor-op loop: the first mixes each step's state with the previous one, the second
+    /// normalises each step's products, neither of which the op's kernels do.
     fn uses_op(&self, device: &Device) -> bool {
         self.meta.time_loop == TimeLoop::Auto
             && self.meta.regular.zoneout == 0.0
+            && !self.cells.iter().any(|c| c.norm.is_some())
             && op::supports(device)
     }
 
@@ -587,8 +638,8 @@ impl Recurrent {
     /// a batch-first stack), per layer-direction initial states `[B, ·]`. Returns the last
     /// layer's output `[T, B, D·H_out]` (`[B, T, D·H_out]`) and the final states.
     ///
-    /// Each layer-direction is one call of the op ([`op::layer`]): the projection of its whole
-    /// input (`[T·B, d_in] · W_ihᵀ`, one matmul) and the recurrence over it.
+    /// Each layer-direction is one call of the op ([`op::layer`]): the projection of its input
+    /// (`x · W_ihᵀ`) and the recurrence over it.
     fn run_op(
         &self,
         input: Tensor<3>,
@@ -611,11 +662,8 @@ impl Recurrent {
             let cells = &self.cells[layer * meta.directions..][..meta.directions];
             // Weight drop's masks, drawn here in direction order (the directions may run on
             // two threads).
-            let w_hh: Vec<Tensor<2>> = cells
-                .iter()
-                .map(|p| {
-                    regularise::drop_weight(p.weight_hh.val(), meta.regular.weight_drop, training)
-                })
+            let w_hh: Vec<Tensor<2>> = (0..meta.directions)
+                .map(|d| self.w_hh(layer * meta.directions + d, training))
                 .collect();
             // One direction of this layer: its input projection and recurrence, one call of
             // the op.

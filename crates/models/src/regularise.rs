@@ -39,10 +39,17 @@ pub(crate) fn training(flag: &Dropout, device: &Device) -> bool {
     flag.training.is_enabled() && device.is_autodiff()
 }
 
-/// A `{0, 1 / (1 − p)}` mask of `shape`: each element kept with probability `1 − p`.
-fn keep_mask<const D: usize>(shape: [usize; D], p: f64, device: &Device) -> Tensor<D> {
+/// `x` times a `{0, 1}` mask of `shape` (each element kept with probability `1 − p`; a shape
+/// with 1s broadcasts), scaled by `1 / (1 − p)`: in the order and dtype burn's `Dropout` uses,
+/// so that standard dropout here gives its bits.
+fn masked<const D: usize>(x: Tensor<D>, shape: [usize; D], p: f64) -> Tensor<D> {
     let keep = 1.0 - p;
-    Tensor::random(shape, Distribution::Bernoulli(keep), device) / keep
+    let mask = if shape == x.dims() {
+        x.random_like(Distribution::Bernoulli(keep))
+    } else {
+        Tensor::<D>::random(shape, Distribution::Bernoulli(keep), &x.device()).cast(x.dtype())
+    };
+    (x * mask) * (1.0 / keep)
 }
 
 /// Dropout of `x` with probability `p`, in training only; `Variational` draws one mask per
@@ -62,8 +69,7 @@ pub fn dropout<const D: usize>(
     if kind == DropoutKind::Variational && time_dim < D {
         shape[time_dim] = 1;
     }
-    let mask = keep_mask(shape, p, &x.device());
-    x * mask
+    masked(x, shape, p)
 }
 
 /// Weight drop (DropConnect): `w` with each element dropped with probability `p` and the rest
@@ -72,8 +78,8 @@ pub fn drop_weight(w: Tensor<2>, p: f64, training: bool) -> Tensor<2> {
     if !training || p == 0.0 {
         return w;
     }
-    let mask = keep_mask(w.dims(), p, &w.device());
-    w * mask
+    let shape = w.dims();
+    masked(w, shape, p)
 }
 
 /// Embedding dropout: the embedding matrix `weight` `[V, d]` with whole rows (tokens) dropped
@@ -84,8 +90,7 @@ pub fn embedding_dropout(weight: Tensor<2>, p: f64, training: bool) -> Tensor<2>
         return weight;
     }
     let [vocab, _] = weight.dims();
-    let mask = keep_mask([vocab, 1], p, &weight.device());
-    weight * mask
+    masked(weight, [vocab, 1], p)
 }
 
 /// Zoneout of one step's state: in training each element keeps `prev` with probability `p`
@@ -95,7 +100,7 @@ pub(crate) fn zoneout(new: Tensor<2>, prev: Tensor<2>, p: f64, training: bool) -
         return new;
     }
     if training {
-        let keep_prev = Tensor::<2>::random(new.dims(), Distribution::Bernoulli(p), &new.device());
+        let keep_prev = new.random_like(Distribution::Bernoulli(p));
         let keep_new = keep_prev.clone().neg() + 1.0;
         prev * keep_prev + new * keep_new
     } else {

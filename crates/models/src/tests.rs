@@ -8,7 +8,7 @@ use burn::module::Module;
 use burn::prelude::Device;
 use burn::tensor::{Distribution, TensorData};
 
-use crate::cell::{CellType, Nonlinearity};
+use crate::cell::{CellType, Nonlinearity, RecurrentNorm};
 use crate::params::RecurrentInit;
 use crate::recurrent::{Recurrent, RecurrentConfig, TimeLoop};
 use crate::state::RecurrentState;
@@ -238,9 +238,16 @@ fn saturated_gates_keep_finite_gradients() {
 fn step_reproduces_forward() {
     let device = Device::flex();
     device.seed(3);
-    for cell in [CellType::Rnn, CellType::Lstm, CellType::Gru] {
+    for (cell, norm) in [
+        (CellType::Rnn, RecurrentNorm::None),
+        (CellType::Lstm, RecurrentNorm::None),
+        (CellType::Gru, RecurrentNorm::None),
+        (CellType::Lstm, RecurrentNorm::Layer),
+        (CellType::Gru, RecurrentNorm::Layer),
+    ] {
         let stack = RecurrentConfig::new(cell, 3, 5)
             .with_n_layers(2)
+            .with_norm(norm)
             .init(&device);
         let input = random([2, 6, 3], &device);
         let (out, final_state) = stack.forward(input.clone(), None);
@@ -253,7 +260,7 @@ fn step_reproduces_forward() {
                 y,
                 expected,
                 STEP_VS_FORWARD_TOL,
-                &format!("{cell:?} step {t}"),
+                &format!("{cell:?} {norm:?} step {t}"),
             );
             state = Some(s);
         }
@@ -428,6 +435,20 @@ fn invalid_configs_name_the_key() {
         (
             RecurrentConfig::new(CellType::Rnn, 3, 3).with_forget_bias(Some(1.0)),
             "forget_bias",
+        ),
+        (
+            RecurrentConfig::new(CellType::Rnn, 3, 3).with_norm(RecurrentNorm::Layer),
+            "norm",
+        ),
+        (
+            RecurrentConfig::new(CellType::MinGru, 3, 3).with_norm(RecurrentNorm::Layer),
+            "norm",
+        ),
+        (
+            RecurrentConfig::new(CellType::Lstm, 3, 4)
+                .with_proj_size(2)
+                .with_norm(RecurrentNorm::Layer),
+            "norm",
         ),
     ];
     for (config, key) in cases {

@@ -40,8 +40,8 @@ pub(crate) struct LoopInput<'a> {
     pub masks: Option<&'a StepMasks>,
     /// Run from the last step to the first.
     pub reverse: bool,
-    /// Weight drop on `W_hh` (one mask for the whole sequence).
-    pub weight_drop: f64,
+    /// The direction's `W_hh` for this call (with weight drop's mask, where it acts).
+    pub w_hh: Tensor<2>,
     /// Zoneout on `h` and `c`.
     pub zoneout: f64,
     /// Whether the regularisers act (see [`regularise`](crate::regularise)).
@@ -113,13 +113,13 @@ impl LayerLoop for TensorOpLoop {
             c0,
             masks,
             reverse,
-            weight_drop,
+            w_hh,
             zoneout,
             training,
         } = input;
         let time = inputs.len();
         let mut weights = params.step_weights(kind);
-        weights.w_hh = regularise::drop_weight(weights.w_hh, weight_drop, training);
+        weights.w_hh = w_hh;
         let zone = |new, prev| regularise::zoneout(new, prev, zoneout, training);
         let (mut h, mut c) = (h0, c0);
         let mut outputs: Vec<Option<Tensor<2>>> = vec![None; time];

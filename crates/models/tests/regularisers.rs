@@ -1,12 +1,22 @@
-//! Weight drop keeps the fused op exact: with the same seed, the whole-layer op and the
-//! tensor-op loop draw the same `W_hh` masks (once per layer-direction, in the same order) and
-//! must agree in outputs and gradients. (Its own test binary: flex has one random generator per
-//! process, and tests running beside it would interleave their draws with these.)
+//! Tests that compare two runs' random draws under one seed, in their own binary (flex has one
+//! random generator per process, and other tests running beside them would interleave their
+//! draws), one at a time (`SERIAL`):
+//! - weight drop keeps the fused op exact: the whole-layer op and the tensor-op loop draw the
+//!   same `W_hh` masks (once per layer-direction, in the same order) and must agree in outputs
+//!   and gradients;
+//! - standard dropout gives burn's `Dropout` bit for bit (runs from before the regularisers
+//!   repeat).
+
+use std::sync::Mutex;
 
 use burn::Tensor;
 use burn::prelude::Device;
 use burn::tensor::Distribution;
+use rnnlab_models::regularise::{DropoutKind, dropout};
 use rnnlab_models::{CellType, Recurrent, RecurrentConfig};
+
+/// Held by each test while it draws.
+static SERIAL: Mutex<()> = Mutex::new(());
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data()
@@ -27,6 +37,7 @@ fn assert_close(a: Vec<f32>, b: Vec<f32>, what: &str) {
 
 #[test]
 fn weight_drop_keeps_the_fused_op_exact() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let device = Device::flex().autodiff();
     for (cell, bidirectional) in [
         (CellType::Lstm, false),
@@ -77,5 +88,20 @@ fn weight_drop_keeps_the_fused_op_exact() {
             y_a,
             "{what}"
         );
+    }
+}
+
+#[test]
+fn standard_dropout_is_burns_bit_for_bit() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let device = Device::flex().autodiff();
+    // Probabilities whose scale 1 / (1 - p) rounds differently in f32 and f64, among others.
+    for p in [0.04, 0.15, 0.3, 0.45, 0.52] {
+        let x = Tensor::<3>::random([4, 9, 16], Distribution::Uniform(-1.0, 1.0), &device);
+        device.seed(21);
+        let ours = dropout(x.clone(), p, DropoutKind::Standard, 1, true);
+        device.seed(21);
+        let burns = burn::nn::DropoutConfig::new(p).init().forward(x);
+        assert_eq!(values(ours), values(burns), "p = {p}");
     }
 }

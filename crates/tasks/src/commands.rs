@@ -62,7 +62,10 @@ pub fn sweep(
         println!("run: {}", dir.display());
         dirs.push(dir);
     }
-    Ok(crate::run::compare_table(&dirs))
+    Ok(crate::run::compare_table(
+        &dirs,
+        &crate::registry::resolved_config,
+    ))
 }
 
 /// `key=a,b` → every combination of overrides (a value in brackets or quotes is one value).

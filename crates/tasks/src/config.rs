@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rnnlab_models::{CellType, DropoutKind, RecurrentConfig};
+use rnnlab_models::{CellType, DropoutKind, RecurrentConfig, RecurrentNorm};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use toml::{Table, Value};
@@ -50,10 +50,11 @@ impl WordSplitting {
     }
 }
 
-/// The regularisers of a task's recurrent stack: keys of its `[model]` (flattened into it, so
-/// `model.weight_drop`, …), the same in every task.
+/// The options of a task's recurrent stack beyond its size, the same in every task: its
+/// normalisation and its regularisers, keys of its `[model]` (flattened into it, so
+/// `model.norm`, `model.weight_drop`, …).
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
-pub struct StackRegularisers {
+pub struct StackOptions {
     /// How the stack's dropouts draw their masks: `standard` (per element and step) or
     /// `variational` (one mask per sequence, the same at every step; Gal & Ghahramani 2016).
     /// (A string checked by [`validate`](Self::validate): through serde's `flatten` an enum's
@@ -68,9 +69,13 @@ pub struct StackRegularisers {
     /// Zoneout on `h` and `c` (Krueger et al. 2016); rnn, lstm, gru. The stack then runs the
     /// tensor-op time loop, not the fused op (several times slower on flex).
     pub zoneout: f64,
+    /// `none`, or `layer`: layer-normalised LSTM and GRU cells (Ba et al. 2016, as Haste's).
+    /// The stack then runs the tensor-op time loop, not the fused op. (A string, as
+    /// `dropout_kind`.)
+    pub norm: String,
 }
 
-impl Default for StackRegularisers {
+impl Default for StackOptions {
     fn default() -> Self {
         Self {
             dropout_kind: "standard".into(),
@@ -78,11 +83,12 @@ impl Default for StackRegularisers {
             output_dropout: 0.0,
             weight_drop: 0.0,
             zoneout: 0.0,
+            norm: "none".into(),
         }
     }
 }
 
-impl StackRegularisers {
+impl StackOptions {
     /// `dropout_kind`, or one line naming the key and what it takes.
     fn kind(&self) -> anyhow::Result<DropoutKind> {
         match self.dropout_kind.as_str() {
@@ -94,9 +100,21 @@ impl StackRegularisers {
         }
     }
 
+    /// `norm`, or one line naming the key and what it takes.
+    fn norm(&self) -> anyhow::Result<RecurrentNorm> {
+        match self.norm.as_str() {
+            "none" => Ok(RecurrentNorm::None),
+            "layer" => Ok(RecurrentNorm::Layer),
+            other => anyhow::bail!("model.norm = \"{other}\": expected \"none\" or \"layer\""),
+        }
+    }
+
     /// Fails with one line naming the first bad key for a stack of `cell`.
     pub fn validate(&self, cell: CellType) -> anyhow::Result<()> {
         self.kind()?;
+        if self.norm()? == RecurrentNorm::Layer && !matches!(cell, CellType::Lstm | CellType::Gru) {
+            anyhow::bail!("model.norm = \"layer\": only the lstm and gru cells have it");
+        }
         require_probabilities(&[
             ("model.input_dropout", self.input_dropout),
             ("model.output_dropout", self.output_dropout),
@@ -116,10 +134,11 @@ impl StackRegularisers {
         Ok(())
     }
 
-    /// `rnn` with these regularisers (checked by [`validate`](Self::validate) first; an
-    /// unknown `dropout_kind` falls back to `standard`).
+    /// `rnn` with these options (checked by [`validate`](Self::validate) first; an unknown
+    /// `dropout_kind` or `norm` falls back to the default).
     pub fn apply(&self, rnn: RecurrentConfig) -> RecurrentConfig {
-        rnn.with_dropout_kind(self.kind().unwrap_or_default())
+        rnn.with_norm(self.norm().unwrap_or_default())
+            .with_dropout_kind(self.kind().unwrap_or_default())
             .with_input_dropout(self.input_dropout)
             .with_output_dropout(self.output_dropout)
             .with_weight_drop(self.weight_drop)

@@ -8,7 +8,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use rnnlab_tasks::cli::TaskCommands;
 use rnnlab_tasks::task::Trained;
 use rnnlab_tasks::task_command::one_line;
-use rnnlab_tasks::{commands, device, run};
+use rnnlab_tasks::{commands, device, registry, run};
 
 /// A caching allocator: the recurrent op's per-call buffers (tens of MiB per training step) are
 /// reused instead of being page-faulted in afresh (BENCHMARKS.md "Allocator").
@@ -136,7 +136,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                 !runs.is_empty(),
                 "no run directories (with config.toml) under {paths:?}"
             );
-            print!("{}", run::compare_table(&runs));
+            print!("{}", run::compare_table(&runs, &registry::resolved_config));
         }
         Command::Weights { file } => {
             print!("{}", rnnlab_tasks::weights::describe(&file)?);

@@ -50,6 +50,13 @@ pub fn task_of_run(dir: &Path) -> anyhow::Result<&'static dyn Registered> {
     task_of(&ExperimentFile::read(&crate::run::config_of_run(dir)?)?)
 }
 
+/// A run's config with every default filled in (what `--print-config` prints for it); `None`
+/// when it cannot be read or resolved.
+pub fn resolved_config(dir: &Path) -> Option<String> {
+    let file = ExperimentFile::read(&crate::run::config_of_run(dir).ok()?).ok()?;
+    task_of(&file).ok()?.print_config(&file, &[]).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

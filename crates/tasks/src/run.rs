@@ -153,8 +153,13 @@ pub fn find_runs(paths: &[PathBuf]) -> Vec<PathBuf> {
 /// varied), then the model's
 /// `test_`/`valid_` metrics, the other values, and the baselines' metrics last. Runs without
 /// `results.json` are listed as unfinished.
-pub fn compare_table(runs: &[PathBuf]) -> String {
-    let configs: Vec<BTreeMap<String, String>> = runs.iter().map(|d| flat_config(d)).collect();
+///
+/// `resolved` gives a run's config with every default filled in (as `--print-config` prints
+/// it), so that a key an older run's `config.toml` lacks compares as its default; where it
+/// gives `None` the file is read as written.
+pub fn compare_table(runs: &[PathBuf], resolved: &dyn Fn(&Path) -> Option<String>) -> String {
+    let configs: Vec<BTreeMap<String, String>> =
+        runs.iter().map(|d| flat_config(d, resolved)).collect();
     // Runs of different tasks differ in nearly every key: the column is for one task's runs.
     let one_task = configs
         .windows(2)
@@ -237,8 +242,9 @@ fn column_rank(column: &str) -> u8 {
     }
 }
 
-/// A run's `config.toml` as `section.key` → value (empty when it cannot be read).
-fn flat_config(dir: &Path) -> BTreeMap<String, String> {
+/// A run's config (`resolved`, else its `config.toml`) as `section.key` → value (empty when it
+/// cannot be read).
+fn flat_config(dir: &Path, resolved: &dyn Fn(&Path) -> Option<String>) -> BTreeMap<String, String> {
     fn walk(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>) {
         for (key, value) in table {
             let name = match prefix {
@@ -257,8 +263,8 @@ fn flat_config(dir: &Path) -> BTreeMap<String, String> {
         }
     }
     let mut out = BTreeMap::new();
-    if let Some(table) = std::fs::read_to_string(dir.join("config.toml"))
-        .ok()
+    if let Some(table) = resolved(dir)
+        .or_else(|| std::fs::read_to_string(dir.join("config.toml")).ok())
         .and_then(|text| toml::from_str::<toml::Table>(&text).ok())
     {
         walk("", &table, &mut out);
@@ -330,7 +336,7 @@ mod tests {
         .unwrap();
         let runs = find_runs(&[tmp.path().to_path_buf()]);
         assert_eq!(runs, vec![a.clone(), b.clone()]);
-        let table = compare_table(&runs);
+        let table = compare_table(&runs, &|_| None);
         let lines: Vec<&str> = table.lines().collect();
         assert!(
             lines[0].starts_with("run") && lines[0].ends_with("task       test_accuracy  epochs"),
@@ -358,7 +364,7 @@ mod tests {
             save_results(&d, &results).unwrap();
             runs.push(d);
         }
-        let table = compare_table(&runs);
+        let table = compare_table(&runs, &|_| None);
         let lines: Vec<&str> = table.lines().collect();
         let header: Vec<&str> = lines[0].split_whitespace().collect();
         assert_eq!(

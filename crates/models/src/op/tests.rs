@@ -355,21 +355,16 @@ fn layer_cases() -> Vec<Case> {
     }
     // Inputs so wide (each core's `W_ihᵀ` over 1 MiB) that the op projects all steps at once
     // rather than step by step (`flex/forward.rs`, `per_step`): both cores on halves of the
-    // batch (batch-first), then on halves of the units.
-    for (batch_first, d_in) in [(true, 1100), (false, 2100)] {
-        let lstm = Case::sized_in(
-            OpCell::Lstm,
-            false,
-            lengths.clone(),
-            0,
-            340,
-            [4, 12, 64],
-            d_in,
-        );
+    // batch (a batch-first LSTM), then on halves of the units (a reverse GRU).
+    for (cell, reverse, batch_first, d_in) in [
+        (OpCell::Lstm, false, true, 1100),
+        (OpCell::Gru, true, false, 2800),
+    ] {
+        let case = Case::sized_in(cell, reverse, lengths.clone(), 0, 340, [4, 12, 64], d_in);
         out.push(Case {
             batch_first,
             layer: Some(true),
-            ..lstm
+            ..case
         });
     }
     out

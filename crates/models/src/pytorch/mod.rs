@@ -135,6 +135,25 @@ fn named_params(
     if let Some(w) = &params.weight_hr {
         out.push((format!("weight_hr_{suffix}"), Some(w.val()), None));
     }
+    // Layer normalisation (PyTorch has no such layer: names in its style, beside the others).
+    if let Some(n) = &params.norm {
+        out.push((
+            format!("ln_ih_weight_{suffix}"),
+            None,
+            Some(n.ih_weight.val()),
+        ));
+        out.push((
+            format!("ln_hh_weight_{suffix}"),
+            None,
+            Some(n.hh_weight.val()),
+        ));
+        if let Some(g) = &n.c_weight {
+            out.push((format!("ln_c_weight_{suffix}"), None, Some(g.val())));
+        }
+        if let Some(b) = &n.c_bias {
+            out.push((format!("ln_c_bias_{suffix}"), None, Some(b.val())));
+        }
+    }
     out
 }
 
@@ -224,7 +243,19 @@ impl PytorchWeights for Recurrent {
             let device = params.weight_ih.device();
             for name in names {
                 let data = datas.next().expect("one tensor per wanted key");
-                if name.starts_with("weight_ih") {
+                let norm = params.norm.as_mut();
+                if let Some(n) = norm.filter(|_| name.starts_with("ln_")) {
+                    let p = Param::from_data(data, &device);
+                    if name.starts_with("ln_ih_weight") {
+                        n.ih_weight = p;
+                    } else if name.starts_with("ln_hh_weight") {
+                        n.hh_weight = p;
+                    } else if name.starts_with("ln_c_weight") {
+                        n.c_weight = Some(p);
+                    } else {
+                        n.c_bias = Some(p);
+                    }
+                } else if name.starts_with("weight_ih") {
                     params.weight_ih = Param::from_data(data, &device);
                 } else if name.starts_with("weight_hh") {
                     params.weight_hh = Param::from_data(data, &device);

@@ -34,8 +34,9 @@ fn dropout_keeps_or_scales_and_variational_masks_hold_over_time() {
         let v = values(dropout(x.clone(), 0.25, kind, 1, true));
         assert!(v.iter().all(|&e| e == 0.0 || (e - 1.0 / 0.75).abs() < 1e-6));
         let dropped = zeros(&v);
-        assert!((dropped - 0.25).abs() < 0.05, "{kind:?}: {dropped} dropped");
-        // Variational: every row's mask is the same at all 50 steps; standard: it is not.
+        // (Bounds of 7 standard deviations or more: other tests share the generator.)
+        assert!((dropped - 0.25).abs() < 0.1, "{kind:?}: {dropped} dropped");
+        // Variational: every row's mask is the same at all 20 steps; standard: it is not.
         let same_over_time = (0..32).all(|b| {
             (0..32).all(|d| (1..20).all(|t| v[(b * 20 + t) * 32 + d] == v[b * 20 * 32 + d]))
         });
@@ -59,7 +60,7 @@ fn weight_drop_drops_elements_and_embedding_dropout_whole_rows() {
     let w = Tensor::<2>::ones([64, 32], &device);
     let v = values(drop_weight(w.clone(), 0.5, true));
     assert!(v.iter().all(|&e| e == 0.0 || e == 2.0));
-    assert!((zeros(&v) - 0.5).abs() < 0.05);
+    assert!((zeros(&v) - 0.5).abs() < 0.08);
     assert_eq!(
         values(drop_weight(w.clone(), 0.5, false)),
         values(w.clone())
@@ -71,7 +72,7 @@ fn weight_drop_drops_elements_and_embedding_dropout_whole_rows() {
             .all(|r| r.iter().all(|&x| x == 0.0) || r.iter().all(|&x| x == 2.0))
     );
     let dropped = rows.iter().filter(|r| r[0] == 0.0).count();
-    assert!((16..=48).contains(&dropped), "{dropped} of 64 rows dropped");
+    assert!((10..=54).contains(&dropped), "{dropped} of 64 rows dropped");
     assert_eq!(values(embedding_dropout(w.clone(), 0.5, false)), values(w));
 }
 
@@ -83,7 +84,7 @@ fn zoneout_keeps_the_previous_state_or_takes_the_new_one_and_mixes_at_inference(
     let prev = Tensor::<2>::zeros([40, 40], &device);
     let v = values(zoneout(new.clone(), prev.clone(), 0.3, true));
     assert!(v.iter().all(|&e| e == 0.0 || e == 1.0));
-    assert!((zeros(&v) - 0.3).abs() < 0.05, "{} kept", zeros(&v));
+    assert!((zeros(&v) - 0.3).abs() < 0.08, "{} kept", zeros(&v));
     let mixed = values(zoneout(new.clone(), prev.clone(), 0.3, false));
     assert!(mixed.iter().all(|&e| (e - 0.7).abs() < 1e-6));
     assert_eq!(values(zoneout(new.clone(), prev, 0.0, true)), values(new));

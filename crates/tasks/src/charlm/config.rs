@@ -7,7 +7,7 @@ use rnnlab_models::{CellType, RecurrentConfig};
 use serde::{Deserialize, Serialize};
 
 use super::CharLmConfig;
-use crate::config::{StackRegularisers, WordSplitting};
+use crate::config::{StackOptions, WordSplitting};
 use crate::task::TaskConfig;
 use crate::training::TrainSection;
 
@@ -99,10 +99,10 @@ pub struct ModelSection {
     /// Embedding dropout: whole tokens dropped from the embedding matrix, one mask per batch
     /// (training only).
     pub embed_dropout: f64,
-    /// The recurrent stack's regularisers (`dropout_kind`, `input_dropout`, `output_dropout`,
-    /// `weight_drop`, `zoneout`).
+    /// The recurrent stack's normalisation and regularisers (`norm`, `dropout_kind`,
+    /// `input_dropout`, `output_dropout`, `weight_drop`, `zoneout`).
     #[serde(flatten)]
-    pub regular: StackRegularisers,
+    pub stack: StackOptions,
 }
 
 impl Default for CharLmExperiment {
@@ -130,7 +130,7 @@ impl Default for CharLmExperiment {
                 n_layers: 2,
                 dropout: 0.0,
                 embed_dropout: 0.0,
-                regular: StackRegularisers::default(),
+                stack: StackOptions::default(),
             },
             train: TrainSection::new(1, 2e-3),
             baseline: BaselineSection { order: 5 },
@@ -166,7 +166,7 @@ impl TaskConfig for CharLmExperiment {
             ("model.dropout", self.model.dropout),
             ("model.embed_dropout", self.model.embed_dropout),
         ])?;
-        self.model.regular.validate(self.model.cell)?;
+        self.model.stack.validate(self.model.cell)?;
         Ok(())
     }
 }
@@ -177,7 +177,7 @@ impl CharLmExperiment {
         let rnn = RecurrentConfig::new(self.model.cell, self.model.d_embed, self.model.d_hidden)
             .with_n_layers(self.model.n_layers)
             .with_dropout(self.model.dropout);
-        CharLmConfig::new(vocab_size, self.model.regular.apply(rnn))
+        CharLmConfig::new(vocab_size, self.model.stack.apply(rnn))
             .with_embed_dropout(self.model.embed_dropout)
     }
 }

@@ -7,7 +7,7 @@ use rnnlab_models::CellType;
 use serde::{Deserialize, Serialize};
 
 use super::Residual;
-use crate::config::StackRegularisers;
+use crate::config::StackOptions;
 use crate::task::TaskConfig;
 use crate::training::TrainSection;
 
@@ -103,10 +103,10 @@ pub struct ModelSection {
     /// Feed the encoder each window minus its last value (every column), so that a level
     /// drift between the splits does not put the test windows outside what it learnt.
     pub relative_input: bool,
-    /// The recurrent stack's regularisers (`dropout_kind`, `input_dropout`, `output_dropout`,
-    /// `weight_drop`, `zoneout`).
+    /// The recurrent stack's normalisation and regularisers (`norm`, `dropout_kind`,
+    /// `input_dropout`, `output_dropout`, `weight_drop`, `zoneout`).
     #[serde(flatten)]
-    pub regular: StackRegularisers,
+    pub stack: StackOptions,
 }
 
 /// `[eval]`.
@@ -154,7 +154,7 @@ impl Default for ForecastExperiment {
                 dropout: 0.0,
                 residual: Residual::None,
                 relative_input: false,
-                regular: StackRegularisers::default(),
+                stack: StackOptions::default(),
             },
             train: TrainSection {
                 grad_clip: 1.0,
@@ -214,7 +214,7 @@ impl TaskConfig for ForecastExperiment {
             );
         }
         crate::config::require_probabilities(&[("model.dropout", self.model.dropout)])?;
-        self.model.regular.validate(self.model.cell)?;
+        self.model.stack.validate(self.model.cell)?;
         Ok(())
     }
 }

@@ -172,7 +172,7 @@ pub fn build(
     let rnn = RecurrentConfig::new(m.cell, inputs.len(), m.d_hidden)
         .with_n_layers(m.n_layers)
         .with_dropout(m.dropout);
-    let rnn = m.regular.apply(rnn);
+    let rnn = m.stack.apply(rnn);
     ForecastConfig::new(rnn, e.data.lookback, e.data.horizon, outputs, m.residual)
         .with_season(e.data.season)
         .with_relative_input(m.relative_input)

@@ -7,7 +7,7 @@ use rnnlab_models::{CellType, RecurrentConfig};
 use serde::{Deserialize, Serialize};
 
 use super::{Pooling, SentimentConfig};
-use crate::config::{StackRegularisers, WordSplitting};
+use crate::config::{StackOptions, WordSplitting};
 use crate::task::TaskConfig;
 use crate::training::{KeepBestBy, TrainSection};
 
@@ -123,10 +123,10 @@ pub struct ModelSection {
     /// Embedding dropout: whole tokens dropped from the embedding matrix, one mask per batch
     /// (training only).
     pub embed_dropout: f64,
-    /// The recurrent stack's regularisers (`dropout_kind`, `input_dropout`, `output_dropout`,
-    /// `weight_drop`, `zoneout`).
+    /// The recurrent stack's normalisation and regularisers (`norm`, `dropout_kind`,
+    /// `input_dropout`, `output_dropout`, `weight_drop`, `zoneout`).
     #[serde(flatten)]
-    pub regular: StackRegularisers,
+    pub stack: StackOptions,
 }
 
 impl Default for SentimentExperiment {
@@ -162,7 +162,7 @@ impl Default for SentimentExperiment {
                 nb_alpha: 1.0,
                 nb_folds: 5,
                 embed_dropout: 0.0,
-                regular: StackRegularisers::default(),
+                stack: StackOptions::default(),
             },
             train: TrainSection {
                 grad_clip: 5.0,
@@ -245,7 +245,7 @@ impl TaskConfig for SentimentExperiment {
             ("model.dropout", self.model.dropout),
             ("model.embed_dropout", self.model.embed_dropout),
         ])?;
-        self.model.regular.validate(self.model.cell)?;
+        self.model.stack.validate(self.model.cell)?;
         Ok(())
     }
 }
@@ -262,7 +262,7 @@ impl SentimentExperiment {
         SentimentConfig::new(
             vocab_size,
             self.data.labels.len(),
-            m.regular.apply(rnn),
+            m.stack.apply(rnn),
             m.pooling,
         )
         .with_embed_dropout(m.embed_dropout)

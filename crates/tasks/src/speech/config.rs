@@ -9,7 +9,7 @@ use rnnlab_models::{CellType, Pooling, RecurrentConfig};
 use serde::{Deserialize, Serialize};
 
 use super::model::{SpecAugment, SpeechConfig};
-use crate::config::StackRegularisers;
+use crate::config::StackOptions;
 use crate::task::TaskConfig;
 use crate::training::{KeepBestBy, TrainSection};
 
@@ -160,10 +160,10 @@ pub struct ModelSection {
     pub pooling: Pooling,
     /// Dropout between layers and before the head.
     pub dropout: f64,
-    /// The recurrent stack's regularisers (`dropout_kind`, `input_dropout`, `output_dropout`,
-    /// `weight_drop`, `zoneout`).
+    /// The recurrent stack's normalisation and regularisers (`norm`, `dropout_kind`,
+    /// `input_dropout`, `output_dropout`, `weight_drop`, `zoneout`).
     #[serde(flatten)]
-    pub regular: StackRegularisers,
+    pub stack: StackOptions,
 }
 
 /// `[baseline]`: multinomial logistic regression with an L2 penalty (`linfa-logistic`) on each
@@ -207,7 +207,7 @@ impl Default for SpeechExperiment {
                 bidirectional: true,
                 pooling: Pooling::Mean,
                 dropout: 0.2,
-                regular: StackRegularisers::default(),
+                stack: StackOptions::default(),
             },
             augment: SpecAugment {
                 time_masks: 2,
@@ -243,7 +243,7 @@ impl TaskConfig for SpeechExperiment {
             bail!("data.features.{e}");
         }
         crate::config::require_probabilities(&[("model.dropout", self.model.dropout)])?;
-        self.model.regular.validate(self.model.cell)?;
+        self.model.stack.validate(self.model.cell)?;
         if !(self.baseline.alpha > 0.0 && self.baseline.alpha.is_finite()) {
             bail!(
                 "baseline.alpha = {}: must be a positive number",
@@ -304,13 +304,8 @@ impl SpeechExperiment {
             Target::Digit => m.pooling,
             Target::Sequence => Pooling::Mean,
         };
-        SpeechConfig::new(
-            self.n_classes(),
-            m.regular.apply(rnn),
-            pooling,
-            self.augment,
-        )
-        .with_dropout(m.dropout)
+        SpeechConfig::new(self.n_classes(), m.stack.apply(rnn), pooling, self.augment)
+            .with_dropout(m.dropout)
     }
 }
 

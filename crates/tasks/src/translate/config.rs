@@ -5,7 +5,7 @@ use anyhow::bail;
 use rnnlab_models::{CellType, Score};
 use serde::{Deserialize, Serialize};
 
-use crate::config::StackRegularisers;
+use crate::config::StackOptions;
 use crate::task::TaskConfig;
 use crate::training::{KeepBestBy, TrainSection};
 
@@ -133,10 +133,10 @@ pub struct ModelSection {
     /// Embedding dropout: whole tokens dropped from the embedding matrix, one mask per batch
     /// (training only).
     pub embed_dropout: f64,
-    /// The recurrent stack's regularisers (`dropout_kind`, `input_dropout`, `output_dropout`,
-    /// `weight_drop`, `zoneout`).
+    /// The recurrent stack's normalisation and regularisers (`norm`, `dropout_kind`,
+    /// `input_dropout`, `output_dropout`, `weight_drop`, `zoneout`).
     #[serde(flatten)]
-    pub regular: StackRegularisers,
+    pub stack: StackOptions,
 }
 
 /// `[objective]`.
@@ -191,7 +191,7 @@ impl Default for TranslateExperiment {
                 input_feeding: true,
                 dropout: 0.3,
                 embed_dropout: 0.0,
-                regular: StackRegularisers::default(),
+                stack: StackOptions::default(),
             },
             objective: ObjectiveSection {
                 teacher_forcing: 1.0,
@@ -245,7 +245,7 @@ impl TaskConfig for TranslateExperiment {
                 self.data.vocab.bpe_size
             );
         }
-        m.regular.validate(m.cell)?;
+        m.stack.validate(m.cell)?;
         for (key, v) in [
             ("model.dropout", m.dropout),
             ("model.embed_dropout", m.embed_dropout),
@@ -281,7 +281,7 @@ impl TranslateExperiment {
             .with_n_layers(m.n_layers)
             .with_bidirectional(m.bidirectional)
             .with_dropout(if m.n_layers > 1 { m.dropout } else { 0.0 });
-        super::model::Seq2SeqConfig::new(source, target, m.regular.apply(encoder))
+        super::model::Seq2SeqConfig::new(source, target, m.stack.apply(encoder))
             .with_embed_dropout(m.embed_dropout)
             .with_attention(m.attention.score())
             .with_input_feeding(m.input_feeding)

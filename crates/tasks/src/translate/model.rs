@@ -64,13 +64,15 @@ impl Seq2SeqConfig {
         let encoder = e.try_init(device)?;
         let (h, d_memory, layers) = (e.d_hidden, encoder.d_output(), e.n_layers);
         let d_input = e.d_input + if self.input_feeding { h } else { 0 };
-        // The decoder shares the encoder's between-layer dropout, weight drop and zoneout; its
-        // input and output have the model's own dropout (it runs step by step: a mask per step).
+        // The decoder shares the encoder's between-layer dropout, weight drop (one mask per
+        // batch: `forward` draws it), zoneout and normalisation; its input and output have the
+        // model's own dropout (it runs step by step: a mask per step).
         let decoder = RecurrentConfig::new(e.cell, d_input, h)
             .with_n_layers(layers)
             .with_dropout(e.dropout)
             .with_weight_drop(e.weight_drop)
             .with_zoneout(e.zoneout)
+            .with_norm(e.norm)
             .try_init(device)?;
         let attention = match self.attention {
             Some(score) => Some(SeqAttentionConfig::new(h, h, score).try_init(device)?),
@@ -244,12 +246,25 @@ impl Seq2Seq {
         feed: Tensor<2>,
         state: RecurrentState,
     ) -> Stepped {
+        self.step_on(&self.decoder, memory, input, feed, state)
+    }
+
+    /// [`step`](Self::step) through `decoder` (the model's, or a copy with its weight-drop
+    /// masks drawn for the batch).
+    fn step_on(
+        &self,
+        decoder: &Recurrent,
+        memory: &Memory,
+        input: Tensor<2>,
+        feed: Tensor<2>,
+        state: RecurrentState,
+    ) -> Stepped {
         let x = if self.input_feeding {
             Tensor::cat(vec![input, feed], 1)
         } else {
             input
         };
-        let (h, state) = self.decoder.step(x, Some(state));
+        let (h, state) = decoder.step(x, Some(state));
         let (combined, weights) = match &self.attention {
             Some(a) => {
                 let (context, w) = a.forward(
@@ -286,6 +301,8 @@ impl Seq2Seq {
         let [b, t] = batch.inputs.dims();
         let device = batch.inputs.device();
         let (memory, mut state) = self.encode(batch.source.clone(), &batch.lengths);
+        // One weight-drop mask per batch for the decoder's steps.
+        let decoder = self.decoder.with_weight_drop_drawn(&device);
         let mut feed = self.first_feed(b, &device);
         // One embedding-dropout mask for the batch, for the reference tokens and the model's own.
         let target_w = self.dropped(&self.target_embed, &device);
@@ -309,7 +326,7 @@ impl Seq2Seq {
                     .lower_elem(self.teacher_forcing);
                 input = own.mask_where(keep.expand([b, e]), input);
             }
-            let out = self.step(&memory, input, feed, state);
+            let out = self.step_on(&decoder, &memory, input, feed, state);
             state = out.state;
             feed = out.attentional.clone();
             outputs.push(out.attentional);

@@ -21,7 +21,8 @@ pub(super) struct Forward {
 }
 
 /// The input of a call: its projection `xp` (`[·, ·, G·H]`), or the rows `x` (`[·, ·, d_in]`) that
-/// the call projects itself (`x · W_ihᵀ + bias`, before the first step).
+/// the call projects itself (`x · W_ihᵀ + bias`, step by step or before the first step: see
+/// [`per_step`]).
 #[derive(Clone, Copy)]
 pub(super) enum Xp<'a> {
     Given(&'a [f32]),
@@ -156,11 +157,11 @@ pub(super) fn forward(
 /// all steps at once reads each block of `W_ihᵀ` once per 128 KiB of rows.
 ///
 /// Measured on a Zen 4 (1 MiB of L2 a core), forwards, min of 25 calls alternating with the
-/// projection of all steps: sentiment LSTM 19.8 against 24.3 ms (avx512) and 21.0 against
-/// 29.3 ms (avx2), BiLSTM 37.1 against 43.9 ms, charlm (whose second layer's `W_ihᵀ` is 1 MiB)
-/// 29.9 against 32.0 ms. The bigger LSTM (4 MiB, from L3 every step) was within this VM's
-/// noise either way (avx2 99.9 step by step against 94.9 ms), so it keeps the whole-sequence
-/// projection.
+/// projection of all steps (BENCHMARKS.md): sentiment LSTM 19.8 against 24.3 ms (avx512) and
+/// 21.0 against 29.3 ms (avx2), BiLSTM 37.1 against 43.9 ms, charlm (whose second layer's
+/// `W_ihᵀ` is 1 MiB) 29.4 against 30.8 ms. The bigger LSTM (4 MiB, from L3 every step) was
+/// slower step by step in two A/Bs on avx2 (96.2 against 80.4 ms, 99.9 against 94.9 ms) and
+/// level on avx512, so it keeps the whole-sequence projection.
 fn per_step(dims: &Dims, d_in: usize, gh: usize) -> bool {
     let share = if dims.split_units { gh.div_ceil(2) } else { gh };
     d_in * share * size_of::<f32>() <= PER_STEP_W_IH
@@ -326,7 +327,8 @@ fn run(
                 }
                 // The step's input projection `x_t · W_ihᵀ + bias`, where it is made step by
                 // step ([`per_step`]).
-                if let (Xp::Project { x, d_in, bias }, Some(w_ih_t)) = (input, w_ih_t) {
+                if let Xp::Project { x, d_in, bias } = input {
+                    let w_ih_t = w_ih_t.expect("W_ih packed for this call");
                     for (g, w_ih) in w_ih_t.iter().enumerate() {
                         let col = g * hidden + u0;
                         let start = bias.map_or(Start::Zero, |b| Start::Bias(&b[col..][..len]));

@@ -1,8 +1,10 @@
 //! The op on flex: native kernels on the f32 buffers.
 //!
-//! Forward: where the call brings its input rows (`recurrent_layer`), first the input projection
-//! of all steps, `x · W_ihᵀ + bias`, on the same kernel (the bias is where the accumulators
-//! start). Then per step: `rec = h · W_hhᵀ` (the small-batch product of `small_gemm.rs`), one fused
+//! Forward: where the call brings its input rows (`recurrent_layer`), the input projection
+//! `x · W_ihᵀ + bias` on the same kernel (the bias is where the accumulators start), step by
+//! step into a buffer that stays in cache, or of all steps first where `W_ihᵀ` is too large to
+//! read every step (`forward.rs`, `per_step`). Then per step: `rec = h · W_hhᵀ` (the
+//! small-batch product of `small_gemm.rs`), one fused
 //! gate pass per row that also writes the saved activations, and for a projected LSTM
 //! `h = m · W_hrᵀ`. Backward, per step: one fused pass per row giving the pre-activation
 //! gradients, then `dh_prev = da · W_hh`; after the loop `dW_hh` (and `dW_hr`) is one large gemm
