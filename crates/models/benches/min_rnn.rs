@@ -21,7 +21,7 @@ use rnnlab_models::{CellType, MinCell, MinRnn, MinRnnConfig, Recurrent, Recurren
 
 /// A layer under test: one of ours.
 enum Layer {
-    Op(Recurrent),
+    Op(Box<Recurrent>),
     Min(MinRnn),
 }
 
@@ -51,11 +51,15 @@ fn main() {
     let layers = [
         (
             "LSTM (op)",
-            Layer::Op(RecurrentConfig::new(CellType::Lstm, d_input, d_hidden).init(&device)),
+            Layer::Op(Box::new(
+                RecurrentConfig::new(CellType::Lstm, d_input, d_hidden).init(&device),
+            )),
         ),
         (
             "GRU (op)",
-            Layer::Op(RecurrentConfig::new(CellType::Gru, d_input, d_hidden).init(&device)),
+            Layer::Op(Box::new(
+                RecurrentConfig::new(CellType::Gru, d_input, d_hidden).init(&device),
+            )),
         ),
         (
             "minGRU (scan)",
