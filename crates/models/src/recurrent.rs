@@ -172,7 +172,7 @@ impl RecurrentConfig {
         }
         if self.norm == RecurrentNorm::Layer {
             if !matches!(self.cell, CellType::Lstm | CellType::Gru) {
-                return err("norm", "\"layer\" is supported by the lstm and gru cells");
+                return err("norm", "only the lstm and gru cells have \"layer\"");
             }
             if self.proj_size > 0 {
                 return err("norm", "\"layer\" does not combine with proj_size");
@@ -188,7 +188,7 @@ impl RecurrentConfig {
             if self.zoneout > 0.0 {
                 return err(
                     "zoneout",
-                    "is only supported by the rnn, lstm and gru cells",
+                    "the min cells do not support it (rnn, lstm and gru do)",
                 );
             }
         }
@@ -659,7 +659,6 @@ impl Recurrent {
         let (mut hs, mut cs) = (Vec::new(), Vec::new());
         for layer in 0..meta.n_layers {
             let input = x;
-            let cells = &self.cells[layer * meta.directions..][..meta.directions];
             // Weight drop's masks, drawn here in direction order (the directions may run on
             // two threads).
             let w_hh: Vec<Tensor<2>> = (0..meta.directions)
@@ -669,7 +668,7 @@ impl Recurrent {
             // the op.
             let direction = |direction: usize| {
                 let index = layer * meta.directions + direction;
-                let p = &cells[direction];
+                let p = &self.cells[index];
                 op::layer(
                     LayerTensors {
                         x: input.clone(),

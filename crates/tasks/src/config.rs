@@ -109,29 +109,21 @@ impl StackOptions {
         }
     }
 
-    /// Fails with one line naming the first bad key for a stack of `cell`.
+    /// Fails with one line naming the first bad key for a stack of `cell`: the strings and
+    /// probabilities here, what fits which cell by the stack's own rules
+    /// ([`RecurrentConfig::validate`]).
     pub fn validate(&self, cell: CellType) -> anyhow::Result<()> {
         self.kind()?;
-        if self.norm()? == RecurrentNorm::Layer && !matches!(cell, CellType::Lstm | CellType::Gru) {
-            anyhow::bail!("model.norm = \"layer\": only the lstm and gru cells have it");
-        }
+        self.norm()?;
         require_probabilities(&[
             ("model.input_dropout", self.input_dropout),
             ("model.output_dropout", self.output_dropout),
             ("model.weight_drop", self.weight_drop),
             ("model.zoneout", self.zoneout),
         ])?;
-        if cell.min_cell().is_some() {
-            if self.weight_drop > 0.0 {
-                anyhow::bail!("model.weight_drop: the min cells have no recurrent weights to drop");
-            }
-            if self.zoneout > 0.0 {
-                anyhow::bail!(
-                    "model.zoneout: the min cells do not support it (rnn, lstm and gru do)"
-                );
-            }
-        }
-        Ok(())
+        self.apply(RecurrentConfig::new(cell, 1, 1))
+            .validate()
+            .map_err(|e| anyhow::anyhow!("model.{e}"))
     }
 
     /// `rnn` with these options (checked by [`validate`](Self::validate) first; an unknown
