@@ -21,6 +21,11 @@ their rounds interleaved in the same run. Without `--isa` both sides run their b
 Forward = inference (`torch.inference_mode()`; burn's plain device); train = forward + mean +
 backward (weights' gradients included). `--generate` adds the batched generation benchmark
 (char LM 64 → 2×LSTM 256 → 65, batch 256, greedy, 1,000 steps), chars/s.
+
+PyTorch has no sLSTM: its side of the sLSTM shapes is `TorchSlstm` below, the xLSTM authors'
+"vanilla" backend (NX-AI/xlstm, `blocks/slstm/src/vanilla`: a Python loop over the steps, one
+matmul with the recurrent weights and the pointwise update per step, autograd for the
+backward), which is what runs their sLSTM on a CPU (their fused kernels need CUDA).
 """
 
 import argparse
@@ -39,7 +44,57 @@ SHAPES = [
     ("sentiment BiLSTM 128 in128 T200 B64", "lstm", 128, 128, 1, True, 200, 64),
     ("forecast GRU 64 in8 T48 B128", "gru", 8, 64, 1, False, 48, 128),
     ("bigger LSTM 512 in512 T50 B64", "lstm", 512, 512, 1, False, 50, 64),
+    ("charlm sLSTM 2x256 in64 T100 B32", "slstm", 64, 256, 2, False, 100, 32),
+    ("sentiment sLSTM 128 in128 T200 B64", "slstm", 128, 128, 1, False, 200, 64),
 ]
+
+
+def torch_slstm(d_in, hidden, layers):
+    """A stack of sLSTM layers as the xLSTM authors' vanilla backend runs one (see the module
+    docs): the input projection for all steps, then per step `R h`, the pointwise update with
+    the stabiliser, in a Python loop."""
+    import torch
+    import torch.nn.functional as F
+
+    class Layer(torch.nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            k = hidden ** -0.5
+            self.w = torch.nn.Parameter((torch.rand(4 * hidden, d) * 2 - 1) * k)
+            self.r = torch.nn.Parameter((torch.rand(4 * hidden, hidden) * 2 - 1) * k)
+            self.b = torch.nn.Parameter((torch.rand(4 * hidden) * 2 - 1) * k)
+
+        def forward(self, x):
+            b, t, _ = x.shape
+            wx = (x @ self.w.T + self.b).transpose(0, 1)
+            h = c = n = m = x.new_zeros(b, hidden)
+            out = []
+            for s in range(t):
+                raw = wx[s] + h @ self.r.T
+                i_raw, f_raw, z_raw, o_raw = raw.chunk(4, -1)
+                lfm = m + F.logsigmoid(f_raw)
+                m_new = i_raw if s == 0 else torch.max(i_raw, lfm)
+                i = torch.exp(i_raw - m_new)
+                f = torch.exp(lfm - m_new)
+                c = f * c + i * torch.tanh(z_raw)
+                n = f * n + i
+                h = torch.sigmoid(o_raw) * c / n
+                m = m_new
+                out.append(h)
+            return torch.stack(out, 1)
+
+    class Stack(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = torch.nn.ModuleList(
+                Layer(d_in if i == 0 else hidden) for i in range(layers))
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = layer(x)
+            return (x,)
+
+    return Stack()
 
 
 # What each path sets for PyTorch: ATen's kernels, MKL's BLAS and oneDNN's (LSTM/GRU cells).
@@ -68,9 +123,12 @@ def worker(name, reps):
     torch.set_num_threads(2)
     torch.manual_seed(0)
     _, cell, d_in, hidden, layers, bidir, t, b = next(s for s in SHAPES if s[0] == name)
-    make = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
-    inf = make(d_in, hidden, num_layers=layers, bidirectional=bidir, batch_first=True)
-    train = make(d_in, hidden, num_layers=layers, bidirectional=bidir, batch_first=True)
+    if cell == "slstm":
+        inf, train = (torch_slstm(d_in, hidden, layers) for _ in range(2))
+    else:
+        make = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+        inf = make(d_in, hidden, num_layers=layers, bidirectional=bidir, batch_first=True)
+        train = make(d_in, hidden, num_layers=layers, bidirectional=bidir, batch_first=True)
     x = torch.rand(b, t, d_in) * 2 - 1
 
     def fwd():

@@ -16,6 +16,8 @@
 //! mean loss, backward on the autodiff device) of both implementations, interleaved round by
 //! round, and prints the median of each with the speed-up ours/burn-nn as a Markdown table.
 //! burn-nn's layers are single-layer, so two-layer stacks are built by hand from two of them.
+//! burn-nn has no sLSTM: its column for the sLSTM shapes is the same stack on burn's tensor ops
+//! (rnnlab's tensor-op time loop), what a burn user would write without the op.
 
 use std::time::{Duration, Instant};
 
@@ -91,6 +93,26 @@ const SHAPES: &[Shape] = &[
         time: 50,
         batch: 64,
     },
+    Shape {
+        name: "charlm sLSTM 2x256 in64 T100 B32",
+        cell: CellType::Slstm,
+        d_input: 64,
+        d_hidden: 256,
+        n_layers: 2,
+        bidirectional: false,
+        time: 100,
+        batch: 32,
+    },
+    Shape {
+        name: "sentiment sLSTM 128 in128 T200 B64",
+        cell: CellType::Slstm,
+        d_input: 128,
+        d_hidden: 128,
+        n_layers: 1,
+        bidirectional: false,
+        time: 200,
+        batch: 64,
+    },
 ];
 
 /// burn-nn's equivalent of a shape.
@@ -99,6 +121,8 @@ enum Baseline {
     Lstm(Vec<NnLstm>),
     BiLstm(BiLstm),
     Gru(Vec<NnGru>),
+    /// The sLSTM on burn's tensor ops.
+    TensorOps(Recurrent),
 }
 
 impl Baseline {
@@ -118,6 +142,7 @@ impl Baseline {
                     .map(|l| NnGruConfig::new(d_in(l), s.d_hidden, true).init(device))
                     .collect(),
             ),
+            (CellType::Slstm, _) => Baseline::TensorOps(ours(s, device).with_tensor_op_loop()),
             _ => unreachable!("no such benchmark shape"),
         }
     }
@@ -127,6 +152,7 @@ impl Baseline {
             Baseline::Lstm(layers) => layers.iter().fold(x, |x, l| l.forward(x, None).0),
             Baseline::BiLstm(l) => l.forward(x, None).0,
             Baseline::Gru(layers) => layers.iter().fold(x, |x, l| l.forward(x, None)),
+            Baseline::TensorOps(stack) => stack.forward(x, None).0,
         }
     }
 }

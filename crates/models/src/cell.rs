@@ -7,6 +7,18 @@
 //! - GRU (gates `r, z, n`): `n = tanh(W_in x + b_in + r * (W_hn h + b_hn))`,
 //!   `h' = (1 - z) * n + z * h`.
 //!
+//! - sLSTM (Beck et al. 2024, xLSTM, eqs. 8–17 with the sigmoid forget gate of the authors'
+//!   code; gates `i, f, z, o`, pre-activations `ĩ, f̃, z̃, õ` = `W_ih x + b + W_hh h`): the state
+//!   is `(c, n, m)`, cell, normaliser and stabiliser, and a step is
+//!   `m' = max(ĩ, ln σ(f̃) + m)` (`m' = ĩ` where `n = 0`, an empty state),
+//!   `i' = e^(ĩ − m')`, `f' = e^(ln σ(f̃) + m − m')`, `c' = f' c + i' tanh(z̃)`,
+//!   `n' = f' n + i'`, `h' = σ(õ) · c' / n'` (at a tie `m'` takes `ĩ`, as PyTorch's `max`
+//!   passes the gradient). The stabiliser changes no `h` (it rescales `c` and `n` together),
+//!   but gradients flow through it as through any op, so that a loss on the state itself is
+//!   differentiated exactly. Its state travels as the
+//!   LSTM's cell state does, `[c | n | m]`, `3·H` wide; `W_hh` may be block-diagonal by heads
+//!   (`heads` in [`RecurrentConfig`](crate::RecurrentConfig)).
+//!
 //! With `norm = "layer"` (LSTM and GRU; Ba, Kiros & Hinton 2016, as Haste's LayerNormLSTM and
 //! LayerNormGRU) `W_ih x` and `W_hh h` are each layer-normalised over all `G·H` gate rows (a
 //! gain, no bias) before the biases are added, and the LSTM's output reads the normalised cell
@@ -14,7 +26,7 @@
 
 use burn::Tensor;
 use burn::serde::{Deserialize, Serialize};
-use burn::tensor::activation::relu;
+use burn::tensor::activation::{log_sigmoid, relu};
 
 /// The non-linearity of an Elman RNN (PyTorch's `nonlinearity`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -80,6 +92,9 @@ pub enum CellType {
     MinGru,
     /// minLSTM (Feng et al. 2024), likewise.
     MinLstm,
+    /// sLSTM (Beck et al. 2024, xLSTM): exponential input gate with a normaliser and a
+    /// stabiliser state (see the module docs).
+    Slstm,
 }
 
 impl CellType {
@@ -88,7 +103,7 @@ impl CellType {
         match self {
             CellType::MinGru => Some(crate::MinCell::MinGru),
             CellType::MinLstm => Some(crate::MinCell::MinLstm),
-            CellType::Rnn | CellType::Lstm | CellType::Gru => None,
+            CellType::Rnn | CellType::Lstm | CellType::Gru | CellType::Slstm => None,
         }
     }
 }
@@ -99,6 +114,7 @@ pub(crate) enum CellKind {
     Rnn(Nonlinearity),
     Lstm,
     Gru,
+    Slstm,
 }
 
 impl CellKind {
@@ -109,6 +125,7 @@ impl CellKind {
             CellType::Rnn => Some(CellKind::Rnn(nonlinearity)),
             CellType::Lstm => Some(CellKind::Lstm),
             CellType::Gru => Some(CellKind::Gru),
+            CellType::Slstm => Some(CellKind::Slstm),
             CellType::MinGru | CellType::MinLstm => None,
         }
     }
@@ -117,7 +134,7 @@ impl CellKind {
     pub(crate) fn gates(self) -> usize {
         match self {
             CellKind::Rnn(_) => 1,
-            CellKind::Lstm => 4,
+            CellKind::Lstm | CellKind::Slstm => 4,
             CellKind::Gru => 3,
         }
     }
@@ -130,12 +147,18 @@ impl CellKind {
             CellKind::Rnn(Nonlinearity::Relu) => OpCell::RnnRelu,
             CellKind::Lstm => OpCell::Lstm,
             CellKind::Gru => OpCell::Gru,
+            CellKind::Slstm => OpCell::Slstm,
         }
     }
 
     /// Whether the cell carries a cell state next to the hidden state.
     pub(crate) fn has_cell_state(self) -> bool {
-        matches!(self, CellKind::Lstm)
+        self.op_cell().state_units() > 0
+    }
+
+    /// Width of the cell state for hidden size `hidden`: `H` (LSTM), `3·H` (sLSTM: `[c | n | m]`).
+    pub(crate) fn cell_width(self, hidden: usize) -> usize {
+        self.op_cell().state_units() * hidden
     }
 }
 
@@ -275,6 +298,28 @@ pub(crate) fn cell_step(
             // (1 - z) * n + z * h  ==  n + z * (h - n)
             let h_new = n.clone() + z * (h - n);
             (h_new, None)
+        }
+        CellKind::Slstm => {
+            let a = fused();
+            let gate = |k: usize| a.clone().narrow(0, k * hidden, hidden);
+            let (pre_i, pre_f) = (gate(0), gate(1));
+            let z = fast_tanh(gate(2));
+            let o = fast_sigmoid(gate(3));
+            let state = c.expect("sLSTM step needs a cell state");
+            let part = |k: usize| state.clone().narrow(0, k * hidden, hidden);
+            let (c_prev, n_prev, m_prev) = (part(0), part(1), part(2));
+            let lfm = log_sigmoid(pre_f) + m_prev;
+            let empty = n_prev.clone().equal_elem(0.0);
+            let m_new = pre_i
+                .clone()
+                .max_pair(lfm.clone())
+                .mask_where(empty, pre_i.clone());
+            let i = (pre_i - m_new.clone()).exp();
+            let f = (lfm - m_new.clone()).exp();
+            let c_new = f.clone() * c_prev + i.clone() * z;
+            let n_new = f * n_prev + i;
+            let h_new = o * c_new.clone() / n_new.clone();
+            (h_new, Some(Tensor::cat(vec![c_new, n_new, m_new], 0)))
         }
     }
 }

@@ -22,7 +22,7 @@ pub enum RecurrentInit {
 
 /// The parameters of one direction of one layer, under PyTorch's names and shapes.
 ///
-/// `G` is the number of gates (RNN 1, GRU 3, LSTM 4), `H` the hidden size, `H_out` the size of
+/// `G` is the number of gates (RNN 1, GRU 3, LSTM and sLSTM 4), `H` the hidden size, `H_out` the size of
 /// the recurrent state (`proj_size` when an LSTM projects, else `H`).
 #[derive(Module, Debug)]
 pub struct DirectionParams {
@@ -66,6 +66,24 @@ pub(crate) struct DirectionSpec {
     pub recurrent_init: RecurrentInit,
     pub forget_bias: Option<f64>,
     pub norm: RecurrentNorm,
+    /// sLSTM: heads of the block-diagonal `W_hh` (1 = dense).
+    pub heads: usize,
+}
+
+/// The `[G·H, H]` mask of a head-wise block-diagonal recurrent matrix: in each gate's `[H, H]`
+/// block, unit `r` reads unit `c` only where both are in the same of `heads` equal heads.
+pub(crate) fn head_mask(gates: usize, hidden: usize, heads: usize, device: &Device) -> Tensor<2> {
+    let size = hidden / heads;
+    let values: Vec<f32> = (0..gates * hidden)
+        .flat_map(|row| {
+            let head = (row % hidden) / size;
+            (0..hidden).map(move |col| if col / size == head { 1.0 } else { 0.0 })
+        })
+        .collect();
+    Tensor::from_data(
+        burn::tensor::TensorData::new(values, [gates * hidden, hidden]),
+        device,
+    )
 }
 
 impl DirectionSpec {
@@ -99,10 +117,17 @@ impl DirectionSpec {
                 Tensor::cat(blocks, 0)
             }
         };
+        // Head-wise recurrence: the weights outside the heads' blocks start (and, masked in
+        // every forward, stay) at zero.
+        let weight_hh = if self.heads > 1 {
+            weight_hh * head_mask(self.kind.gates(), self.d_hidden, self.heads, device)
+        } else {
+            weight_hh
+        };
         let (bias_ih, bias_hh) = if self.bias {
             let mut b_ih = uniform1(gh);
             let mut b_hh = uniform1(gh);
-            if let (Some(value), CellKind::Lstm) = (self.forget_bias, self.kind) {
+            if let (Some(value), CellKind::Lstm | CellKind::Slstm) = (self.forget_bias, self.kind) {
                 // The forget gate is the second block; PyTorch adds both biases, so their sum
                 // is set to `value`.
                 let h = self.d_hidden;

@@ -18,7 +18,7 @@ use crate::error::ConfigError;
 use crate::lengths::StepMasks;
 use crate::min_rnn::{MinRnn, MinRnnConfig};
 use crate::op::{self, LayerTensors, OpOptions};
-use crate::params::{DirectionParams, DirectionSpec, RecurrentInit};
+use crate::params::{DirectionParams, DirectionSpec, RecurrentInit, head_mask};
 use crate::regularise::{self, DropoutKind, StackRegularisers};
 use crate::state::RecurrentState;
 use crate::time_loop::{LayerLoop, LoopInput, TensorOpLoop, split_time};
@@ -27,7 +27,7 @@ use crate::time_loop::{LayerLoop, LoopInput, TensorOpLoop, split_time};
 /// `nn.GRU` constructors; in TOML, `cell = "lstm"`.
 #[derive(Config, Debug)]
 pub struct RecurrentConfig {
-    /// The cell: `rnn`, `lstm` or `gru`.
+    /// The cell: `rnn`, `lstm`, `gru`, `slstm`, `mingru` or `minlstm`.
     pub cell: CellType,
     /// Size of each input step (PyTorch's `input_size`).
     pub d_input: usize,
@@ -58,8 +58,8 @@ pub struct RecurrentConfig {
     /// Initialisation of the recurrent weights `W_hh`.
     #[config(default = "RecurrentInit::Uniform")]
     pub recurrent_init: RecurrentInit,
-    /// LSTM only: initial value of the forget-gate bias (`b_ih + b_hh`), e.g. `1.0`; `None`
-    /// keeps PyTorch's uniform initialisation.
+    /// LSTM and sLSTM: initial value of the forget-gate bias (`b_ih + b_hh`), e.g. `1.0`;
+    /// `None` keeps PyTorch's uniform initialisation.
     #[config(default = "None")]
     pub forget_bias: Option<f64>,
     /// How `input_dropout`, `dropout` and `output_dropout` draw their masks: `Standard` (per
@@ -86,6 +86,10 @@ pub struct RecurrentConfig {
     /// zoneout runs the tensor-op time loop, not the fused op.
     #[config(default = 0.0)]
     pub zoneout: f64,
+    /// sLSTM only: `W_hh` is block-diagonal with this many heads, as in xLSTM (each head's
+    /// units read only that head's previous state; `d_hidden` must be a multiple). 1 = dense.
+    #[config(default = 1)]
+    pub heads: usize,
 }
 
 /// Shape information a [`Recurrent`] stack keeps next to its parameters.
@@ -101,6 +105,8 @@ pub(crate) struct StackMeta {
     pub batch_first: bool,
     pub time_loop: TimeLoop,
     pub regular: StackRegularisers,
+    /// sLSTM: heads of the block-diagonal `W_hh` (1 = dense).
+    pub heads: usize,
     /// Each cell's `W_hh` with a weight-drop mask drawn once for many calls
     /// ([`Recurrent::with_weight_drop_drawn`]); `None`: every call draws its own.
     pub drawn_w_hh: Option<Vec<Tensor<2>>>,
@@ -178,6 +184,29 @@ impl RecurrentConfig {
                 return err("norm", "\"layer\" does not combine with proj_size");
             }
         }
+        if self.heads == 0 {
+            return err("heads", "must be at least 1");
+        }
+        if self.heads > 1 {
+            if self.cell != CellType::Slstm {
+                return err("heads", "only the slstm cell has heads (leave it 1)");
+            }
+            if !self.d_hidden.is_multiple_of(self.heads) {
+                return err(
+                    "heads",
+                    &format!(
+                        "must divide d_hidden ({}), got {}",
+                        self.d_hidden, self.heads
+                    ),
+                );
+            }
+        }
+        if self.cell == CellType::Slstm && self.zoneout > 0.0 {
+            return err(
+                "zoneout",
+                "the slstm cell does not support it (rnn, lstm and gru do)",
+            );
+        }
         if self.cell.min_cell().is_some() {
             if self.weight_drop > 0.0 {
                 return err(
@@ -201,8 +230,11 @@ impl RecurrentConfig {
                 &format!("must be smaller than d_hidden ({})", self.d_hidden),
             );
         }
-        if self.forget_bias.is_some() && self.cell != CellType::Lstm {
-            return err("forget_bias", "is only supported by the lstm cell");
+        if self.forget_bias.is_some() && !matches!(self.cell, CellType::Lstm | CellType::Slstm) {
+            return err(
+                "forget_bias",
+                "is only supported by the lstm and slstm cells",
+            );
         }
         if self.forget_bias.is_some() && !self.bias {
             return err("forget_bias", "needs bias = true");
@@ -247,6 +279,7 @@ impl RecurrentConfig {
                     recurrent_init: self.recurrent_init,
                     forget_bias: self.forget_bias,
                     norm: self.norm,
+                    heads: self.heads,
                 };
                 (0..directions).map(move |_| spec)
             })
@@ -267,6 +300,7 @@ impl RecurrentConfig {
                 batch_first: self.batch_first,
                 time_loop: TimeLoop::Auto,
                 regular: self.regularisers(),
+                heads: self.heads,
                 drawn_w_hh: None,
             },
         })
@@ -310,6 +344,7 @@ impl RecurrentConfig {
                 batch_first: self.batch_first,
                 time_loop: TimeLoop::Auto,
                 regular: self.regularisers(),
+                heads: 1,
                 drawn_w_hh: None,
             },
         })
@@ -329,8 +364,8 @@ impl Recurrent {
     /// Runs the whole sequence.
     ///
     /// - `input`: `[B, T, d_input]` (`[T, B, d_input]` when not batch-first).
-    /// - `state`: initial `hidden` `[L·D, B, H_out]` (and `cell` `[L·D, B, H]` for LSTM);
-    ///   zeros when `None`.
+    /// - `state`: initial `hidden` `[L·D, B, H_out]` (and `cell` `[L·D, B, H]` for LSTM,
+    ///   `[L·D, B, 3·H]` for sLSTM); zeros when `None`.
     ///
     /// Returns the last layer's outputs `[B, T, D·H_out]` (`[T, B, D·H_out]` when not
     /// batch-first) and the final state of every layer and direction, laid out like the input
@@ -443,14 +478,20 @@ impl Recurrent {
     /// mask in training (the one drawn by [`with_weight_drop_drawn`](Self::with_weight_drop_drawn),
     /// else a new one).
     fn w_hh(&self, index: usize, training: bool) -> Tensor<2> {
-        match &self.meta.drawn_w_hh {
-            Some(drawn) => drawn[index].clone(),
-            None => regularise::drop_weight(
-                self.cells[index].weight_hh.val(),
-                self.meta.regular.weight_drop,
-                training,
-            ),
+        if let Some(drawn) = &self.meta.drawn_w_hh {
+            return drawn[index].clone();
         }
+        let mut w_hh = self.cells[index].weight_hh.val();
+        if self.meta.heads > 1 {
+            let mask = head_mask(
+                self.meta.kind.gates(),
+                self.meta.d_hidden,
+                self.meta.heads,
+                &w_hh.device(),
+            );
+            w_hh = w_hh * mask;
+        }
+        regularise::drop_weight(w_hh, self.meta.regular.weight_drop, training)
     }
 
     /// The stack with one weight-drop mask per `W_hh` drawn now (in training; otherwise the
@@ -724,6 +765,7 @@ impl Recurrent {
         let meta = &self.meta;
         let count = meta.n_layers * meta.directions;
         let lstm = meta.kind.has_cell_state();
+        let c_width = meta.kind.cell_width(meta.d_hidden);
         let expect = |name: &str, t: &Tensor<3>, width: usize| {
             assert_eq!(
                 t.dims(),
@@ -735,18 +777,18 @@ impl Recurrent {
         match state {
             None => (
                 vec![Tensor::zeros([batch, meta.d_out()], device); count],
-                vec![lstm.then(|| Tensor::zeros([batch, meta.d_hidden], device)); count],
+                vec![lstm.then(|| Tensor::zeros([batch, c_width], device)); count],
             ),
             Some(RecurrentState { hidden, cell }) => {
                 expect("hidden", &hidden, meta.d_out());
                 let hs = hidden.iter_dim(0).map(|h| h.squeeze_dim(0)).collect();
                 let cs = match (lstm, cell) {
                     (true, Some(cell)) => {
-                        expect("cell", &cell, meta.d_hidden);
+                        expect("cell", &cell, c_width);
                         cell.iter_dim(0).map(|c| Some(c.squeeze_dim(0))).collect()
                     }
                     (true, None) => {
-                        vec![Some(Tensor::zeros([batch, meta.d_hidden], device)); count]
+                        vec![Some(Tensor::zeros([batch, c_width], device)); count]
                     }
                     (false, _) => vec![None; count],
                 };

@@ -9,7 +9,7 @@ use burn::Tensor;
 use burn::tensor::activation::{relu, sigmoid};
 
 use crate::cell::{CellKind, Nonlinearity};
-use crate::params::DirectionParams;
+use crate::params::{DirectionParams, head_mask};
 use crate::recurrent::Recurrent;
 
 /// Rows `[k·H, (k+1)·H)` of a fused `[G·H, ·]` weight, i.e. gate `k`'s block.
@@ -30,17 +30,22 @@ fn affine(x: &Tensor<2>, w: Tensor<2>, b: Option<Tensor<2>>) -> Tensor<2> {
     }
 }
 
-/// One step of one cell for a single sequence: `x` `[1, d_in]`, `h` `[1, H_out]`, `c` `[1, H]`.
+/// One step of one cell for a single sequence: `x` `[1, d_in]`, `h` `[1, H_out]`, `c` `[1, H]`
+/// (sLSTM: `[1, 3·H]`).
 fn step(
     kind: CellKind,
     p: &DirectionParams,
+    heads: usize,
     x: &Tensor<2>,
     h: &Tensor<2>,
     c: &Option<Tensor<2>>,
 ) -> (Tensor<2>, Option<Tensor<2>>) {
     let hidden = p.d_hidden(kind);
     let w_ih = p.weight_ih.val();
-    let w_hh = p.weight_hh.val();
+    let mut w_hh = p.weight_hh.val();
+    if heads > 1 {
+        w_hh = w_hh.clone() * head_mask(kind.gates(), hidden, heads, &w_hh.device());
+    }
     let b_ih = p.bias_ih.as_ref().map(|b| b.val());
     let b_hh = p.bias_hh.as_ref().map(|b| b.val());
     let pre = |k: usize| {
@@ -83,6 +88,37 @@ fn step(
             let n = (xn + r * hn).tanh();
             let one_minus_z = z.clone().neg().add_scalar(1.0);
             (one_minus_z * n + z * h.clone(), None)
+        }
+        CellKind::Slstm => {
+            // The xLSTM paper's equations with the sigmoid forget gate, element by element
+            // as written: the stabiliser from `ln σ(f̃)`, then the stabilised gates.
+            let gate = |k| {
+                let (a, b) = pre(k);
+                a + b
+            };
+            let state = c.clone().unwrap();
+            let (c_prev, n_prev, m_prev) = (
+                state.clone().narrow(1, 0, hidden),
+                state.clone().narrow(1, hidden, hidden),
+                state.narrow(1, 2 * hidden, hidden),
+            );
+            let pre_i = gate(0);
+            let log_f = sigmoid(gate(1)).log();
+            let lfm = log_f.clone() + m_prev.clone();
+            // The larger of the two (the input gate's at a tie), or the input gate's where
+            // the state is empty.
+            let m_new = pre_i
+                .clone()
+                .max_pair(lfm)
+                .mask_where(n_prev.clone().equal_elem(0.0), pre_i.clone());
+            let i = (pre_i - m_new.clone()).exp();
+            let f = (log_f + m_prev - m_new.clone()).exp();
+            let z = gate(2).tanh();
+            let o = sigmoid(gate(3));
+            let c_new = f.clone() * c_prev + i.clone() * z;
+            let n_new = f * n_prev + i;
+            let h = o * c_new.clone() / n_new.clone();
+            (h, Some(Tensor::cat(vec![c_new, n_new, m_new], 1)))
         }
     }
 }
@@ -129,7 +165,7 @@ pub(crate) fn forward(
                         .narrow(0, index, 1)
                         .narrow(1, b, 1)
                         .squeeze_dim(0),
-                    None => Tensor::zeros([1, meta.d_hidden], &device),
+                    None => Tensor::zeros([1, meta.kind.cell_width(meta.d_hidden)], &device),
                 });
                 let mut outs = vec![None; len];
                 let order: Vec<usize> = if dir == 0 {
@@ -138,7 +174,7 @@ pub(crate) fn forward(
                     (0..len).rev().collect()
                 };
                 for t in order {
-                    let (h2, c2) = step(meta.kind, p, &seq[t], &h, &c);
+                    let (h2, c2) = step(meta.kind, p, meta.heads, &seq[t], &h, &c);
                     outs[t] = Some(h2.clone());
                     h = h2;
                     c = c2;

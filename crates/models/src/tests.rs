@@ -47,7 +47,12 @@ pub(crate) fn random<const D: usize>(shape: [usize; D], device: &Device) -> Tens
 /// Every cell with layers, directions, projection, bias and lengths varied.
 fn configs() -> Vec<RecurrentConfig> {
     let mut out = Vec::new();
-    for cell in [CellType::Rnn, CellType::Lstm, CellType::Gru] {
+    for cell in [
+        CellType::Rnn,
+        CellType::Lstm,
+        CellType::Gru,
+        CellType::Slstm,
+    ] {
         for (n_layers, bidirectional) in [(1, false), (2, true), (3, false)] {
             out.push(
                 RecurrentConfig::new(cell, 3, 5)
@@ -69,6 +74,12 @@ fn configs() -> Vec<RecurrentConfig> {
     out.push(
         RecurrentConfig::new(CellType::Lstm, 3, 6)
             .with_proj_size(2)
+            .with_n_layers(2)
+            .with_bidirectional(true),
+    );
+    out.push(
+        RecurrentConfig::new(CellType::Slstm, 3, 6)
+            .with_heads(3)
             .with_n_layers(2)
             .with_bidirectional(true),
     );
@@ -98,6 +109,27 @@ fn fast_path_matches_reference_forward_and_gradients() {
     }
 }
 
+/// A random initial cell state `[L·D, B, ·]`: the sLSTM's `[c | n | m]` with a positive
+/// normaliser (its `h` is `o · c / n`).
+pub(crate) fn initial_cell(
+    meta: &crate::recurrent::StackMeta,
+    [count, batch]: [usize; 2],
+    device: &Device,
+) -> Tensor<3> {
+    let shape = [count, batch, meta.d_hidden];
+    match meta.kind {
+        crate::cell::CellKind::Slstm => Tensor::cat(
+            vec![
+                random(shape, device),
+                random(shape, device).abs().add_scalar(0.5),
+                random(shape, device),
+            ],
+            2,
+        ),
+        _ => random(shape, device),
+    }
+}
+
 /// Runs `stack` (on its parameters' device) and the reference path on the same random input
 /// (`[B, T, ·]` logically) and initial state, and compares outputs, final states and every
 /// gradient of one random scalar loss.
@@ -122,7 +154,7 @@ pub(crate) fn check_against_reference(
     let c0 = meta
         .kind
         .has_cell_state()
-        .then(|| random([count, batch, meta.d_hidden], &device).require_grad());
+        .then(|| initial_cell(&meta, [count, batch], &device).require_grad());
     let state = with_state.then(|| RecurrentState {
         hidden: h0.clone(),
         cell: c0.clone(),
@@ -216,7 +248,12 @@ pub(crate) fn check_against_reference(
 #[test]
 fn saturated_gates_keep_finite_gradients() {
     let device = Device::flex().autodiff();
-    for cell in [CellType::Rnn, CellType::Lstm, CellType::Gru] {
+    for cell in [
+        CellType::Rnn,
+        CellType::Lstm,
+        CellType::Gru,
+        CellType::Slstm,
+    ] {
         let stack = RecurrentConfig::new(cell, 3, 4).init(&device);
         // Pre-activations in the thousands: e^(−x) would overflow without the clamp.
         let input = (random([2, 5, 3], &device) * 5000.0).require_grad();
@@ -244,6 +281,7 @@ fn step_reproduces_forward() {
         (CellType::Gru, RecurrentNorm::None),
         (CellType::Lstm, RecurrentNorm::Layer),
         (CellType::Gru, RecurrentNorm::Layer),
+        (CellType::Slstm, RecurrentNorm::None),
     ] {
         let stack = RecurrentConfig::new(cell, 3, 5)
             .with_n_layers(2)
@@ -449,6 +487,26 @@ fn invalid_configs_name_the_key() {
                 .with_proj_size(2)
                 .with_norm(RecurrentNorm::Layer),
             "norm",
+        ),
+        (
+            RecurrentConfig::new(CellType::Slstm, 3, 3).with_norm(RecurrentNorm::Layer),
+            "norm",
+        ),
+        (
+            RecurrentConfig::new(CellType::Slstm, 3, 3).with_zoneout(0.1),
+            "zoneout",
+        ),
+        (
+            RecurrentConfig::new(CellType::Slstm, 3, 6).with_heads(4),
+            "heads",
+        ),
+        (
+            RecurrentConfig::new(CellType::Slstm, 3, 6).with_heads(0),
+            "heads",
+        ),
+        (
+            RecurrentConfig::new(CellType::Lstm, 3, 6).with_heads(2),
+            "heads",
         ),
     ];
     for (config, key) in cases {

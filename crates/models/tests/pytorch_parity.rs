@@ -1,7 +1,8 @@
 //! Parity with PyTorch: outputs, final states and every gradient of a fixed scalar loss, for
 //! each fixture written by `fixtures/generate.py` (PyTorch's layers) and
-//! `fixtures/layer_norm/generate.py` (the layer-normalised cells from their equations; see
-//! those files for how to regenerate them).
+//! `fixtures/layer_norm/generate.py` (the layer-normalised cells from their equations) and
+//! `fixtures/slstm/generate.py` (the sLSTM from the xLSTM paper's equations); see those files
+//! for how to regenerate them.
 //!
 //! On `flex` within 1e-5; on `wgpu` (Mesa's software Vulkan in CI) within 1e-4.
 
@@ -43,6 +44,10 @@ const CASES: &[&str] = &[
     "layer_norm/ln_lstm_2l_bi_lengths",
     "layer_norm/ln_gru_1l",
     "layer_norm/ln_gru_2l_bi_lengths",
+    // The sLSTM (xLSTM), from `fixtures/slstm/generate.py`.
+    "slstm/slstm_1l",
+    "slstm/slstm_2l_bi_lengths_state",
+    "slstm/slstm_heads_2l",
 ];
 
 fn fixture(name: &str) -> PathBuf {
@@ -60,6 +65,7 @@ fn config_of(path: &Path) -> RecurrentConfig {
     let cell = match v["cell"].as_str().unwrap() {
         "rnn" => CellType::Rnn,
         "lstm" => CellType::Lstm,
+        "slstm" => CellType::Slstm,
         _ => CellType::Gru,
     };
     let n = |k: &str| v[k].as_u64().unwrap() as usize;
@@ -79,6 +85,7 @@ fn config_of(path: &Path) -> RecurrentConfig {
         } else {
             RecurrentNorm::None
         })
+        .with_heads(v["heads"].as_u64().map_or(1, |h| h as usize))
 }
 
 fn tensor<const D: usize>(dict: &StateDict, key: &str, device: &Device) -> Tensor<D> {

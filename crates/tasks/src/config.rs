@@ -73,6 +73,9 @@ pub struct StackOptions {
     /// The stack then runs the tensor-op time loop, not the fused op. (A string, as
     /// `dropout_kind`.)
     pub norm: String,
+    /// sLSTM only: heads of its block-diagonal recurrent matrix, as in xLSTM (`d_hidden` a
+    /// multiple of it); 1 = dense.
+    pub heads: usize,
 }
 
 impl Default for StackOptions {
@@ -84,6 +87,7 @@ impl Default for StackOptions {
             weight_drop: 0.0,
             zoneout: 0.0,
             norm: "none".into(),
+            heads: 1,
         }
     }
 }
@@ -121,7 +125,8 @@ impl StackOptions {
             ("model.weight_drop", self.weight_drop),
             ("model.zoneout", self.zoneout),
         ])?;
-        self.apply(RecurrentConfig::new(cell, 1, 1))
+        // (`d_hidden` is checked against `heads` when the model is built.)
+        self.apply(RecurrentConfig::new(cell, 1, self.heads.max(1)))
             .validate()
             .map_err(|e| anyhow::anyhow!("model.{e}"))
     }
@@ -135,6 +140,7 @@ impl StackOptions {
             .with_output_dropout(self.output_dropout)
             .with_weight_drop(self.weight_drop)
             .with_zoneout(self.zoneout)
+            .with_heads(self.heads)
     }
 }
 

@@ -7,7 +7,7 @@
 //! one matmul each over all `T·B` rows at the end. Masks implement the packed-sequence
 //! semantics: a row past its length keeps its state and outputs zeros.
 //!
-//! (Over 400 lines: the forward and the hand-written backward of all three cells in burn ops, kept
+//! (Over 400 lines: the forward and the hand-written backward of every cell in burn ops, kept
 //! together as the one oracle the kernels are held to.)
 
 use burn::backend::tensor::FloatTensor;
@@ -189,6 +189,59 @@ fn time_major_forward<B: Backend>(
                 };
                 (h_new, Some(c_new), parts)
             }
+            OpCell::Slstm => {
+                let a = B::float_add(x, rec);
+                let pre_i = cols::<B>(&a, 0, hidden);
+                let pre_f = cols::<B>(&a, hidden, hidden);
+                let z = B::float_tanh(cols::<B>(&a, 2 * hidden, hidden));
+                let o = B::sigmoid(cols::<B>(&a, 3 * hidden, hidden));
+                let state = c.clone().expect("sLSTM has a cell state");
+                let c_prev = cols::<B>(&state, 0, hidden);
+                let n_prev = cols::<B>(&state, hidden, hidden);
+                let m_prev = cols::<B>(&state, 2 * hidden, hidden);
+                let lfm = B::float_add(B::log_sigmoid(pre_f.clone()), m_prev);
+                // w = 1 where m' = ĩ (ĩ ≥ ln σ(f̃) + m, or the normaliser is 0: an empty
+                // state), else 0; then m' = w·ĩ + (1 − w)·(ln σ(f̃) + m), exactly.
+                let geq = B::float_ceil(B::float_mul_scalar(
+                    B::float_add_scalar(
+                        B::float_sign(B::float_sub(pre_i.clone(), lfm.clone())),
+                        1.0.into(),
+                    ),
+                    0.5.into(),
+                ));
+                let empty = one_minus::<B>(B::float_sign(B::float_abs(n_prev.clone())));
+                let won = B::float_sub(
+                    B::float_add(geq.clone(), empty.clone()),
+                    B::float_mul(geq, empty),
+                );
+                let m_new = B::float_add(
+                    B::float_mul(won.clone(), pre_i.clone()),
+                    B::float_mul(one_minus::<B>(won.clone()), lfm.clone()),
+                );
+                let i = B::float_exp(B::float_sub(pre_i, m_new.clone()));
+                let f = B::float_exp(B::float_sub(lfm, m_new.clone()));
+                let c_new = B::float_add(
+                    B::float_mul(f.clone(), c_prev.clone()),
+                    B::float_mul(i.clone(), z.clone()),
+                );
+                let n_new = B::float_add(B::float_mul(f.clone(), n_prev.clone()), i.clone());
+                let h_new = B::float_div(B::float_mul(o.clone(), c_new.clone()), n_new.clone());
+                let state_new = B::float_cat(vec![c_new.clone(), n_new.clone(), m_new], 1);
+                let parts = vec![
+                    i,
+                    f,
+                    z,
+                    o,
+                    B::sigmoid(pre_f),
+                    won,
+                    c_prev,
+                    n_prev,
+                    c_new,
+                    n_new,
+                    h.clone(),
+                ];
+                (h_new, Some(state_new), parts)
+            }
             OpCell::Gru => {
                 let rz = B::sigmoid(B::float_add(
                     cols::<B>(&x, 0, 2 * hidden),
@@ -363,6 +416,63 @@ fn time_major_backward<B: Backend>(
                 );
                 dh = plus(B::float_matmul(da.clone(), w_hh.clone()), carry(&dh));
                 dc = Some(plus(B::float_mul(dc_tot, f), carry(&dc_in)));
+                d_xp[t] = Some(da);
+            }
+            OpCell::Slstm => {
+                let [i, f, z, o] = [0, 1, 2, 3].map(|g| part(g * hidden, hidden));
+                let sf = part(layout.aux(), hidden);
+                let s = layout.slstm_states();
+                let [c_prev, n_prev, c_new, n_new] =
+                    [0, 1, 2, 3].map(|k| part(s + k * hidden, hidden));
+                let d_state = dc.clone().expect("sLSTM has a cell-state gradient");
+                let d_state_masked = match &mask {
+                    Some((valid, _)) => B::float_mul(d_state.clone(), valid.clone()),
+                    None => d_state.clone(),
+                };
+                let won = part(layout.slstm_won(), hidden);
+                let inv = B::float_recip(n_new);
+                let ht = B::float_mul(c_new, inv.clone());
+                let d_o = B::float_mul(
+                    B::float_mul(dhp.clone(), ht.clone()),
+                    sigmoid_grad::<B>(o.clone()),
+                );
+                let dh_o = B::float_mul(dhp, o);
+                let dct = B::float_add(
+                    cols::<B>(&d_state_masked, 0, hidden),
+                    B::float_mul(dh_o.clone(), inv.clone()),
+                );
+                let dnt = B::float_sub(
+                    cols::<B>(&d_state_masked, hidden, hidden),
+                    B::float_mul(B::float_mul(dh_o, ht), inv),
+                );
+                // Gradients of ln i' and ln f', and what reaches the new stabiliser, which
+                // passes it on to where its max took it from.
+                let ai = B::float_mul(
+                    B::float_add(B::float_mul(dct.clone(), z.clone()), dnt.clone()),
+                    i.clone(),
+                );
+                let bf = B::float_mul(
+                    B::float_add(
+                        B::float_mul(dct.clone(), c_prev),
+                        B::float_mul(dnt.clone(), n_prev),
+                    ),
+                    f.clone(),
+                );
+                let dmt = B::float_sub(
+                    B::float_sub(cols::<B>(&d_state_masked, 2 * hidden, hidden), ai.clone()),
+                    bf.clone(),
+                );
+                let di = B::float_add(ai, B::float_mul(won.clone(), dmt.clone()));
+                let dlf = B::float_add(bf, B::float_mul(one_minus::<B>(won), dmt));
+                let df = B::float_mul(dlf.clone(), one_minus::<B>(sf));
+                let dz = B::float_mul(B::float_mul(dct.clone(), i), tanh_grad::<B>(z));
+                let da = B::float_cat(vec![di, df, dz, d_o], 1);
+                dh = plus(B::float_matmul(da.clone(), w_hh.clone()), carry(&dh));
+                let d_prev = B::float_cat(
+                    vec![B::float_mul(dct, f.clone()), B::float_mul(dnt, f), dlf],
+                    1,
+                );
+                dc = Some(plus(d_prev, carry(&d_state)));
                 d_xp[t] = Some(da);
             }
             OpCell::Gru => {

@@ -86,6 +86,10 @@ pub enum OpCell {
     Lstm,
     /// GRU, gates `r, z, n`; `b_hn` stays inside `r * (W_hn h + b_hn)`.
     Gru,
+    /// sLSTM (Beck et al. 2024, xLSTM), gates `i, f, z, o`: exponential input gate, sigmoid
+    /// forget gate, the normaliser `n` and the stabiliser `m` (see `cell.rs`). Its "cell state"
+    /// is `[c | n | m]`, `3·H` wide.
+    Slstm,
 }
 
 impl OpCell {
@@ -93,8 +97,18 @@ impl OpCell {
     pub fn gates(self) -> usize {
         match self {
             OpCell::RnnTanh | OpCell::RnnRelu => 1,
-            OpCell::Lstm => 4,
+            OpCell::Lstm | OpCell::Slstm => 4,
             OpCell::Gru => 3,
+        }
+    }
+
+    /// Width of the state carried next to `h`, in units of `H`: 1 for the LSTM's `c`, 3 for
+    /// the sLSTM's `[c | n | m]`, 0 for a cell without one.
+    pub fn state_units(self) -> usize {
+        match self {
+            OpCell::Lstm => 1,
+            OpCell::Slstm => 3,
+            OpCell::RnnTanh | OpCell::RnnRelu | OpCell::Gru => 0,
         }
     }
 }
@@ -142,7 +156,7 @@ impl ScanSpec {
 
     /// The call's cell state (or its gradient), or `None` for a cell without one.
     pub(crate) fn cell_of<T>(&self, c: T) -> Option<T> {
-        (self.cell == OpCell::Lstm).then_some(c)
+        (self.cell.state_units() > 0).then_some(c)
     }
 
     /// Whether row `b` takes part in step `t`.
@@ -157,7 +171,7 @@ impl ScanSpec {
 /// - `y`: `[T, B, H_out]` (`[B, T, H_out]` when `spec.batch_first`), zero past each row's
 ///   length;
 /// - `h_n`: `[B, H_out]`, the state after each row's last step;
-/// - `c_n`: `[B, H]` (LSTM only);
+/// - `c_n`: `[B, H]` (LSTM), `[B, 3·H]` (sLSTM: `[c | n | m]`);
 /// - `saved`: per-step activations laid out by [`SavedLayout`] (when `spec.save`), `[T, B, S]`
 ///   or, on a backend that keeps them in `xp`'s order, `[B, T, S]` when `spec.batch_first`;
 ///   only that backend's backward reads them.
@@ -197,7 +211,7 @@ pub trait RecurrentOps: Backend {
     ///   `x · W_ihᵀ` plus every bias but `b_hn`;
     /// - `w_hh`: `[G·H, H_out]`; `b_hn`: `[H]` (GRU with `spec.has_b_hn`); `w_hr`: `[P, H]`
     ///   (LSTM with `spec.has_w_hr`);
-    /// - `h0`: `[B, H_out]`; `c0`: `[B, H]` (LSTM).
+    /// - `h0`: `[B, H_out]`; `c0`: `[B, H]` (LSTM), `[B, 3·H]` (sLSTM: `[c | n | m]`).
     ///
     /// A tensor the call does not have is any placeholder (backend extensions take no optional
     /// tensors). Returns [`ScanOutput`].
@@ -256,7 +270,7 @@ pub trait RecurrentOps: Backend {
     ///
     /// - `saved`: the forward's `[T, B, S]` activations; `w_hh`, `w_hr` as in the forward;
     /// - `dy`: `[T, B, H_out]` (`[B, T, H_out]` when `spec.batch_first`); `dh_n`: `[B, H_out]`;
-    ///   `dc_n`: `[B, H]` (LSTM; else a placeholder).
+    ///   `dc_n`: `[B, H]` (LSTM), `[B, 3·H]` (sLSTM); else a placeholder.
     ///
     /// Returns [`ScanGrads`] (`d_b_hn` when `spec.has_b_hn`, `d_w_hr` when `spec.has_w_hr`).
     #[allow(clippy::too_many_arguments, clippy::type_complexity)]
@@ -337,13 +351,14 @@ pub struct RecurrenceTensors {
     pub w_hr: Option<Tensor<2>>,
     /// `[B, H_out]`.
     pub h0: Tensor<2>,
-    /// LSTM only: `[B, H]`.
+    /// LSTM: `[B, H]`; sLSTM: `[B, 3·H]`, `[c | n | m]`.
     pub c0: Option<Tensor<2>>,
 }
 
 /// Runs the recurrence over an input projection already made (`xp`) on burn tensors: returns
 /// `y` `[T, B, H_out]` (`[B, T, H_out]` when `batch_first`, as `xp` then is), `h_n`
-/// `[B, H_out]` and, for LSTM, `c_n` `[B, H]`. Differentiable on an autodiff device.
+/// `[B, H_out]` and, for LSTM, `c_n` `[B, H]` (sLSTM: `[B, 3·H]`). Differentiable on an
+/// autodiff device.
 ///
 /// # Panics
 /// If the device has no implementation ([`supports`] is false) or the shapes disagree.
@@ -398,7 +413,7 @@ pub struct LayerTensors {
     pub w_hr: Option<Tensor<2>>,
     /// `[B, H_out]`.
     pub h0: Tensor<2>,
-    /// LSTM only: `[B, H]`.
+    /// LSTM: `[B, H]`; sLSTM: `[B, 3·H]`, `[c | n | m]`.
     pub c0: Option<Tensor<2>>,
 }
 
@@ -578,11 +593,12 @@ fn check_shapes(
     assert_eq!(h0.dims(), [batch, d_out], "recurrent scan: h0 shape");
     assert_eq!(
         c0.is_some(),
-        cell == OpCell::Lstm,
-        "recurrent scan: c0 is given exactly for LSTM"
+        cell.state_units() > 0,
+        "recurrent scan: c0 is given exactly for LSTM and sLSTM"
     );
     if let Some(c) = c0 {
-        assert_eq!(c.dims(), [batch, hidden], "recurrent scan: c0 shape");
+        let width = cell.state_units() * hidden;
+        assert_eq!(c.dims(), [batch, width], "recurrent scan: c0 shape");
     }
     if let Some(l) = lengths {
         assert_eq!(l.len(), batch, "recurrent scan: one length per row");

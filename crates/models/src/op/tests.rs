@@ -77,6 +77,7 @@ impl Case {
     ) -> Self {
         let d_out = if proj > 0 { proj } else { hidden };
         let gh = cell.gates() * hidden;
+        let cw = cell.state_units() * hidden;
         let device = Device::flex();
         device.seed(seed);
         let sizes = [
@@ -85,10 +86,10 @@ impl Case {
             hidden,
             proj * hidden,
             batch * d_out,
-            batch * hidden,
+            batch * cw,
             time * batch * d_out,
             batch * d_out,
-            batch * hidden,
+            batch * cw,
             time * batch * d_in,
             gh * d_in,
             gh,
@@ -109,6 +110,15 @@ impl Case {
         for (i, fan_in) in [(1, d_out), (3, hidden), (10, d_in)] {
             let scale = 1.0 / (fan_in as f64).sqrt();
             values[i].iter_mut().for_each(|v| *v *= scale);
+        }
+        // The sLSTM's initial normaliser is positive (`h = o · c / n`), and its stabiliser
+        // within a few units of the gates.
+        if cell == OpCell::Slstm {
+            for row in values[5].chunks_exact_mut(3 * hidden) {
+                row[hidden..2 * hidden]
+                    .iter_mut()
+                    .for_each(|n| *n = n.abs() + 0.5);
+            }
         }
         Self {
             cell,
@@ -137,6 +147,7 @@ impl Case {
     fn shapes(&self) -> [Vec<usize>; 12] {
         let (t, b, h, p, o) = (self.time, self.batch, self.hidden, self.proj, self.d_out());
         let gh = self.cell.gates() * h;
+        let cw = self.cell.state_units() * h;
         let steps = |w: usize| {
             if self.batch_first {
                 vec![b, t, w]
@@ -150,10 +161,10 @@ impl Case {
             vec![h],
             vec![p, h],
             vec![b, o],
-            vec![b, h],
+            vec![b, cw],
             steps(o),
             vec![b, o],
-            vec![b, h],
+            vec![b, cw],
             steps(self.d_in),
             vec![gh, self.d_in],
             vec![gh],
@@ -194,7 +205,7 @@ impl Case {
         let shaped = |i: usize| -> Tensor<1> { leaves[i].clone() };
         let d2 = |i: usize| shaped(i).reshape([shapes[i][0], shapes[i][1]]);
         let d3 = |i: usize| shaped(i).reshape([shapes[i][0], shapes[i][1], shapes[i][2]]);
-        let lstm = self.cell == OpCell::Lstm;
+        let lstm = self.cell.state_units() > 0;
         let options = OpOptions {
             cell: self.cell,
             reverse: self.reverse,
@@ -247,7 +258,7 @@ impl Case {
         if self.proj > 0 {
             v.push(3);
         }
-        if self.cell == OpCell::Lstm {
+        if self.cell.state_units() > 0 {
             v.push(5);
         }
         v
@@ -270,6 +281,7 @@ fn cases() -> Vec<Case> {
         (OpCell::Lstm, 0),
         (OpCell::Lstm, 2),
         (OpCell::Gru, 0),
+        (OpCell::Slstm, 0),
     ] {
         for reverse in [false, true] {
             for lengths in [None, Some(vec![5, 2, 4])] {
@@ -305,7 +317,12 @@ fn large_cases() -> Vec<Case> {
         },
         Case {
             batch_first: true,
-            ..Case::sized(OpCell::Gru, false, lengths, 0, 107, [4, 12, 64])
+            ..Case::sized(OpCell::Gru, false, lengths.clone(), 0, 107, [4, 12, 64])
+        },
+        Case::sized(OpCell::Slstm, true, lengths.clone(), 0, 108, [4, 12, 64]),
+        Case {
+            batch_first: true,
+            ..Case::sized(OpCell::Slstm, false, lengths, 0, 109, [4, 12, 64])
         },
     ]
 }
@@ -320,6 +337,7 @@ fn layer_cases() -> Vec<Case> {
         (OpCell::Lstm, 0),
         (OpCell::Lstm, 48),
         (OpCell::Gru, 0),
+        (OpCell::Slstm, 0),
     ]
     .into_iter()
     .enumerate()
@@ -428,6 +446,8 @@ fn repeated_inference_calls_match_the_generic_path() {
         (OpCell::RnnRelu, 0, 2, 4, 1),
         (OpCell::Lstm, 0, 40, 64, 4),
         (OpCell::Gru, 0, 3, 5, 3),
+        (OpCell::Slstm, 0, 40, 64, 1),
+        (OpCell::Slstm, 0, 3, 5, 3),
     ]
     .into_iter()
     .enumerate()
@@ -540,7 +560,7 @@ fn gradients_match_finite_differences() {
 fn stack_strategy()
 -> impl Strategy<Value = (RecurrentConfig, usize, usize, Option<Vec<usize>>, bool)> {
     (
-        0usize..4,
+        0usize..6,
         1usize..4,
         1usize..6,
         1usize..3,
@@ -560,8 +580,11 @@ fn stack_strategy()
                         0 => (CellType::Rnn, Nonlinearity::Tanh),
                         1 => (CellType::Rnn, Nonlinearity::Relu),
                         2 => (CellType::Lstm, Nonlinearity::Tanh),
-                        _ => (CellType::Gru, Nonlinearity::Tanh),
+                        3 => (CellType::Gru, Nonlinearity::Tanh),
+                        _ => (CellType::Slstm, Nonlinearity::Tanh),
                     };
+                    // Head-wise recurrence where the sLSTM's hidden size splits in two.
+                    let heads = if cell == 5 && hidden % 2 == 0 { 2 } else { 1 };
                     let proj = if cell_type == CellType::Lstm && proj < hidden {
                         proj
                     } else {
@@ -573,7 +596,8 @@ fn stack_strategy()
                         .with_bias(bias)
                         .with_batch_first(batch_first)
                         .with_proj_size(proj)
-                        .with_nonlinearity(nonlinearity);
+                        .with_nonlinearity(nonlinearity)
+                        .with_heads(heads);
                     (config, time, batch, lengths, state)
                 })
             },

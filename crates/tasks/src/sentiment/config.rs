@@ -87,7 +87,8 @@ pub struct DataSection {
 /// layered config already rejects every key the defaults lack, naming it and its line.)
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelSection {
-    /// `rnn`, `lstm`, `gru`, or the min cells `mingru`, `minlstm` (gates from the input only).
+    /// `rnn`, `lstm`, `gru`, `slstm` (xLSTM's scalar-memory LSTM), or the min cells `mingru`,
+    /// `minlstm` (gates from the input only).
     pub cell: CellType,
     /// Embedding size.
     pub d_embed: usize,

@@ -148,7 +148,8 @@ pub struct DecodeSection {
 /// layered config already rejects every key the defaults lack, naming it and its line.)
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelSection {
-    /// `rnn`, `lstm`, `gru`, or the min cells `mingru`, `minlstm` (gates from the input only).
+    /// `rnn`, `lstm`, `gru`, `slstm` (xLSTM's scalar-memory LSTM), or the min cells `mingru`,
+    /// `minlstm` (gates from the input only).
     pub cell: CellType,
     /// Hidden size per direction.
     pub d_hidden: usize,

@@ -113,7 +113,8 @@ impl AttentionKind {
 /// layered config already rejects every key the defaults lack, naming it and its line.)
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelSection {
-    /// `rnn`, `lstm`, `gru`, `mingru` or `minlstm`, in the encoder and the decoder.
+    /// `rnn`, `lstm`, `gru`, `slstm` (xLSTM), `mingru` or `minlstm`, in the encoder and the
+    /// decoder.
     pub cell: CellType,
     /// Embedding width of both languages.
     pub d_embed: usize,

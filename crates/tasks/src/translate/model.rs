@@ -73,6 +73,7 @@ impl Seq2SeqConfig {
             .with_weight_drop(e.weight_drop)
             .with_zoneout(e.zoneout)
             .with_norm(e.norm)
+            .with_heads(e.heads)
             .try_init(device)?;
         let attention = match self.attention {
             Some(score) => Some(SeqAttentionConfig::new(h, h, score).try_init(device)?),

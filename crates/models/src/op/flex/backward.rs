@@ -48,7 +48,7 @@ pub(super) fn backward(
     let (sv0, sv1) = saved.split_at(mid * time * width);
     let (dy0, dy1) = dy.split_at(mid * time * d_out);
     let (dh0, dh1) = dh_n.split_at(mid * d_out);
-    let (dc0, dc1) = dc_n.map(|c| c.split_at(mid * hidden)).unzip();
+    let (dc0, dc1) = dc_n.map(|c| c.split_at(mid * dims.c_width)).unzip();
     let (dx0, dx1) = d_xp.split_at_mut(mid * time * gh);
     let w = &w;
     let (a, b) = one_core_each(
@@ -178,6 +178,18 @@ fn run(
                                 dc_s.at(b * hidden + u0, len),
                                 [0, 1, 2, 3].map(da_g),
                             ),
+                            OpCell::Slstm => {
+                                let (cw, states) = (dims.c_width, layout.slstm_states());
+                                kernels::slstm_backward(
+                                    [0, 1, 2, 3].map(|g| cols(g * hidden)),
+                                    cols(layout.aux()),
+                                    cols(layout.slstm_won()),
+                                    [0, 1, 2, 3].map(|k| cols(states + k * hidden)),
+                                    dcell,
+                                    [0, 1, 2].map(|k| dc_s.at(b * cw + k * hidden + u0, len)),
+                                    [0, 1, 2, 3].map(da_g),
+                                )
+                            }
                             OpCell::Gru => kernels::gru_backward(
                                 [0, 1, 2].map(|g| cols(g * hidden)),
                                 cols(layout.aux()),

@@ -130,7 +130,7 @@ pub(super) fn forward(
                     let (x0, x1) = xp.split_at(mid * time, gh);
                     let (b0, b1) = bufs.split(mid, xp_buf_row(dims, xp, gh), gh, width);
                     let (h00, h01) = h0.split_at(mid * d_out);
-                    let (c00, c01) = c0.map(|c| c.split_at(mid * hidden)).unzip();
+                    let (c00, c01) = c0.map(|c| c.split_at(mid * dims.c_width)).unzip();
                     let w = &w;
                     let ((h_a, c_a), (h_b, c_b)) = one_core_each(
                         || run(&d0, &s0, w, packed, x0, h00, c00, b0, v0, y0),
@@ -413,6 +413,33 @@ fn run(
                                         m,
                                     );
                                 }
+                            }
+                            OpCell::Slstm => {
+                                let cw = dims.c_width;
+                                let state = |k: usize| c_s.at(b * cw + k * hidden + u0, len);
+                                let states = layout.slstm_states();
+                                let saved = spec.save.then(|| {
+                                    [
+                                        saved_g(0),
+                                        saved_g(1),
+                                        saved_g(2),
+                                        saved_g(3),
+                                        saved_s.at(row + layout.aux() + u0, len),
+                                        saved_s.at(row + layout.slstm_won() + u0, len),
+                                        saved_s.at(row + states + u0, len),
+                                        saved_s.at(row + states + hidden + u0, len),
+                                        saved_s.at(row + states + 2 * hidden + u0, len),
+                                        saved_s.at(row + states + 3 * hidden + u0, len),
+                                    ]
+                                });
+                                kernels::slstm_forward(
+                                    [0, 1, 2, 3].map(x_g),
+                                    [0, 1, 2, 3].map(rec_g),
+                                    valid,
+                                    [0, 1, 2].map(state),
+                                    out(),
+                                    saved,
+                                );
                             }
                             OpCell::Gru => kernels::gru_forward(
                                 [0, 1, 2].map(x_g),

@@ -112,6 +112,172 @@ pub(crate) fn tanh<const FMA: bool>(x: f32) -> f32 {
     2.0 / (1.0 + exp::<FMA>(-2.0 * x)) - 1.0
 }
 
+/// `ln(x)` within 2 ulp for positive normal `x`, branch-free: `x = 2^e · m` with `m` in
+/// `[√½, √2)`, and Cephes' degree-8 polynomial for `ln(m)`.
+#[inline(always)]
+pub(crate) fn ln<const FMA: bool>(x: f32) -> f32 {
+    const SQRT_HALF: f32 = std::f32::consts::FRAC_1_SQRT_2;
+    let fma = mul_add::<FMA>;
+    let bits = x.to_bits();
+    let mut e = ((bits >> 23) & 0xff) as i32 as f32 - 127.0;
+    let mut m = f32::from_bits((bits & 0x007f_ffff) | 0x3f00_0000); // in [½, 1)
+    e += 1.0;
+    // m < √½: use 2m (in [1, √2)) and e − 1.
+    let small = m < SQRT_HALF;
+    m = if small { m + m } else { m };
+    e = if small { e - 1.0 } else { e };
+    let r = m - 1.0;
+    let z = r * r;
+    let mut p = 7.037_683_6e-2_f32;
+    p = fma(p, r, -1.151_461e-1);
+    p = fma(p, r, 1.167_699_9e-1);
+    p = fma(p, r, -1.242_014_1e-1);
+    p = fma(p, r, 1.424_932_3e-1);
+    p = fma(p, r, -1.666_805_8e-1);
+    p = fma(p, r, 2.000_071_5e-1);
+    p = fma(p, r, -2.499_999_4e-1);
+    p = fma(p, r, 3.333_333e-1);
+    let mut y = r * z * p;
+    y = fma(e, -2.121_944_4e-4, y);
+    y = fma(-0.5, z, y);
+    fma(e, 0.693_359_4, r + y)
+}
+
+/// `(σ(x), ln σ(x))` from one `exp`: `ln σ(x) = min(x, 0) − ln(1 + e^(−|x|))`.
+#[inline(always)]
+fn sigmoid_and_log<const FMA: bool>(x: f32) -> (f32, f32) {
+    let e = exp::<FMA>(-x.abs());
+    let inv = 1.0 / (1.0 + e);
+    let s = if x >= 0.0 { inv } else { e * inv };
+    (s, x.min(0.0) - ln::<FMA>(1.0 + e))
+}
+
+/// What one sLSTM unit computes from its gate pre-activations `a` (`ĩ, f̃, z̃, õ`) and its
+/// previous `(c, n, m)`: the stabilised gates `[i', f', z, o]`, `σ(f̃)`, `w` (1 where the new
+/// stabiliser is `ĩ`), the new `(c, n, m)` and `h = o · c / n`.
+struct SlstmUnit {
+    gates: [f32; 4],
+    sf: f32,
+    won: f32,
+    state: [f32; 3],
+    h: f32,
+}
+
+#[inline(always)]
+fn slstm_unit<const FMA: bool>(a: [f32; 4], [cp, np, mp]: [f32; 3]) -> SlstmUnit {
+    let (sf, lf) = sigmoid_and_log::<FMA>(a[1]);
+    let lfm = lf + mp;
+    // `max(ĩ, ln σ(f̃) + m)`, `ĩ` at a tie and where the state is empty (`n = 0`).
+    let won = np == 0.0 || a[0] >= lfm;
+    let m = if won { a[0] } else { lfm };
+    let i = exp::<FMA>(a[0] - m);
+    let f = exp::<FMA>(lfm - m);
+    let z = tanh::<FMA>(a[2]);
+    let o = sigmoid::<FMA>(a[3]);
+    let c = f * cp + i * z;
+    let n = f * np + i;
+    SlstmUnit {
+        gates: [i, f, z, o],
+        sf,
+        won: if won { 1.0 } else { 0.0 },
+        state: [c, n, m],
+        h: o * c / n,
+    }
+}
+
+multiversion! {
+    /// sLSTM forward for one row and a range of `len` units. `x[g]`, `rec[g]`: gate `g`'s
+    /// pre-activation parts; `state`: `c, n, m` (updated in place where `valid`); outputs: `h`,
+    /// and where `saved` is given, `[i', f', z, o, σ(f̃), w, c_prev, n_prev, c, n]` (the saved
+    /// layout's order).
+    fn slstm_forward(
+        x: [&[f32]; 4],
+        rec: [&[f32]; 4],
+        valid: bool,
+        state: [&mut [f32]; 3],
+        h: &mut [f32],
+        saved: Option<[&mut [f32]; 10]>,
+    ) {
+        let len = h.len();
+        let [xi, xf, xz, xo] = x.map(|s| &s[..len]);
+        let [ri, rf, rz, ro] = rec.map(|s| &s[..len]);
+        let [c, n, m] = state.map(|s| &mut s[..len]);
+        match saved {
+            Some(saved) => {
+                let [gi, gf, gz, go, sf, won, cp, np, cn, nn] = saved.map(|s| &mut s[..len]);
+                for j in 0..len {
+                    let a = [xi[j] + ri[j], xf[j] + rf[j], xz[j] + rz[j], xo[j] + ro[j]];
+                    let prev = [c[j], n[j], m[j]];
+                    let u = slstm_unit::<FMA>(a, prev);
+                    [gi[j], gf[j], gz[j], go[j]] = u.gates;
+                    (sf[j], won[j]) = (u.sf, u.won);
+                    (cp[j], np[j]) = (prev[0], prev[1]);
+                    (cn[j], nn[j]) = (u.state[0], u.state[1]);
+                    h[j] = u.h;
+                    if valid {
+                        [c[j], n[j], m[j]] = u.state;
+                    }
+                }
+            }
+            None => {
+                for j in 0..len {
+                    let a = [xi[j] + ri[j], xf[j] + rf[j], xz[j] + rz[j], xo[j] + ro[j]];
+                    let u = slstm_unit::<FMA>(a, [c[j], n[j], m[j]]);
+                    h[j] = u.h;
+                    if valid {
+                        [c[j], n[j], m[j]] = u.state;
+                    }
+                }
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// sLSTM backward for one row and a range of units, from the saved `[i', f', z, o]`,
+    /// `σ(f̃)`, `w` and `[c_prev, n_prev, c, n]`, and `dh`, the gradient of the step's `h`.
+    /// `dstate` holds the gradients of the new `c, n, m` on entry, of the previous ones on exit;
+    /// `da[g]` receives gate `g`'s pre-activation gradient. The stabiliser's gradient (zero
+    /// but for rounding where the loss reads only `h`) goes where its `max` took it from.
+    fn slstm_backward(
+        gates: [&[f32]; 4],
+        sf: &[f32],
+        won: &[f32],
+        states: [&[f32]; 4],
+        dh: &[f32],
+        dstate: [&mut [f32]; 3],
+        da: [&mut [f32]; 4],
+    ) {
+        let len = dh.len();
+        let [i_, f_, z_, o_] = gates.map(|s| &s[..len]);
+        let (sf, won) = (&sf[..len], &won[..len]);
+        let [cp, np, cn, nn] = states.map(|s| &s[..len]);
+        let [dc, dn, dm] = dstate.map(|s| &mut s[..len]);
+        let [di, df, dz, d_o] = da.map(|s| &mut s[..len]);
+        for j in 0..len {
+            let (i, f, z, o) = (i_[j], f_[j], z_[j], o_[j]);
+            let inv = 1.0 / nn[j];
+            let ht = cn[j] * inv;
+            let g = dh[j];
+            d_o[j] = g * ht * o * (1.0 - o);
+            let dct = dc[j] + g * o * inv;
+            let dnt = dn[j] - g * o * ht * inv;
+            // Gradients of `ln i'` and `ln f'`, and what reaches the new stabiliser.
+            let ai = (dct * z + dnt) * i;
+            let bf = (dct * cp[j] + dnt * np[j]) * f;
+            let dmt = dm[j] - ai - bf;
+            let w = won[j];
+            di[j] = ai + w * dmt;
+            let dlf = bf + (1.0 - w) * dmt;
+            df[j] = dlf * (1.0 - sf[j]);
+            dz[j] = dct * i * (1.0 - z * z);
+            dc[j] = dct * f;
+            dn[j] = dnt * f;
+            dm[j] = dlf;
+        }
+    }
+}
+
 /// One LSTM unit from its four gate pre-activations `a` and previous cell state `cp`:
 /// `([i, f, g, o], c', tanh(c'))`.
 #[inline(always)]
@@ -350,5 +516,24 @@ mod tests {
             worst.1
         );
         assert!(worst.2 < 4e-7, "FMA {FMA}: tanh absolute error {}", worst.2);
+        // `ln` over many binades, and `ln σ` where the sLSTM's forget gate uses it.
+        let mut worst_ln = 0.0f32;
+        let mut x = 1e-30f32;
+        while x < 1e30 {
+            worst_ln = worst_ln.max((ln::<FMA>(x) - x.ln()).abs() / x.ln().abs().max(1.0));
+            x *= 1.013;
+        }
+        assert!(worst_ln < 3e-7, "FMA {FMA}: ln relative error {worst_ln}");
+        let mut worst_ls = (0.0f64, 0.0f64);
+        let mut x = -90.0f32;
+        while x < 90.0 {
+            let (s, l) = sigmoid_and_log::<FMA>(x);
+            let want_s = 1.0 / (1.0 + (-(x as f64)).exp());
+            worst_ls.0 = worst_ls.0.max((s as f64 - want_s).abs());
+            worst_ls.1 = worst_ls.1.max((l as f64 - want_s.ln()).abs());
+            x += 0.001_7;
+        }
+        assert!(worst_ls.0 < 2e-7, "FMA {FMA}: σ error {}", worst_ls.0);
+        assert!(worst_ls.1 < 2e-6, "FMA {FMA}: ln σ error {}", worst_ls.1);
     }
 }

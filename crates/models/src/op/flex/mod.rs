@@ -168,7 +168,7 @@ impl RecurrentOps for Flex {
             spec.has_b_hn.then(|| tensor(g.d_b_hn, &[hidden])),
             g.d_w_hr.map(|d| tensor(d, &[d_out, hidden])),
             tensor(g.dh, &[batch, d_out]),
-            g.dc.map(|d| tensor(d, &[batch, hidden])),
+            g.dc.map(|d| tensor(d, &[batch, dims.c_width])),
         )
     }
 }
@@ -273,7 +273,7 @@ fn native(
     (
         tensor(out.y, &dims.shape(d_out)),
         tensor(out.h, &[batch, d_out]),
-        out.c.map(|c| tensor(c, &[batch, hidden])),
+        out.c.map(|c| tensor(c, &[batch, dims.c_width])),
         out.saved.map(|s| tensor(s, &dims.shape(layout.width()))),
     )
 }
@@ -285,6 +285,8 @@ pub(super) struct Dims {
     pub batch: usize,
     pub hidden: usize,
     pub d_out: usize,
+    /// Width of a row of the state carried next to `h` (`c`, or the sLSTM's `[c | n | m]`).
+    pub c_width: usize,
     /// Whether the `[·, ·, W]` buffers (`xp`, `y`, `saved`, `dy`, `d_xp`) are `[B, T, W]`.
     pub batch_first: bool,
     /// Whether every step splits its hidden units over two cores (see `parts.rs`).
@@ -316,6 +318,7 @@ impl Dims {
             batch,
             hidden,
             d_out,
+            c_width: spec.cell.state_units() * hidden,
             batch_first: spec.batch_first,
             split_units: two && !split_batch,
             split_batch,
