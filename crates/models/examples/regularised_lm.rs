@@ -3,7 +3,7 @@
 //! embedding dropout on its input, trained for a few steps and then sampled one step at a time.
 //!
 //! ```text
-//! cargo run --release --workspace --example regularised_lm
+//! cargo build --release --workspace --examples && target/release/examples/regularised_lm
 //! ```
 
 use burn::Tensor;

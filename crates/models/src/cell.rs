@@ -217,10 +217,16 @@ pub(crate) struct StepWeights {
     pub norm: Option<StepNorm>,
 }
 
+/// The gate activations of one step, `[H, B]` each under the gate's name, as
+/// [`cell_step`] records them for a trace: LSTM `i f g o`, GRU `r z n`, sLSTM `i f z o` (`i`
+/// the stabilised `e^(ĩ − m')`, `f` the forget gate `σ(f̃)`); none for the Elman RNN.
+pub(crate) type StepGates = Vec<(&'static str, Tensor<2>)>;
+
 /// One recurrent step of a cell on fused gate tensors, in column layout.
 ///
 /// - `x`: the step's input `[d_in, B]`.
-/// - `h`: `[H_out, B]`, `c`: `[H, B]` for LSTM.
+/// - `h`: `[H_out, B]`, `c`: `[H, B]` for LSTM (`[3·H, B]` for sLSTM).
+/// - `record`: where to push the step's gate activations ([`StepGates`]), when traced.
 ///
 /// Returns the new `(h, c)`; `h` is also the step's output.
 pub(crate) fn cell_step(
@@ -229,7 +235,15 @@ pub(crate) fn cell_step(
     x: Tensor<2>,
     h: Tensor<2>,
     c: Option<Tensor<2>>,
+    record: Option<&mut StepGates>,
 ) -> (Tensor<2>, Option<Tensor<2>>) {
+    let mut record = record;
+    let recording = record.is_some();
+    let mut keep = |name: &'static str, gate: &Tensor<2>| {
+        if let Some(r) = record.as_deref_mut() {
+            r.push((name, gate.clone()));
+        }
+    };
     let hidden = w.d_hidden;
     let with_bias = |t: Tensor<2>| match &w.bias {
         Some(b) => t + b.clone(),
@@ -270,6 +284,9 @@ pub(crate) fn cell_step(
                 .mul_scalar(2.0)
                 .sub_scalar(1.0);
             let o = act.narrow(0, 3 * hidden, hidden);
+            for (name, gate) in [("i", &i), ("f", &f), ("g", &g), ("o", &o)] {
+                keep(name, gate);
+            }
             let c = c.expect("LSTM step needs a cell state");
             let c_new = f * c + i * g;
             let read = match w.norm.as_ref().and_then(|n| n.cell.as_ref()) {
@@ -294,7 +311,10 @@ pub(crate) fn cell_step(
             if let Some(b_hn) = &w.b_hn {
                 rec_n = rec_n + b_hn.clone();
             }
-            let n = fast_tanh(x_proj.narrow(0, 2 * hidden, hidden) + r * rec_n);
+            let n = fast_tanh(x_proj.narrow(0, 2 * hidden, hidden) + r.clone() * rec_n);
+            for (name, gate) in [("r", &r), ("z", &z), ("n", &n)] {
+                keep(name, gate);
+            }
             // (1 - z) * n + z * h  ==  n + z * (h - n)
             let h_new = n.clone() + z * (h - n);
             (h_new, None)
@@ -308,6 +328,7 @@ pub(crate) fn cell_step(
             let state = c.expect("sLSTM step needs a cell state");
             let part = |k: usize| state.clone().narrow(0, k * hidden, hidden);
             let (c_prev, n_prev, m_prev) = (part(0), part(1), part(2));
+            let forget = recording.then(|| fast_sigmoid(pre_f.clone()));
             let lfm = log_sigmoid(pre_f) + m_prev;
             let empty = n_prev.clone().equal_elem(0.0);
             let m_new = pre_i
@@ -316,6 +337,12 @@ pub(crate) fn cell_step(
                 .mask_where(empty, pre_i.clone());
             let i = (pre_i - m_new.clone()).exp();
             let f = (lfm - m_new.clone()).exp();
+            keep("i", &i);
+            if let Some(forget) = &forget {
+                keep("f", forget);
+            }
+            keep("z", &z);
+            keep("o", &o);
             let c_new = f.clone() * c_prev + i.clone() * z;
             let n_new = f * n_prev + i;
             let h_new = o * c_new.clone() / n_new.clone();

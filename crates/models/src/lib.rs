@@ -3,7 +3,10 @@
 //! Recurrent layers for [burn](https://burn.dev) that compute exactly what PyTorch computes:
 //! Elman [`Rnn`] (tanh/relu), [`Lstm`] (with `proj_size`) and [`Gru`], stacked, bidirectional,
 //! with dropout between layers, variable-length batches (PyTorch's packed-sequence semantics),
-//! a single-step API for generation, and PyTorch weight import/export.
+//! a single-step API for generation, and PyTorch weight import/export; and the cells PyTorch
+//! lacks, on the same API: layer-normalised LSTM and GRU, xLSTM's sLSTM
+//! ([`CellType::Slstm`]), minGRU and minLSTM ([`MinRnn`]), with weight drop, variational
+//! dropout and zoneout ([`regularise`]).
 //!
 //! The crate depends on burn without a backend: pick one in your binary (`flex`, `wgpu`, …).
 //!
@@ -54,6 +57,7 @@ mod state;
 #[doc(hidden)]
 pub mod testing;
 mod time_loop;
+pub mod trace;
 
 #[cfg(test)]
 mod reference;
@@ -71,3 +75,4 @@ pub use pytorch::{PytorchWeights, StateDict};
 pub use recurrent::{Recurrent, RecurrentConfig};
 pub use regularise::DropoutKind;
 pub use state::{LstmState, RecurrentState};
+pub use trace::{LayerTrace, StackTrace};

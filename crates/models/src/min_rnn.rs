@@ -395,6 +395,91 @@ impl MinRnn {
         (out, Tensor::cat(finals, 0))
     }
 
+    /// The sequential form over a whole sequence, keeping every step of every layer and
+    /// direction for a trace ([`crate::trace`]): `(output, h_n, traces)`, with `input`,
+    /// `lengths` and `hidden` as in [`forward_with_lengths`](Self::forward_with_lengths). A
+    /// reverse direction walks from the last step back, keeping its initial state until each
+    /// row's own last step (as the classic cells' loop does).
+    pub(crate) fn trace(
+        &self,
+        input: Tensor<3>,
+        lengths: Option<&[usize]>,
+        hidden: Option<Tensor<3>>,
+    ) -> (Tensor<3>, Tensor<3>, Vec<crate::trace::LayerTrace>) {
+        let m = &self.meta;
+        let mut x = if m.batch_first {
+            input
+        } else {
+            input.swap_dims(0, 1)
+        };
+        let [b, t, _] = x.dims();
+        let device = x.device();
+        let lens = lengths.map_or_else(|| vec![t; b], <[usize]>::to_vec);
+        assert_eq!(lens.len(), b, "one length per batch row");
+        assert!(
+            lens.iter().all(|&l| (1..=t).contains(&l)),
+            "lengths must be in 1..={t}: {lens:?}"
+        );
+        let h0 = hidden
+            .unwrap_or_else(|| Tensor::zeros([m.n_layers * m.directions, b, m.d_hidden], &device));
+        // `[B, 1]` per step: 1 where the step is within the row's length.
+        let valid: Vec<Tensor<2>> = (0..t)
+            .map(|s| {
+                let v: Vec<f32> = lens.iter().map(|&l| f32::from(u8::from(s < l))).collect();
+                Tensor::from_data(TensorData::new(v, [b, 1]), &device)
+            })
+            .collect();
+        let (mut finals, mut traces) = (Vec::new(), Vec::new());
+        for layer in 0..m.n_layers {
+            if layer > 0 {
+                let training = regularise::training(&self.dropout, &device);
+                x = regularise::dropout(x, self.dropout.prob, m.dropout_kind, 1, training);
+            }
+            let mut outputs = Vec::with_capacity(m.directions);
+            for direction in 0..m.directions {
+                let index = layer * m.directions + direction;
+                let (a, b_) = self.coefficients(self.maps[index].forward(x.clone()));
+                let gate = match m.cell {
+                    MinCell::MinGru => ("z", a.clone().neg() + 1.0),
+                    MinCell::MinLstm => ("f", a.clone()),
+                };
+                let mut h = h0.clone().narrow(0, index, 1).reshape([b, m.d_hidden]);
+                let mut outs = vec![None; t];
+                let mut probes = vec![None; t];
+                let order: Vec<usize> = if direction == 1 {
+                    (0..t).rev().collect()
+                } else {
+                    (0..t).collect()
+                };
+                for s in order {
+                    let at = |v: &Tensor<3>| v.clone().narrow(1, s, 1).reshape([b, m.d_hidden]);
+                    let mut new = at(&a) * h.clone() + at(&b_);
+                    if device.is_autodiff() {
+                        let probe = Tensor::<2>::zeros([m.d_hidden, b], &device).require_grad();
+                        new = new + probe.clone().transpose();
+                        probes[s] = Some(probe);
+                    }
+                    h = h.clone() + (new.clone() - h) * valid[s].clone();
+                    outs[s] = Some(new * valid[s].clone());
+                }
+                finals.push(h.reshape([1, b, m.d_hidden]));
+                let states = Tensor::stack::<3>(outs.into_iter().flatten().collect(), 1);
+                traces.push(crate::trace::LayerTrace {
+                    layer,
+                    direction,
+                    hidden: states.clone(),
+                    cell: None,
+                    gates: vec![gate],
+                    probes: probes.into_iter().flatten().collect(),
+                });
+                outputs.push(states);
+            }
+            x = Tensor::cat(outputs, 2);
+        }
+        let out = if m.batch_first { x } else { x.swap_dims(0, 1) };
+        (out, Tensor::cat(finals, 0), traces)
+    }
+
     /// One timestep of a unidirectional stack, in the sequential form: `input` `[B, d_input]`
     /// → output `[B, H]` and the new state `[L, B, H]`.
     ///

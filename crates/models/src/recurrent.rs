@@ -459,6 +459,7 @@ impl Recurrent {
                 x.clone().transpose(),
                 h_prev.clone(),
                 c_prev.clone(),
+                None,
             );
             let zone = |new, prev| regularise::zoneout(new, prev, regular.zoneout, training);
             let h = zone(h, h_prev).transpose();
@@ -477,7 +478,7 @@ impl Recurrent {
     /// The recurrent weight `W_hh` of layer-direction `index` for one call: with weight drop's
     /// mask in training (the one drawn by [`with_weight_drop_drawn`](Self::with_weight_drop_drawn),
     /// else a new one).
-    fn w_hh(&self, index: usize, training: bool) -> Tensor<2> {
+    pub(crate) fn w_hh(&self, index: usize, training: bool) -> Tensor<2> {
         if let Some(drawn) = &self.meta.drawn_w_hh {
             return drawn[index].clone();
         }
@@ -518,7 +519,7 @@ impl Recurrent {
     }
 
     /// Dropout with probability `p` of a whole sequence in the stack's layout.
-    fn drop_sequence(&self, x: Tensor<3>, p: f64) -> Tensor<3> {
+    pub(crate) fn drop_sequence(&self, x: Tensor<3>, p: f64) -> Tensor<3> {
         let time_dim = usize::from(self.meta.batch_first);
         let training = self.training(&x.device());
         regularise::dropout(x, p, self.meta.regular.kind, time_dim, training)
@@ -526,7 +527,7 @@ impl Recurrent {
 
     /// Dropout with probability `p` of a sequence of per-step `[features, B]` tensors: a new
     /// mask per step, or one for all steps where the masks are variational.
-    fn drop_steps(&self, steps: Vec<Tensor<2>>, p: f64) -> Vec<Tensor<2>> {
+    pub(crate) fn drop_steps(&self, steps: Vec<Tensor<2>>, p: f64) -> Vec<Tensor<2>> {
         let Some(first) = steps.first() else {
             return steps;
         };
@@ -634,6 +635,7 @@ impl Recurrent {
                     w_hh: self.w_hh(index, training),
                     zoneout: meta.regular.zoneout,
                     training,
+                    record: false,
                 });
                 outputs.push(out.outputs);
                 hs.push(out.h_n.transpose());
@@ -756,7 +758,7 @@ impl Recurrent {
     }
 
     /// Splits a stacked state into per layer-direction `[B, ·]` tensors (zeros when `None`).
-    fn initial_states(
+    pub(crate) fn initial_states(
         &self,
         state: Option<RecurrentState>,
         batch: usize,
@@ -797,7 +799,7 @@ impl Recurrent {
         }
     }
 
-    fn pack_state(&self, hs: Vec<Tensor<2>>, cs: Vec<Tensor<2>>) -> RecurrentState {
+    pub(crate) fn pack_state(&self, hs: Vec<Tensor<2>>, cs: Vec<Tensor<2>>) -> RecurrentState {
         RecurrentState {
             hidden: Tensor::stack(hs, 0),
             cell: (!cs.is_empty()).then(|| Tensor::stack(cs, 0)),

@@ -18,7 +18,7 @@
 
 use burn::Tensor;
 
-use crate::cell::{CellKind, cell_step};
+use crate::cell::{CellKind, StepGates, cell_step};
 use crate::lengths::StepMasks;
 use crate::params::DirectionParams;
 use crate::regularise;
@@ -46,6 +46,19 @@ pub(crate) struct LoopInput<'a> {
     pub zoneout: f64,
     /// Whether the regularisers act (see [`regularise`](crate::regularise)).
     pub training: bool,
+    /// Whether to record every step for a trace ([`Recorded`]).
+    pub record: bool,
+}
+
+/// What a traced loop records of every step (in time order, column layout).
+pub(crate) struct Recorded {
+    /// The gate activations of each step.
+    pub gates: Vec<StepGates>,
+    /// The cell state after each step, `[H, B]` (LSTM `c`; the sLSTM's `c`, its first third).
+    pub cells: Vec<Tensor<2>>,
+    /// On an autodiff device: a zero leaf added to each step's new hidden state, whose
+    /// gradient is `∂L/∂h_t`.
+    pub probes: Vec<Tensor<2>>,
 }
 
 /// What the loop returns, in column layout.
@@ -56,6 +69,8 @@ pub(crate) struct LoopOutput {
     pub h_n: Tensor<2>,
     /// Final cell state `[H, B]` (LSTM only).
     pub c_n: Option<Tensor<2>>,
+    /// Every step, where the input asked for it.
+    pub recorded: Option<Recorded>,
 }
 
 /// The time loop of one direction of one layer.
@@ -116,6 +131,7 @@ impl LayerLoop for TensorOpLoop {
             w_hh,
             zoneout,
             training,
+            record,
         } = input;
         let time = inputs.len();
         let mut weights = params.step_weights(kind);
@@ -123,13 +139,35 @@ impl LayerLoop for TensorOpLoop {
         let zone = |new, prev| regularise::zoneout(new, prev, zoneout, training);
         let (mut h, mut c) = (h0, c0);
         let mut outputs: Vec<Option<Tensor<2>>> = vec![None; time];
+        let slots =
+            || -> Vec<Option<Tensor<2>>> { if record { vec![None; time] } else { Vec::new() } };
+        let (mut cells, mut probes) = (slots(), slots());
+        let mut gates: Vec<Option<StepGates>> = if record { vec![None; time] } else { Vec::new() };
+        let hidden = weights.d_hidden;
         let order: Box<dyn Iterator<Item = usize>> = if reverse {
             Box::new((0..time).rev())
         } else {
             Box::new(0..time)
         };
         for t in order {
-            let (h_new, c_new) = cell_step(kind, &weights, inputs[t].clone(), h.clone(), c.clone());
+            let mut step_gates = Vec::new();
+            let (mut h_new, c_new) = cell_step(
+                kind,
+                &weights,
+                inputs[t].clone(),
+                h.clone(),
+                c.clone(),
+                record.then_some(&mut step_gates),
+            );
+            if record {
+                if h_new.device().is_autodiff() {
+                    let probe = h_new.zeros_like().require_grad();
+                    h_new = h_new + probe.clone();
+                    probes[t] = Some(probe);
+                }
+                gates[t] = Some(step_gates);
+                cells[t] = c_new.as_ref().map(|c| c.clone().narrow(0, 0, hidden));
+            }
             let h_new = zone(h_new, h.clone());
             let c_new = c_new.zip(c.clone()).map(|(new, prev)| zone(new, prev));
             let (y, h_next, c_next) = match masks {
@@ -147,6 +185,11 @@ impl LayerLoop for TensorOpLoop {
                 .collect(),
             h_n: h,
             c_n: c,
+            recorded: record.then(|| Recorded {
+                gates: gates.into_iter().flatten().collect(),
+                cells: cells.into_iter().flatten().collect(),
+                probes: probes.into_iter().flatten().collect(),
+            }),
         }
     }
 }

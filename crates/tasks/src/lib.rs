@@ -6,7 +6,9 @@
 //! - [`sentiment`]: sentence classification with masked pooling;
 //! - [`forecast`]: uni- and multivariate time-series forecasting with baselines and backtests;
 //! - [`speech`]: spoken-digit recognition from WAV files (log-mel/MFCC features);
-//! - [`translate`]: machine translation with attention and beam search.
+//! - [`translate`]: machine translation with attention and beam search;
+//! - [`memory`]: how far back a recurrent network remembers: the adding problem, copy memory
+//!   and parity with longer test strings, generated from a seed.
 //!
 //! [`task`] is the lifecycle every task shares (the [`Task`](task::Task) trait: its config,
 //! artefacts, data, model, report and commands, with generic `train`, `resume`, `eval` and
@@ -28,6 +30,7 @@ pub mod config;
 pub mod device;
 pub mod entry;
 pub mod forecast;
+pub mod memory;
 pub mod metrics;
 pub mod plot;
 pub mod registry;

@@ -17,6 +17,7 @@ pub static TASKS: &[&dyn Registered] = &[
     &Entry::<crate::forecast::ForecastTask>::new(),
     &crate::speech::SPEECH,
     &Entry::<crate::translate::TranslateTask>::new(),
+    &Entry::<crate::memory::MemoryTask>::new(),
 ];
 
 /// The names of every task, quoted, for messages and help.

@@ -1,0 +1,296 @@
+//! Seeing inside a recurrent stack: [`Recurrent::trace`] runs a batch and keeps, for every layer
+//! and direction, the hidden and cell state and every gate's activation at every step, and
+//! lets the caller read `‖∂L/∂h_t‖`, the gradient of a loss of their choice with respect to
+//! each step's hidden state ([`StackTrace::hidden_grad_norms`]).
+//!
+//! A trace runs the tensor-op time loop one step at a time (the min cells their sequential
+//! form), never the fused op, so an untraced forward pays nothing for it. To read the gradient
+//! at every step, each step's new hidden state gets a zero leaf added (a *probe*): the output is
+//! unchanged, and the probe's gradient after `backward` is `∂L/∂h_t`, through every later step.
+//!
+//! ```no_run
+//! use burn::prelude::*;
+//! use rnnlab_models::{CellType, RecurrentConfig};
+//!
+//! let device = Device::flex().autodiff();
+//! let stack = RecurrentConfig::new(CellType::Lstm, 4, 16).with_n_layers(2).init(&device);
+//! let x = Tensor::<3>::zeros([1, 50, 4], &device); // [B, T, d_input]
+//! let trace = stack.trace(x, None, None);
+//! let forget = trace.layers[0].gate("f").unwrap(); // [B, T, H], in (0, 1)
+//! // A loss at the last step; how far back does its gradient reach?
+//! let grads = trace.output.clone().narrow(1, 49, 1).sum().backward();
+//! let norms = trace.hidden_grad_norms(&grads); // [layer][t]
+//! ```
+
+use burn::Tensor;
+
+use crate::lengths::StepMasks;
+use crate::recurrent::Recurrent;
+use crate::state::RecurrentState;
+use crate::time_loop::{LayerLoop, LoopInput, Recorded, TensorOpLoop, split_time};
+
+/// What a trace kept of one layer and direction, batch-first `[B, T, ·]` whatever the stack's
+/// layout. Past a row's length `hidden` is zero, as the stack's output is, and the gates and
+/// the cell hold what the step computed and discarded: read them for `t < length` only.
+#[derive(Clone, Debug)]
+pub struct LayerTrace {
+    /// The layer, from 0.
+    pub layer: usize,
+    /// 0 forward, 1 the time-reversed direction.
+    pub direction: usize,
+    /// The new hidden state of every step, `[B, T, H_out]`.
+    pub hidden: Tensor<3>,
+    /// The new cell state of every step, `[B, T, H]`: the LSTM's and the sLSTM's `c`; `None`
+    /// for the other cells.
+    pub cell: Option<Tensor<3>>,
+    /// Every gate's activation at every step, `[B, T, H]` each, by name in the cell's order:
+    /// LSTM `i f g o` (`g` the tanh candidate), GRU `r z n` (`n` the candidate), sLSTM
+    /// `i f z o` (`i` the stabilised input gate `e^(ĩ − m')`, `f` the forget gate `σ(f̃)`),
+    /// minGRU `z`, minLSTM `f` (the normalised forget gate; the input gate is `1 − f`); none for
+    /// the Elman RNN.
+    pub gates: Vec<(&'static str, Tensor<3>)>,
+    /// One zero leaf per step `[H_out, B]` added to the new hidden state (autodiff devices
+    /// only).
+    pub(crate) probes: Vec<Tensor<2>>,
+}
+
+impl LayerTrace {
+    /// The activation of gate `name` (see [`gates`](Self::gates)), `[B, T, H]`.
+    pub fn gate(&self, name: &str) -> Option<Tensor<3>> {
+        self.gates
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, g)| g.clone())
+    }
+}
+
+/// What [`Recurrent::trace`] returns.
+#[derive(Clone, Debug)]
+pub struct StackTrace {
+    /// The stack's output, as [`Recurrent::forward`] returns it (its layout, zero past each
+    /// row's length); differentiable.
+    pub output: Tensor<3>,
+    /// The final state, as [`Recurrent::forward`] returns it.
+    pub state: RecurrentState,
+    /// Every layer and direction, indexed `layer · D + direction`.
+    pub layers: Vec<LayerTrace>,
+    /// Each row's length (all `T` without lengths).
+    pub lengths: Vec<usize>,
+}
+
+impl StackTrace {
+    /// `‖∂L/∂h_t‖` for every layer-direction (outer, indexed like [`layers`](Self::layers))
+    /// and step `t` (inner), from the gradients of a loss computed from
+    /// [`output`](Self::output) (or [`state`](Self::state)): the Euclidean norm over the
+    /// units, averaged over the rows whose length includes `t` (0 where none does, and where
+    /// the loss does not depend on the step).
+    ///
+    /// # Panics
+    /// If the trace ran on a device without autodiff (it has no probes to read).
+    #[cfg(feature = "autodiff")]
+    pub fn hidden_grad_norms(&self, grads: &burn::tensor::Gradients) -> Vec<Vec<f64>> {
+        self.layers
+            .iter()
+            .map(|layer| {
+                assert!(
+                    !layer.probes.is_empty(),
+                    "hidden_grad_norms needs a trace run on an autodiff device"
+                );
+                layer
+                    .probes
+                    .iter()
+                    .enumerate()
+                    .map(|(t, probe)| {
+                        let Some(grad) = probe.grad(grads) else {
+                            return 0.0;
+                        };
+                        let norms: Vec<f64> = grad
+                            .powi_scalar(2)
+                            .sum_dim(0)
+                            .sqrt()
+                            .into_data()
+                            .convert::<f64>()
+                            .try_to_vec()
+                            .expect("f64 values");
+                        let valid: Vec<f64> = norms
+                            .iter()
+                            .zip(&self.lengths)
+                            .filter(|&(_, &len)| t < len)
+                            .map(|(&n, _)| n)
+                            .collect();
+                        if valid.is_empty() {
+                            0.0
+                        } else {
+                            valid.iter().sum::<f64>() / valid.len() as f64
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// Per-step column-layout tensors `[F, B]` in time order → `[B, T, F]`.
+pub(crate) fn batch_first(steps: Vec<Tensor<2>>) -> Tensor<3> {
+    Tensor::stack::<3>(steps, 0).permute([2, 0, 1])
+}
+
+impl Recurrent {
+    /// Runs `input` like [`forward`](Self::forward) (or, with `lengths`,
+    /// [`forward_with_lengths`](Self::forward_with_lengths)) and keeps every step of every
+    /// layer and direction (see the [module docs](crate::trace)).
+    ///
+    /// - `input`: `[B, T, d_input]` (`[T, B, d_input]` when not batch-first);
+    /// - `lengths`: one per row, each in `1..=T`; `state`: as in `forward`.
+    ///
+    /// The trace's tensors are batch-first `[B, T, ·]`. The regularisers act as in `forward`
+    /// (a trace of a model in validation mode has none).
+    pub fn trace(
+        &self,
+        input: Tensor<3>,
+        lengths: Option<&[usize]>,
+        state: Option<RecurrentState>,
+    ) -> StackTrace {
+        let meta = &self.meta;
+        let [time, batch] = match input.dims() {
+            [b, t, _] if meta.batch_first => [t, b],
+            [t, b, _] => [t, b],
+        };
+        let lengths_vec = lengths.map_or_else(|| vec![time; batch], <[usize]>::to_vec);
+        if let Some(min) = &self.min {
+            let input = self.drop_sequence(input, meta.regular.input_dropout);
+            let (output, hidden, layers) = min.trace(input, lengths, state.map(|s| s.hidden));
+            let output = self.drop_sequence(output, meta.regular.output_dropout);
+            return StackTrace {
+                output,
+                state: RecurrentState::hidden(hidden),
+                layers,
+                lengths: lengths_vec,
+            };
+        }
+        let device = input.device();
+        let training = self.training(&device);
+        let input = self.drop_sequence(input, meta.regular.input_dropout);
+        let input = if meta.batch_first {
+            input.swap_dims(0, 1)
+        } else {
+            input
+        };
+        assert_eq!(
+            input.dims()[2],
+            meta.d_input,
+            "input has {} features, expected {}",
+            input.dims()[2],
+            meta.d_input
+        );
+        if let Some(l) = lengths {
+            assert_eq!(l.len(), batch, "{} lengths for a batch of {batch}", l.len());
+            assert!(
+                l.iter().all(|&l| (1..=time).contains(&l)),
+                "every length must be in 1..={time}, got {l:?}"
+            );
+        }
+        let (h0, c0) = self.initial_states(state, batch, &device);
+        let masks = lengths.and_then(|l| StepMasks::new(l, time, &device));
+        let mut steps: Vec<Tensor<2>> = split_time::<3, 2>(input)
+            .into_iter()
+            .map(Tensor::transpose)
+            .collect();
+        let (mut hs, mut cs, mut layers) = (Vec::new(), Vec::new(), Vec::new());
+        for layer in 0..meta.n_layers {
+            let mut outputs = Vec::with_capacity(meta.directions);
+            for direction in 0..meta.directions {
+                let index = layer * meta.directions + direction;
+                let out = TensorOpLoop.run(LoopInput {
+                    kind: meta.kind,
+                    params: &self.cells[index],
+                    inputs: &steps,
+                    h0: h0[index].clone().transpose(),
+                    c0: c0[index].clone().map(Tensor::transpose),
+                    masks: masks.as_ref(),
+                    reverse: direction == 1,
+                    w_hh: self.w_hh(index, training),
+                    zoneout: meta.regular.zoneout,
+                    training,
+                    record: true,
+                });
+                let Recorded {
+                    gates,
+                    cells,
+                    probes,
+                } = out.recorded.expect("a traced loop records");
+                layers.push(layer_trace(
+                    [layer, direction],
+                    batch_first(out.outputs.clone()),
+                    gates,
+                    cells,
+                    probes,
+                ));
+                outputs.push(out.outputs);
+                hs.push(out.h_n.transpose());
+                cs.extend(out.c_n.map(Tensor::transpose));
+            }
+            steps = if outputs.len() == 1 {
+                outputs.remove(0)
+            } else {
+                let backward = outputs.pop().expect("two directions");
+                let forward = outputs.pop().expect("two directions");
+                forward
+                    .into_iter()
+                    .zip(backward)
+                    .map(|(f, b)| Tensor::cat(vec![f, b], 0))
+                    .collect()
+            };
+            if layer + 1 < meta.n_layers {
+                steps = self.drop_steps(steps, self.dropout.prob);
+            }
+        }
+        let steps = self.drop_steps(steps, meta.regular.output_dropout);
+        let output = batch_first(steps);
+        let output = if meta.batch_first {
+            output
+        } else {
+            output.swap_dims(0, 1)
+        };
+        StackTrace {
+            output,
+            state: self.pack_state(hs, cs),
+            layers,
+            lengths: lengths_vec,
+        }
+    }
+}
+
+/// One layer-direction's trace from what its loop recorded (per step, column layout) and its
+/// outputs `hidden` `[B, T, H_out]`.
+pub(crate) fn layer_trace(
+    [layer, direction]: [usize; 2],
+    hidden: Tensor<3>,
+    gates: Vec<crate::cell::StepGates>,
+    cells: Vec<Tensor<2>>,
+    probes: Vec<Tensor<2>>,
+) -> LayerTrace {
+    let names: Vec<&'static str> = gates
+        .first()
+        .map(|g| g.iter().map(|(n, _)| *n).collect())
+        .unwrap_or_default();
+    let gates = names
+        .iter()
+        .enumerate()
+        .map(|(k, &name)| {
+            let steps = gates.iter().map(|g| g[k].1.clone()).collect();
+            (name, batch_first(steps))
+        })
+        .collect();
+    LayerTrace {
+        layer,
+        direction,
+        hidden,
+        cell: (!cells.is_empty()).then(|| batch_first(cells)),
+        gates,
+        probes,
+    }
+}
+
+#[cfg(test)]
+mod tests;
