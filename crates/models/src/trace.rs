@@ -89,30 +89,14 @@ impl StackTrace {
     /// If the trace ran on a device without autodiff (it has no probes to read).
     #[cfg(feature = "autodiff")]
     pub fn hidden_grad_norms(&self, grads: &burn::tensor::Gradients) -> Vec<Vec<f64>> {
-        self.layers
-            .iter()
-            .map(|layer| {
-                assert!(
-                    !layer.probes.is_empty(),
-                    "hidden_grad_norms needs a trace run on an autodiff device"
-                );
-                layer
-                    .probes
+        self.hidden_grad_norms_by_row(grads)
+            .into_iter()
+            .map(|steps| {
+                steps
                     .iter()
                     .enumerate()
-                    .map(|(t, probe)| {
-                        let Some(grad) = probe.grad(grads) else {
-                            return 0.0;
-                        };
-                        let norms: Vec<f64> = grad
-                            .powi_scalar(2)
-                            .sum_dim(0)
-                            .sqrt()
-                            .into_data()
-                            .convert::<f64>()
-                            .try_to_vec()
-                            .expect("f64 values");
-                        let valid: Vec<f64> = norms
+                    .map(|(t, rows)| {
+                        let valid: Vec<f64> = rows
                             .iter()
                             .zip(&self.lengths)
                             .filter(|&(_, &len)| t < len)
@@ -123,6 +107,41 @@ impl StackTrace {
                         } else {
                             valid.iter().sum::<f64>() / valid.len() as f64
                         }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// `‖∂L/∂h_t‖` of every row: `[layer-direction][t][row]` (see
+    /// [`hidden_grad_norms`](Self::hidden_grad_norms), which averages it over the rows), for a
+    /// caller that aligns rows of different lengths itself (by distance from each row's end).
+    ///
+    /// # Panics
+    /// If the trace ran on a device without autodiff.
+    #[cfg(feature = "autodiff")]
+    pub fn hidden_grad_norms_by_row(&self, grads: &burn::tensor::Gradients) -> Vec<Vec<Vec<f64>>> {
+        let rows = self.lengths.len();
+        self.layers
+            .iter()
+            .map(|layer| {
+                assert!(
+                    !layer.probes.is_empty(),
+                    "hidden_grad_norms needs a trace run on an autodiff device"
+                );
+                layer
+                    .probes
+                    .iter()
+                    .map(|probe| match probe.grad(grads) {
+                        Some(grad) => grad
+                            .powi_scalar(2)
+                            .sum_dim(0)
+                            .sqrt()
+                            .into_data()
+                            .convert::<f64>()
+                            .try_to_vec()
+                            .expect("f64 values"),
+                        None => vec![0.0; rows],
                     })
                     .collect()
             })

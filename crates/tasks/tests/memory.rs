@@ -1,6 +1,6 @@
 //! The memory task from experiment files: each problem trains, evaluates (the report beside its
-//! baseline) and resumes byte for byte; an impossible length, an unknown problem and a run of
-//! another problem are one error line each.
+//! baseline), shows how far back its loss reaches (`gradients`) and resumes byte for byte; an
+//! impossible length and an unknown problem are one error line each.
 
 mod common;
 
@@ -55,6 +55,19 @@ fn each_problem_trains_evaluates_and_stands_beside_its_baseline() {
         };
         for key in keys {
             assert!(results[key].is_number(), "{problem}: {key} in {results}");
+        }
+        // How far back the loss reaches: a row per distance, a finite norm per layer.
+        let flow = ok(&["gradients", &dir.display().to_string(), "--sequences", "8"]);
+        let rows: Vec<&str> = flow
+            .lines()
+            .skip(2)
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        assert!(rows.len() >= 3, "{flow}");
+        for row in rows {
+            let cells: Vec<f64> = row.split_whitespace().map(|c| c.parse().unwrap()).collect();
+            assert_eq!(cells.len(), 2, "{flow}");
+            assert!(cells[1].is_finite() && cells[1] >= 0.0, "{flow}");
         }
     }
     // The adding problem's baseline is Var(U₁ + U₂) = 1/6 in expectation; the copy baseline

@@ -114,11 +114,14 @@ impl Default for MemoryExperiment {
                 dropout: 0.0,
                 stack: StackOptions::default(),
             },
+            // Adam at 1e-2 with clipping at 1: at 1e-3 a 64-unit LSTM was still at the
+            // baseline after 20 epochs of the adding problem at T = 100; at 1e-2 it reached an
+            // MSE of 0.0003 in 10 (RESULTS.md).
             train: TrainSection {
                 grad_clip: 1.0,
                 early_stopping: 0,
                 keep_best: true,
-                ..TrainSection::new(10, 1e-3)
+                ..TrainSection::new(10, 1e-2)
             },
         }
     }

@@ -2,8 +2,9 @@
 //! remembers — the adding problem, copy memory and parity with longer test strings (see
 //! [`data`]) — each scored beside its trivial baseline, with any cell of the models crate. One
 //! file per job: [`config`], [`data`] (generation and batches), [`model`](MemoryModel),
-//! [`score`].
+//! [`score`], and the `gradients` command ([`flow`]: how far back the loss reaches).
 
+mod commands;
 pub mod config;
 pub mod data;
 mod model;
@@ -13,10 +14,12 @@ use anyhow::bail;
 use burn::prelude::Device;
 use rnnlab_models::RecurrentConfig;
 
+pub use commands::{GRADIENTS, GradientsArgs, flow};
 pub use config::{MemoryExperiment, Problem};
 pub use model::{MemoryConfig, MemoryModel};
 
 use crate::task::{Task, model_error};
+use crate::task_command::TaskCommand;
 use crate::training::Loaders;
 
 /// The memory task (`task = "memory"`).
@@ -75,6 +78,8 @@ impl Task for MemoryTask {
     ) -> anyhow::Result<Loaders<data::MemoryBatch>> {
         Ok(data::loaders(config, data, device))
     }
+
+    const COMMANDS: &'static [&'static dyn TaskCommand] = &[&commands::GRADIENTS];
 
     fn score(
         config: &MemoryExperiment,

@@ -10,7 +10,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::prelude::Device;
 use burn::tensor::{ExecutionError, Int};
 use burn::train::metric::{Adaptor, ItemLazy, LossInput};
-use rnnlab_models::{ConfigError, Recurrent, RecurrentConfig};
+use rnnlab_models::{ConfigError, Recurrent, RecurrentConfig, RecurrentState};
 
 use super::config::Problem;
 use super::data::{MemoryBatch, d_output};
@@ -55,13 +55,20 @@ impl MemoryModel {
     /// `[B, T, 9]` (copy: logits per step) as `[B, ·, ·]` (`[B, 1, ·]` for the first two).
     pub fn forward(&self, batch: &MemoryBatch) -> Tensor<3> {
         let inputs = batch.inputs.clone();
-        let [b, t, _] = inputs.dims();
+        let t = inputs.dims()[1];
         let full = batch.lengths.iter().all(|&l| l == t);
         let (out, state) = if full {
             self.rnn.forward(inputs, None)
         } else {
             self.rnn.forward_with_lengths(inputs, &batch.lengths, None)
         };
+        self.head_of(out, &state)
+    }
+
+    /// The head over the stack's output `[B, T, ·]` and final state, as [`forward`]
+    /// returns it.
+    pub fn head_of(&self, out: Tensor<3>, state: &RecurrentState) -> Tensor<3> {
+        let b = out.dims()[0];
         match self.problem {
             Problem::Copy => self.head.forward(out),
             Problem::Adding | Problem::Parity => {
@@ -81,7 +88,11 @@ impl MemoryModel {
     /// The loss of a batch: mean squared error (adding), or cross-entropy per sequence
     /// (parity) or per step (copy).
     pub fn loss(&self, batch: &MemoryBatch) -> Tensor<1> {
-        let out = self.forward(batch);
+        self.loss_of(self.forward(batch), batch)
+    }
+
+    /// The loss of [`loss`](Self::loss) from the head's outputs `out`.
+    pub fn loss_of(&self, out: Tensor<3>, batch: &MemoryBatch) -> Tensor<1> {
         let [b, t, c] = out.dims();
         match self.problem {
             Problem::Adding => {
