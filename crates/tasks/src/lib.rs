@@ -30,6 +30,7 @@ pub mod config;
 pub mod device;
 pub mod entry;
 pub mod forecast;
+pub mod inspect;
 pub mod memory;
 pub mod metrics;
 pub mod plot;

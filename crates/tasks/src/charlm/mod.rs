@@ -6,6 +6,7 @@
 mod commands;
 pub mod config;
 pub mod data;
+mod inspect;
 mod model;
 pub mod ngram;
 mod sample;
@@ -17,6 +18,7 @@ use rnnlab_data::tokenizer::Tokenizer;
 
 pub use commands::{GENERATE, GenerateArgs, sample};
 pub use config::CharLmExperiment;
+pub use inspect::{INSPECT, InspectArgs};
 pub use model::{CharLm, CharLmConfig};
 pub use sample::{Sampler, SamplingConfig};
 
@@ -74,7 +76,7 @@ impl Task for CharLmTask {
         data::loaders(config, data, device)
     }
 
-    const COMMANDS: &'static [&'static dyn TaskCommand] = &[&commands::GENERATE];
+    const COMMANDS: &'static [&'static dyn TaskCommand] = &[&commands::GENERATE, &inspect::INSPECT];
 
     fn after_training(
         _config: &CharLmExperiment,

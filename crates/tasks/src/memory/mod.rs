@@ -14,7 +14,7 @@ use anyhow::bail;
 use burn::prelude::Device;
 use rnnlab_models::RecurrentConfig;
 
-pub use commands::{GRADIENTS, GradientsArgs, flow};
+pub use commands::{GRADIENTS, GradientsArgs, INSPECT, InspectArgs, flow};
 pub use config::{MemoryExperiment, Problem};
 pub use model::{MemoryConfig, MemoryModel};
 
@@ -79,7 +79,8 @@ impl Task for MemoryTask {
         Ok(data::loaders(config, data, device))
     }
 
-    const COMMANDS: &'static [&'static dyn TaskCommand] = &[&commands::GRADIENTS];
+    const COMMANDS: &'static [&'static dyn TaskCommand] =
+        &[&commands::GRADIENTS, &commands::INSPECT];
 
     fn score(
         config: &MemoryExperiment,

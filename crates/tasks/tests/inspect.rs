@@ -1,0 +1,181 @@
+//! `rnnlab inspect`: one self-contained page (nothing fetched, no scripts) per run that headless
+//! Chromium renders with every section: units over the input, gate saturation per layer,
+//! gradient flow per layer; bad arguments are one error line each and leave no page behind.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+/// Debian's Chromium (`RNNLAB_CHROMIUM` names another).
+fn chromium() -> Result<PathBuf, String> {
+    let path = std::env::var("RNNLAB_CHROMIUM")
+        .map_or_else(|_| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!("no Chromium at {}", path.display()))
+    }
+}
+
+/// The page's DOM after headless Chromium loaded and rendered it.
+fn rendered(browser: &Path, page: &Path, profile: &Path) -> String {
+    let out = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    assert!(
+        out.status.success(),
+        "chromium failed on {}: {}",
+        page.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn inspect_pages_are_self_contained_and_render_in_headless_chromium() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs").display().to_string();
+    let lm = run_dir(&ok(&[
+        "train",
+        &tiny_lm(tmp.path(), "lm", "", 1),
+        "--runs",
+        &runs,
+    ]));
+    let lm_page = tmp.path().join("lm.html");
+    let text = "a rose by any other (name) would \"smell\" as sweet.\na rose";
+    ok(&[
+        "inspect",
+        &lm.display().to_string(),
+        "--text",
+        text,
+        "--out",
+        &lm_page.display().to_string(),
+    ]);
+    let memory = write(
+        tmp.path(),
+        "copy.toml",
+        "task = \"memory\"\nname = \"copy\"\n[data]\nproblem = \"copy\"\nlength = 6\n\
+         n_train = 100\nn_valid = 20\nn_test = 20\nbatch_size = 20\n[model]\ncell = \"gru\"\n\
+         d_hidden = 12\n[train]\nepochs = 1\n",
+    );
+    let memory = run_dir(&ok(&["train", &memory, "--runs", &runs]));
+    let memory_page = tmp.path().join("memory.html");
+    ok(&[
+        "inspect",
+        &memory.display().to_string(),
+        "--sequence",
+        "3",
+        "--units",
+        "0,5",
+        "--out",
+        &memory_page.display().to_string(),
+    ]);
+    let browser = chromium();
+    let render = rnnlab_models::testing::run_or_skip(
+        "inspect_pages_are_self_contained_and_render_in_headless_chromium (rendering)",
+        browser.clone().map(|_| ()),
+        "apt-get install chromium",
+    );
+    for (page, gates, shown) in [
+        (
+            &lm_page,
+            ["gate-i", "gate-f", "gate-o"],
+            "most correlated with the position in the line",
+        ),
+        (
+            &memory_page,
+            ["gate-r", "gate-z", "gate-r"],
+            "layer 0 unit 5",
+        ),
+    ] {
+        let html = std::fs::read_to_string(page).unwrap();
+        // Self-contained: nothing to fetch, nothing to run.
+        for outside in ["http://", "https://", "<script", "<link", "src="] {
+            assert!(
+                !html.contains(outside),
+                "{}: {outside:?} in the page",
+                page.display()
+            );
+        }
+        // What the page must show, as written and, where there is a browser, as rendered.
+        let needed = [
+            "id=\"units\"",
+            "id=\"saturation\"",
+            "id=\"flow-plot\"",
+            "class=\"layer-line\"",
+            shown,
+        ];
+        let gates = gates.map(|g| format!("class=\"{g}\""));
+        let mut texts = vec![html];
+        if render {
+            let browser = browser.as_ref().expect("checked");
+            texts.push(rendered(browser, page, &tmp.path().join("profile")));
+        }
+        for text in texts {
+            for needed in needed
+                .iter()
+                .copied()
+                .chain(gates.iter().map(String::as_str))
+            {
+                assert!(
+                    text.contains(needed),
+                    "{}: {needed} missing",
+                    page.display()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_inspect_arguments_are_one_line_each() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs").display().to_string();
+    let lm = run_dir(&ok(&[
+        "train",
+        &tiny_lm(tmp.path(), "lm", "", 1),
+        "--runs",
+        &runs,
+    ]))
+    .display()
+    .to_string();
+    let out = tmp.path().join("page.html");
+    let out_s = out.display().to_string();
+    fails(
+        &["inspect", &lm, "--out", &out_s],
+        "inspect needs the input: --text TEXT or --file FILE",
+    );
+    fails(
+        &[
+            "inspect", &lm, "--text", "a rose", "--units", "7:1", "--out", &out_s,
+        ],
+        "--units 7:1",
+    );
+    fails(
+        &[
+            "inspect", &lm, "--text", "a rose", "--units", "x", "--out", &out_s,
+        ],
+        "expected units like 17 or 1:17",
+    );
+    fails(
+        &["inspect", &lm, "--text", "a", "--out", &out_s],
+        "needs at least 2 tokens",
+    );
+    assert!(!out.exists(), "no page is left behind");
+}
