@@ -1,6 +1,7 @@
-//! `rnnlab inspect`: one self-contained page (nothing fetched, no scripts) per run that headless
-//! Chromium renders with every section: units over the input, gate saturation per layer,
-//! gradient flow per layer; bad arguments are one error line each and leave no page behind.
+//! `rnnlab inspect`: one self-contained page (nothing fetched, no scripts) per run of every task
+//! with a recurrent stack but translation, which headless Chromium renders with every section:
+//! units over the input, the task's own (token weights), gate saturation per layer, gradient
+//! flow per layer; bad arguments are one error line each and leave no page behind.
 
 mod common;
 
@@ -86,6 +87,43 @@ fn inspect_pages_are_self_contained_and_render_in_headless_chromium() {
         "--out",
         &memory_page.display().to_string(),
     ]);
+    // Sentiment (with the tokens' weights), forecasting (a test window) and speech (a WAV).
+    let sentiment = run_dir(&ok(&[
+        "train",
+        &tiny_sentiment(tmp.path(), "s", &keyword_lines(), "", "epochs = 1"),
+        "--runs",
+        &runs,
+    ]));
+    let sentiment_page = tmp.path().join("sentiment.html");
+    ok(&[
+        "inspect",
+        &sentiment.display().to_string(),
+        "--text",
+        "a superb film",
+        "--out",
+        &sentiment_page.display().to_string(),
+    ]);
+    let forecast = run_dir(&ok(&strs(&airline(&["train.epochs=1", "--runs", &runs]))));
+    let forecast_page = tmp.path().join("forecast.html");
+    ok(&[
+        "inspect",
+        &forecast.display().to_string(),
+        "--origin",
+        "0",
+        "--out",
+        &forecast_page.display().to_string(),
+    ]);
+    let (speech, recordings) = tiny_speech(tmp.path(), "");
+    let speech = run_dir(&ok(&["train", &speech, "--runs", &runs]));
+    let speech_page = tmp.path().join("speech.html");
+    ok(&[
+        "inspect",
+        &speech.display().to_string(),
+        "--wav",
+        &format!("{recordings}/2_theo_0.wav"),
+        "--out",
+        &speech_page.display().to_string(),
+    ]);
     let browser = chromium();
     let render = rnnlab_models::testing::run_or_skip(
         "inspect_pages_are_self_contained_and_render_in_headless_chromium (rendering)",
@@ -102,6 +140,21 @@ fn inspect_pages_are_self_contained_and_render_in_headless_chromium() {
             &memory_page,
             ["gate-r", "gate-z", "gate-r"],
             "layer 0 unit 5",
+        ),
+        (
+            &sentiment_page,
+            ["gate-r", "gate-z", "gate-r"],
+            "Token weights",
+        ),
+        (
+            &forecast_page,
+            ["gate-r", "gate-z", "gate-r"],
+            "the window before test row",
+        ),
+        (
+            &speech_page,
+            ["gate-r", "gate-z", "gate-r"],
+            "the predicted digit",
         ),
     ] {
         let html = std::fs::read_to_string(page).unwrap();

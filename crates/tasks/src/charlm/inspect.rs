@@ -20,7 +20,7 @@ use crate::task_command::Cmd;
 /// `rnnlab inspect` (char LM).
 pub static INSPECT: Cmd<InspectArgs> = Cmd::new(
     "inspect",
-    "Write an HTML page of what a run's recurrent stack does on one input: units, gates, gradient flow",
+    "A char-LM run's network on a text, as an HTML page: units, gates, gradient flow",
     inspect,
 );
 

@@ -8,6 +8,7 @@ mod commands;
 pub mod config;
 pub mod data;
 pub mod ets;
+mod inspect;
 mod model;
 pub mod plot;
 pub mod score;
@@ -18,6 +19,7 @@ use rnnlab_data::timeseries::TsBatch;
 
 pub use commands::{BACKTEST, BacktestArgs, FORECAST, ForecastArgs};
 pub use config::ForecastExperiment;
+pub use inspect::{INSPECT, InspectArgs};
 pub use model::{ForecastConfig, ForecastModel, Residual};
 
 use crate::task::Task;
@@ -72,7 +74,7 @@ impl Task for ForecastTask {
     }
 
     const COMMANDS: &'static [&'static dyn TaskCommand] =
-        &[&commands::FORECAST, &commands::BACKTEST];
+        &[&commands::FORECAST, &commands::BACKTEST, &inspect::INSPECT];
 
     fn score(
         config: &ForecastExperiment,

@@ -108,13 +108,25 @@ pub struct ForecastModel {
 impl ForecastModel {
     /// `input` `[B, lookback, n_in]` → forecast `[B, horizon, n_out]`.
     pub fn forward(&self, input: Tensor<3>) -> Tensor<3> {
+        let (out, _) = self.rnn.forward(self.encoder_input(input.clone()), None);
+        self.decode(out, input)
+    }
+
+    /// What the encoder reads of `input` `[B, lookback, n_in]`: the window, or (with
+    /// `relative_input`) the window minus its last step.
+    pub fn encoder_input(&self, input: Tensor<3>) -> Tensor<3> {
+        let l = input.dims()[1];
+        match self.relative_input {
+            true => input.clone() - input.narrow(1, l - 1, 1),
+            false => input,
+        }
+    }
+
+    /// The forecast `[B, horizon, n_out]` from the encoder's output `out` `[B, lookback, ·]`
+    /// over [`encoder_input`](Self::encoder_input)`(input)`.
+    pub fn decode(&self, out: Tensor<3>, input: Tensor<3>) -> Tensor<3> {
         let [b, l, _] = input.dims();
         let (h, n_out) = (self.horizon, self.outputs.len());
-        let encoded = match self.relative_input {
-            true => input.clone() - input.clone().narrow(1, l - 1, 1),
-            false => input.clone(),
-        };
-        let (out, _) = self.rnn.forward(encoded, None);
         let d = out.dims()[2];
         let last = out.narrow(1, l - 1, 1).reshape([b, d]);
         let delta = self.head.forward(last).reshape([b, h, n_out]);

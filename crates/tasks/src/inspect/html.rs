@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{Inspection, SATURATED};
+use super::{Extra, Inspection, SATURATED};
 
 /// Colours of the gates in the saturation plots, in the order they appear.
 const GATE_COLOURS: [&str; 4] = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd"];
@@ -56,6 +56,7 @@ pub(super) fn page(ins: &Inspection) -> String {
         title = escape(&ins.title)
     );
     units(&mut p, ins);
+    extras(&mut p, ins);
     saturation(&mut p, ins);
     flow(&mut p, ins);
     p.push_str("</body>\n</html>\n");
@@ -91,6 +92,64 @@ fn units(p: &mut String, ins: &Inspection) {
         p.push_str("</div></div>\n");
     }
     p.push_str("</section>\n");
+}
+
+fn extras(p: &mut String, ins: &Inspection) {
+    for extra in &ins.extras {
+        match extra {
+            Extra::TokenWeights { title, weights } => {
+                let top = weights.iter().copied().fold(0.0f64, f64::max).max(1e-12);
+                let _ = write!(
+                    p,
+                    "<section class=\"token-weights\">\n<h2>{}</h2>\n<div class=\"tokens\">",
+                    escape(title)
+                );
+                for (token, &w) in ins.tokens.iter().zip(weights) {
+                    let _ = write!(
+                        p,
+                        "<span title=\"{w:.3}\" style=\"background:rgba(44,160,44,{:.3})\">{}</span>",
+                        (w / top).clamp(0.0, 1.0),
+                        shown(token)
+                    );
+                }
+                p.push_str("</div>\n</section>\n");
+            }
+            Extra::Matrix {
+                title,
+                rows,
+                columns,
+                values,
+            } => {
+                let _ = write!(
+                    p,
+                    "<section class=\"matrix\">\n<h2>{}</h2>\n<table style=\"border-collapse: \
+                     collapse; font-family: monospace\">\n<tr><td></td>",
+                    escape(title)
+                );
+                for c in columns {
+                    let _ = write!(
+                        p,
+                        "<th style=\"writing-mode: vertical-rl; font-weight: normal\">{}</th>",
+                        shown(c)
+                    );
+                }
+                p.push_str("</tr>\n");
+                for (r, row) in rows.iter().zip(values) {
+                    let _ = write!(p, "<tr><th style=\"text-align: right\">{}</th>", shown(r));
+                    for &v in row {
+                        let _ = write!(
+                            p,
+                            "<td title=\"{v:.3}\" style=\"width: 1.4em; height: 1.4em; \
+                             background: rgba(0,0,0,{:.3})\"></td>",
+                            v.clamp(0.0, 1.0)
+                        );
+                    }
+                    p.push_str("</tr>\n");
+                }
+                p.push_str("</table>\n</section>\n");
+            }
+        }
+    }
 }
 
 fn saturation(p: &mut String, ins: &Inspection) {

@@ -62,6 +62,31 @@ pub struct Inspection {
     pub flow: Vec<(String, Vec<f64>)>,
     /// What the loss of the gradient flow is.
     pub loss: String,
+    /// What the task adds (token weights, an attention matrix), shown after the units.
+    pub extras: Vec<Extra>,
+}
+
+/// A task's own section of the page.
+#[derive(Clone, Debug)]
+pub enum Extra {
+    /// A weight per input step (e.g. attention pooling's), shown over the input.
+    TokenWeights {
+        /// What the weights are.
+        title: String,
+        /// One per step of [`Inspection::tokens`].
+        weights: Vec<f64>,
+    },
+    /// A matrix (e.g. translation attention: a row per output token, a column per input one).
+    Matrix {
+        /// What it is.
+        title: String,
+        /// Row labels.
+        rows: Vec<String>,
+        /// Column labels.
+        columns: Vec<String>,
+        /// `values[row][column]`, in [0, 1].
+        values: Vec<Vec<f64>>,
+    },
 }
 
 /// A named per-step feature of the input that a unit may follow (e.g. "inside quotes").
@@ -206,6 +231,7 @@ impl Inspection {
             saturation,
             flow,
             loss,
+            extras: Vec::new(),
         })
     }
 }

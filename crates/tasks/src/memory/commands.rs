@@ -113,7 +113,7 @@ fn gradients(a: GradientsArgs, device: &Device) -> anyhow::Result<()> {
 /// `rnnlab inspect` (memory).
 pub static INSPECT: Cmd<InspectArgs> = Cmd::new(
     "inspect",
-    "Write an HTML page of what a run's recurrent stack does on one input: units, gates, gradient flow",
+    "A memory run's network on a test sequence, as an HTML page: units, gates, gradient flow",
     inspect,
 );
 

@@ -9,6 +9,7 @@ pub mod config;
 pub mod data;
 pub mod ensemble;
 mod explain;
+mod inspect;
 mod model;
 pub mod score;
 pub mod tfidf;
@@ -24,6 +25,7 @@ use rnnlab_data::tokenizer::Tokenizer;
 pub use commands::{ENSEMBLE, EnsembleArgs, PREDICT, PredictArgs};
 pub use config::SentimentExperiment;
 pub use explain::{Explanation, explain};
+pub use inspect::{INSPECT, InspectArgs};
 pub use model::{NgramBag, SentimentClassifier, SentimentConfig};
 pub use rnnlab_models::Pooling;
 
@@ -85,7 +87,7 @@ impl Task for SentimentTask {
     }
 
     const COMMANDS: &'static [&'static dyn TaskCommand] =
-        &[&commands::PREDICT, &commands::ENSEMBLE];
+        &[&commands::PREDICT, &commands::ENSEMBLE, &inspect::INSPECT];
 
     fn metrics(
         training: SupervisedTraining<Step<SentimentClassifier>>,

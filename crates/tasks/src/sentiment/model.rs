@@ -195,6 +195,19 @@ pub struct Classified {
     pub weights: Option<Tensor<2>>,
 }
 
+/// A batch as the stack's input, and what classifying its output needs
+/// ([`SentimentClassifier::encode`]).
+pub struct Encoded {
+    /// The stack's input `[B, T, ·]`.
+    pub x: Tensor<3>,
+    /// Each row's length.
+    pub lengths: Vec<usize>,
+    /// `[B, T]`: true at real tokens.
+    pub mask: Tensor<2, Bool>,
+    /// The n-gram bag's logits `[B, n_classes]`, where the model has one.
+    pub bag: Option<Tensor<2>>,
+}
+
 impl SentimentClassifier {
     /// A padded batch (`tokens` `[B, T]`, its lengths and `mask` `[B, T]`, its `pieces`
     /// `[B, T, K]` when the model has subwords, its `features` `[B, T, d_features]` when it
@@ -204,6 +217,16 @@ impl SentimentClassifier {
     /// # Panics
     /// When the model takes features and the batch has none of that width.
     pub fn forward(&self, batch: ClassBatch) -> Classified {
+        let encoded = self.encode(batch);
+        let (out, state) = self
+            .rnn
+            .forward_with_lengths(encoded.x.clone(), &encoded.lengths, None);
+        self.decide(out, state, encoded)
+    }
+
+    /// The stack's input for `batch` `[B, T, ·]` (embeddings, subwords, features), with what
+    /// [`decide`](Self::decide) needs besides the stack's output.
+    pub fn encode(&self, batch: ClassBatch) -> Encoded {
         let ClassBatch {
             tokens,
             lengths,
@@ -236,7 +259,25 @@ impl SentimentClassifier {
                 other.map(|f| f.dims()[2])
             ),
         };
-        let (out, state) = self.rnn.forward_with_lengths(x, &lengths, None);
+        Encoded {
+            x,
+            lengths,
+            mask,
+            bag,
+        }
+    }
+
+    /// The logits (and attention weights) from the stack's output `[B, T, ·]` and final state
+    /// over [`encode`](Self::encode)'s input.
+    pub fn decide(
+        &self,
+        out: Tensor<3>,
+        state: rnnlab_models::RecurrentState,
+        encoded: Encoded,
+    ) -> Classified {
+        let Encoded {
+            lengths, mask, bag, ..
+        } = encoded;
         let Pooled {
             vector: pooled,
             weights,

@@ -12,6 +12,7 @@ mod commands;
 pub mod config;
 pub mod ctc;
 pub mod data;
+mod inspect;
 mod model;
 mod plot;
 mod predict;
@@ -29,6 +30,7 @@ use rnnlab_data::audio::FrameBatch;
 
 pub use config::{SpeechExperiment, Target};
 pub use data::SpeechArtefacts;
+pub use inspect::{INSPECT, InspectArgs};
 pub use model::{Classified, CtcModel, CtcOutput, SpecAugment, SpeechClassifier, SpeechConfig};
 pub use plot::prediction_svg;
 pub use predict::{Frontend, Prediction, predict, recognise, transcribe};
@@ -58,7 +60,7 @@ fn require_target(config: &SpeechExperiment, target: Target) -> anyhow::Result<(
 
 impl Task for SpeechTask {
     const NAME: &'static str = "speech";
-    const COMMANDS: &'static [&'static dyn TaskCommand] = &[&commands::PREDICT];
+    const COMMANDS: &'static [&'static dyn TaskCommand] = &[&commands::PREDICT, &inspect::INSPECT];
     const HAS_ACCURACY: bool = true;
     type Config = SpeechExperiment;
     type Artefacts = SpeechArtefacts;
@@ -125,7 +127,7 @@ impl Task for SpeechTask {
 
 impl Task for SpeechCtcTask {
     const NAME: &'static str = "speech";
-    const COMMANDS: &'static [&'static dyn TaskCommand] = &[&commands::PREDICT];
+    const COMMANDS: &'static [&'static dyn TaskCommand] = &[&commands::PREDICT, &inspect::INSPECT];
     type Config = SpeechExperiment;
     type Artefacts = SpeechArtefacts;
     type Data = data::SpeechData;

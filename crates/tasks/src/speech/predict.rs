@@ -50,7 +50,11 @@ impl Frontend {
     }
 
     /// The normalised features of `path` as a batch of one, and its log-mel energies.
-    fn prepare(&self, path: &Path, device: &Device) -> anyhow::Result<(Tensor<3>, Vec<Vec<f32>>)> {
+    pub(crate) fn prepare(
+        &self,
+        path: &Path,
+        device: &Device,
+    ) -> anyhow::Result<(Tensor<3>, Vec<Vec<f32>>)> {
         let mel = self.extractor.log_mel(&read_wav(path)?, path)?;
         let mut features = self.extractor.from_log_mel(&mel);
         self.normalizer.transform(&mut features.values);
