@@ -1,7 +1,7 @@
-//! `rnnlab inspect`: one self-contained page (nothing fetched, no scripts) per run of every task
-//! with a recurrent stack but translation, which headless Chromium renders with every section:
-//! units over the input, the task's own (token weights), gate saturation per layer, gradient
-//! flow per layer; bad arguments are one error line each and leave no page behind.
+//! `rnnlab inspect`: one self-contained page (nothing fetched, no scripts) per run of every task,
+//! which headless Chromium renders with every section: units over the input, the task's own
+//! (token weights, the attention matrix), gate saturation per layer, gradient flow per layer;
+//! bad arguments are one error line each and leave no page behind.
 
 mod common;
 
@@ -124,6 +124,21 @@ fn inspect_pages_are_self_contained_and_render_in_headless_chromium() {
         "--out",
         &speech_page.display().to_string(),
     ]);
+    let translation = run_dir(&ok(&[
+        "train",
+        &tiny_translation(tmp.path(), ""),
+        "--runs",
+        &runs,
+    ]));
+    let translation_page = tmp.path().join("translation.html");
+    ok(&[
+        "inspect",
+        &translation.display().to_string(),
+        "--text",
+        "I am cold 1.",
+        "--out",
+        &translation_page.display().to_string(),
+    ]);
     let browser = chromium();
     let render = rnnlab_models::testing::run_or_skip(
         "inspect_pages_are_self_contained_and_render_in_headless_chromium (rendering)",
@@ -155,6 +170,11 @@ fn inspect_pages_are_self_contained_and_render_in_headless_chromium() {
             &speech_page,
             ["gate-r", "gate-z", "gate-r"],
             "the predicted digit",
+        ),
+        (
+            &translation_page,
+            ["gate-r", "gate-z", "gate-r"],
+            "Attention (a row per output token",
         ),
     ] {
         let html = std::fs::read_to_string(page).unwrap();

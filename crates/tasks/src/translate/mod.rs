@@ -9,6 +9,7 @@ mod commands;
 pub mod config;
 pub mod data;
 pub mod decode;
+mod inspect;
 mod model;
 mod plot;
 pub mod score;
@@ -20,6 +21,7 @@ use rnnlab_data::translation::tutorial_normalize;
 pub use commands::{TRANSLATE, TranslateArgs};
 pub use config::TranslateExperiment;
 pub use decode::{Decoding, Translation};
+pub use inspect::{INSPECT, InspectArgs};
 pub use model::{Memory, Seq2Seq, Seq2SeqConfig, Stepped};
 pub use plot::attention_svg;
 
@@ -77,7 +79,8 @@ impl Task for TranslateTask {
         data::loaders(config, data, device)
     }
 
-    const COMMANDS: &'static [&'static dyn TaskCommand] = &[&commands::TRANSLATE];
+    const COMMANDS: &'static [&'static dyn TaskCommand] =
+        &[&commands::TRANSLATE, &inspect::INSPECT];
 
     fn score(
         config: &TranslateExperiment,

@@ -185,11 +185,29 @@ impl Seq2Seq {
     /// `source` `[B, S]` with each row's `lengths` (1..=S) → the memory and the decoder's
     /// initial state `[L, B, H]`.
     pub fn encode(&self, source: Tensor<2, Int>, lengths: &[usize]) -> (Memory, RecurrentState) {
-        let [b, s] = source.dims();
+        let x = self.source_input(source);
+        let (out, state) = self.encoder.forward_with_lengths(x, lengths, None);
+        self.memory_of(out, state, lengths)
+    }
+
+    /// What the encoder reads of `source` `[B, S]`: the embeddings `[B, S, E]` (dropout in
+    /// training).
+    pub fn source_input(&self, source: Tensor<2, Int>) -> Tensor<3> {
         let device = source.device();
         let source_w = self.dropped(&self.source_embed, &device);
-        let x = self.dropout.forward(embedding(source_w, source));
-        let (out, state) = self.encoder.forward_with_lengths(x, lengths, None);
+        self.dropout.forward(embedding(source_w, source))
+    }
+
+    /// The memory and the decoder's initial state from the encoder's output `out` `[B, S, ·]`
+    /// and final `state` over [`source_input`](Self::source_input).
+    pub fn memory_of(
+        &self,
+        out: Tensor<3>,
+        state: RecurrentState,
+        lengths: &[usize],
+    ) -> (Memory, RecurrentState) {
+        let [b, s, _] = out.dims();
+        let device = out.device();
         let values = match &self.memory {
             Some(m) => m.forward(out),
             None => out,
