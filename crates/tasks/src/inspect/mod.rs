@@ -10,7 +10,7 @@
 //!   layer.
 //!
 //! A task builds an [`Inspection`] from a [`StackTrace`] of its model on the input
-//! ([`Inspection::new`]) and writes it with [`write`]; the page is `html.rs`.
+//! ([`Inspection::new`]) and writes it with [`write()`]; the page is `html.rs`.
 
 mod html;
 

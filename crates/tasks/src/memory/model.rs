@@ -65,7 +65,7 @@ impl MemoryModel {
         self.head_of(out, &state)
     }
 
-    /// The head over the stack's output `[B, T, ·]` and final state, as [`forward`]
+    /// The head over the stack's output `[B, T, ·]` and final state, as [`forward`](Self::forward)
     /// returns it.
     pub fn head_of(&self, out: Tensor<3>, state: &RecurrentState) -> Tensor<3> {
         let b = out.dims()[0];
