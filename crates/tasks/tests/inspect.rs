@@ -124,6 +124,27 @@ fn inspect_pages_are_self_contained_and_render_in_headless_chromium() {
         "--out",
         &speech_page.display().to_string(),
     ]);
+    // A digit-string (CTC) run over the same recordings.
+    let strings = write(
+        tmp.path(),
+        "strings.toml",
+        &format!(
+            "task = \"speech\"\nname = \"strings\"\n[data]\ntarget = \"sequence\"\n\
+             path = {recordings:?}\nvalid_takes = 2\nbatch_size = 8\n[data.sequences]\n\
+             train = 24\nvalid = 8\ntest = 8\nmax_digits = 4\n[model]\nd_hidden = 8\n\
+             n_layers = 1\n[train]\nepochs = 1\nkeep_best_by = \"loss\"\n"
+        ),
+    );
+    let strings = run_dir(&ok(&["train", &strings, "--runs", &runs]));
+    let strings_page = tmp.path().join("strings.html");
+    ok(&[
+        "inspect",
+        &strings.display().to_string(),
+        "--wav",
+        &format!("{recordings}/2_theo_0.wav"),
+        "--out",
+        &strings_page.display().to_string(),
+    ]);
     let translation = run_dir(&ok(&[
         "train",
         &tiny_translation(tmp.path(), ""),
@@ -170,6 +191,11 @@ fn inspect_pages_are_self_contained_and_render_in_headless_chromium() {
             &speech_page,
             ["gate-r", "gate-z", "gate-r"],
             "the predicted digit",
+        ),
+        (
+            &strings_page,
+            ["gate-r", "gate-z", "gate-r"],
+            "the best frame-by-frame path",
         ),
         (
             &translation_page,

@@ -1,6 +1,8 @@
 //! `rnnlab inspect` on a spoken-digit run: the stack traced over one recording's frames, its
 //! units over the frames, its gates, the reach of the loss of the predicted digit, and (with
-//! attention pooling) the frames' weights.
+//! attention pooling) the frames' weights. On a digit-string (CTC) run the loss is the
+//! negative log-probability of the best frame-by-frame path, and the page names the beam
+//! search's transcription.
 
 use std::path::PathBuf;
 
@@ -9,10 +11,11 @@ use burn::Tensor;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::Device;
+use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, TensorData};
 use rnnlab_models::{Pooled, pool};
 
-use super::{Frontend, SpeechTask, Target, target_of};
+use super::{Frontend, SpeechCtcTask, SpeechTask, Target, target_of, transcribe};
 use crate::inspect::{Extra, Inspection, parse_units, write};
 use crate::metrics::read_floats;
 use crate::task::load;
@@ -48,10 +51,7 @@ fn inspect(a: InspectArgs, device: &Device) -> anyhow::Result<()> {
     };
     let config = crate::config::ExperimentFile::read(&crate::run::config_of_run(&a.run)?)?;
     if target_of(&config, &[])? == Target::Sequence {
-        bail!(
-            "{}: a digit-string (CTC) run; inspect reads one-digit runs (data.target = \"digit\")",
-            a.run.display()
-        );
+        return inspect_ctc(&a, wav, device);
     }
     let run = load::<SpeechTask>(&a.run, device)?;
     let frontend = Frontend::new(&run.config, &run.artefacts)?;
@@ -80,31 +80,14 @@ fn inspect(a: InspectArgs, device: &Device) -> anyhow::Result<()> {
         .init(&autodiff)
         .forward(logits, target);
     let flow = trace.hidden_grad_norms(&loss.backward());
-    // Each frame shown by its index every 10 frames; its loudness (mean log-mel) is a feature.
-    let tokens = (0..frames)
-        .map(|t| {
-            if t % 10 == 0 {
-                format!("{t} ")
-            } else {
-                "·".into()
-            }
-        })
-        .collect();
-    let loudness = log_mel
-        .iter()
-        .map(|f| f.iter().map(|&v| f64::from(v)).sum::<f64>() / f.len().max(1) as f64)
-        .collect();
-    let position = (0..frames).map(|t| t as f64).collect();
+    let (tokens, features) = self::frames(&log_mel);
     let chosen = parse_units(a.units.as_deref().unwrap_or(""), trace.layers.len() - 1)?;
     let mut inspection = Inspection::new(
         format!("{}: {} → {digit}", a.run.display(), wav.display()),
         tokens,
         &trace,
         &chosen,
-        &[
-            ("the loudness (mean log-mel)", loudness),
-            ("the frame", position),
-        ],
+        &features,
         flow,
         format!("the cross-entropy of the predicted digit, {digit}"),
     )?;
@@ -117,4 +100,58 @@ fn inspect(a: InspectArgs, device: &Device) -> anyhow::Result<()> {
     write(&inspection, &a.out)?;
     println!("wrote {}", a.out.display());
     Ok(())
+}
+
+/// [`inspect`] on a digit-string (CTC) run.
+fn inspect_ctc(a: &InspectArgs, wav: &std::path::Path, device: &Device) -> anyhow::Result<()> {
+    let run = load::<SpeechCtcTask>(&a.run, device)?;
+    let frontend = Frontend::new(&run.config, &run.artefacts)?;
+    let transcription = transcribe(&run, &frontend, wav, device)?.text;
+    let autodiff = device.clone().autodiff();
+    let (x, log_mel) = frontend.prepare(wav, &autodiff)?;
+    let model = run.model.clone().to_device(&autodiff);
+    let trace = model.net.rnn.trace(x, None, None);
+    let log_probs = log_softmax(model.net.head.forward(trace.output.clone()), 2);
+    let loss = log_probs.max_dim(2).sum().neg();
+    let flow = trace.hidden_grad_norms(&loss.backward());
+    let (tokens, features) = frames(&log_mel);
+    let chosen = parse_units(a.units.as_deref().unwrap_or(""), trace.layers.len() - 1)?;
+    let inspection = Inspection::new(
+        format!("{}: {} → {transcription}", a.run.display(), wav.display()),
+        tokens,
+        &trace,
+        &chosen,
+        &features,
+        flow,
+        "the negative log-probability of the best frame-by-frame path".into(),
+    )?;
+    write(&inspection, &a.out)?;
+    println!("wrote {}", a.out.display());
+    Ok(())
+}
+
+/// Each frame shown by its index every 10 frames, and the features a unit may follow: the
+/// frame's loudness (mean log-mel) and its index.
+fn frames(log_mel: &[Vec<f32>]) -> (Vec<String>, Vec<crate::inspect::Feature>) {
+    let tokens = (0..log_mel.len())
+        .map(|t| {
+            if t % 10 == 0 {
+                format!("{t} ")
+            } else {
+                "·".into()
+            }
+        })
+        .collect();
+    let loudness = log_mel
+        .iter()
+        .map(|f| f.iter().map(|&v| f64::from(v)).sum::<f64>() / f.len().max(1) as f64)
+        .collect();
+    let position = (0..log_mel.len()).map(|t| t as f64).collect();
+    (
+        tokens,
+        vec![
+            ("the loudness (mean log-mel)", loudness),
+            ("the frame", position),
+        ],
+    )
 }
