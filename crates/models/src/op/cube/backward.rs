@@ -200,3 +200,83 @@ pub fn rnn_backward<F: Float>(
     da[ai] = g;
     set_carry::<F>(carry, b, j, ok, dh_in, F::new(0.0));
 }
+
+/// sLSTM backward step over `B × H` (the maths of `generic.rs`): the gate gradients into
+/// `d_xp` (its row) and `da` (`[B, 4H]`); the state gradient `dc` (`[B, 3H]`, `[dc | dn | dm]`)
+/// updated in place; `carry` keeps `dh_in` on invalid rows.
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+pub fn slstm_backward<F: Float>(
+    saved: &Tensor<F>,
+    dh: &Tensor<F>,
+    dy: &Tensor<F>,
+    lengths: &Tensor<F>,
+    carry: &mut Tensor<F>,
+    dc: &mut Tensor<F>,
+    d_xp: &mut Tensor<F>,
+    da: &mut Tensor<F>,
+    s: Step,
+    #[define(F)] _dtype: ElemType,
+) {
+    let hd = s.units as usize;
+    let (b, j, row) = place(&s);
+    let (dh_in, g, ok) = state_grad::<F>(dh, carry, dy, lengths, &s, b, j);
+    set_carry::<F>(carry, b, j, ok, dh_in, F::new(0.0));
+    let one = F::new(1.0);
+    let o_s = row * s.width as usize;
+    let i = saved[o_s + j];
+    let f = saved[o_s + hd + j];
+    let z = saved[o_s + 2 * hd + j];
+    let o = saved[o_s + 3 * hd + j];
+    let sf = saved[o_s + 4 * hd + j];
+    let won = saved[o_s + 5 * hd + j];
+    let c_prev = saved[o_s + 6 * hd + j];
+    let n_prev = saved[o_s + 7 * hd + j];
+    let c_new = saved[o_s + 8 * hd + j];
+    let n_new = saved[o_s + 9 * hd + j];
+    let dci = ixm::<F>(dc, b, j);
+    let dni = ixm::<F>(dc, b, hd + j);
+    let dmi = ixm::<F>(dc, b, 2 * hd + j);
+    let (dc_in, dn_in, dm_in) = (dc[dci], dc[dni], dc[dmi]);
+    let (mut dc_v, mut dn_v, mut dm_v) = (F::new(0.0), F::new(0.0), F::new(0.0));
+    if ok {
+        dc_v = dc_in;
+        dn_v = dn_in;
+        dm_v = dm_in;
+    }
+    let inv = one / n_new;
+    let ht = c_new * inv;
+    let d_o = g * ht * o * (one - o);
+    let dct = dc_v + g * o * inv;
+    let dnt = dn_v - g * o * ht * inv;
+    // Gradients of ln i' and ln f', and what reaches the new stabiliser.
+    let ai = (dct * z + dnt) * i;
+    let bf = (dct * c_prev + dnt * n_prev) * f;
+    let dmt = dm_v - ai - bf;
+    let di = ai + won * dmt;
+    let dlf = bf + (one - won) * dmt;
+    let df = dlf * (one - sf);
+    let dz = dct * i * (one - z * z);
+    let x = row * 4 * hd;
+    d_xp[x + j] = di;
+    d_xp[x + hd + j] = df;
+    d_xp[x + 2 * hd + j] = dz;
+    d_xp[x + 3 * hd + j] = d_o;
+    let at_di = ixm::<F>(da, b, j);
+    da[at_di] = di;
+    let at_df = ixm::<F>(da, b, hd + j);
+    da[at_df] = df;
+    let at_dz = ixm::<F>(da, b, 2 * hd + j);
+    da[at_dz] = dz;
+    let at_d_o = ixm::<F>(da, b, 3 * hd + j);
+    da[at_d_o] = d_o;
+    let (mut dc_out, mut dn_out, mut dm_out) = (dc_in, dn_in, dm_in);
+    if ok {
+        dc_out = dct * f;
+        dn_out = dnt * f;
+        dm_out = dlf;
+    }
+    dc[dci] = dc_out;
+    dc[dni] = dn_out;
+    dc[dmi] = dm_out;
+}

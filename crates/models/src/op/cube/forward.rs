@@ -178,3 +178,79 @@ pub fn rnn_forward<F: Float>(
     }
     y[row * hd + j] = out;
 }
+
+/// sLSTM forward step over `B × H` (the maths of `generic.rs`): gates `ĩ, f̃, z̃, õ` from `xp`
+/// (`4H` per row) plus `rec` (`[B, 4H]`); the state `c` is `[B, 3H]`, `[c | n | m]`, updated in
+/// place on valid rows; `h` and `y` take `o · c / n` (`y` zero on invalid rows).
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+pub fn slstm_forward<F: Float>(
+    xp: &Tensor<F>,
+    rec: &Tensor<F>,
+    lengths: &Tensor<F>,
+    c: &mut Tensor<F>,
+    h: &mut Tensor<F>,
+    y: &mut Tensor<F>,
+    saved: &mut Tensor<F>,
+    s: Step,
+    #[comptime] save: bool,
+    #[define(F)] _dtype: ElemType,
+) {
+    let hd = s.units as usize;
+    let (b, j, row) = place(&s);
+    let x = row * 4 * hd;
+    let one = F::new(1.0);
+    let zero = F::new(0.0);
+    let pre_i = xp[x + j] + at2::<F>(rec, b, j);
+    let pre_f = xp[x + hd + j] + at2::<F>(rec, b, hd + j);
+    let z = (xp[x + 2 * hd + j] + at2::<F>(rec, b, 2 * hd + j)).tanh();
+    let o = sigmoid::<F>(xp[x + 3 * hd + j] + at2::<F>(rec, b, 3 * hd + j));
+    // σ(f̃) and ln σ(f̃) from one exp.
+    let e = (zero - pre_f.abs()).exp();
+    let mut sf = one / (one + e);
+    if pre_f < zero {
+        sf = e * sf;
+    }
+    let lfm = pre_f.min(zero) - (one + e).ln();
+    let ci = ixm::<F>(c, b, j);
+    let ni = ixm::<F>(c, b, hd + j);
+    let mi = ixm::<F>(c, b, 2 * hd + j);
+    let (c_prev, n_prev) = (c[ci], c[ni]);
+    let lfm = lfm + c[mi];
+    // The stabiliser: ĩ where it is the larger or the state is empty, else ln σ(f̃) + m.
+    let mut won = zero;
+    let mut m_new = lfm;
+    if n_prev == zero || pre_i >= lfm {
+        won = one;
+        m_new = pre_i;
+    }
+    let i = (pre_i - m_new).exp();
+    let f = (lfm - m_new).exp();
+    let c_new = f * c_prev + i * z;
+    let n_new = f * n_prev + i;
+    let out = o * c_new / n_new;
+    let hi = ixm::<F>(h, b, j);
+    if save {
+        let o_s = row * s.width as usize;
+        saved[o_s + j] = i;
+        saved[o_s + hd + j] = f;
+        saved[o_s + 2 * hd + j] = z;
+        saved[o_s + 3 * hd + j] = o;
+        saved[o_s + 4 * hd + j] = sf;
+        saved[o_s + 5 * hd + j] = won;
+        saved[o_s + 6 * hd + j] = c_prev;
+        saved[o_s + 7 * hd + j] = n_prev;
+        saved[o_s + 8 * hd + j] = c_new;
+        saved[o_s + 9 * hd + j] = n_new;
+        saved[o_s + 10 * hd + j] = h[hi];
+    }
+    let mut y_out = zero;
+    if valid::<F>(lengths, s.t, b) {
+        c[ci] = c_new;
+        c[ni] = n_new;
+        c[mi] = m_new;
+        h[hi] = out;
+        y_out = out;
+    }
+    y[row * hd + j] = y_out;
+}

@@ -45,8 +45,7 @@ impl RecurrentOps for Cube {
         spec: ScanSpec,
     ) -> ScanOutput<Self> {
         let (b_hn, w_hr, c0) = (spec.b_hn_of(b_hn), spec.w_hr_of(w_hr), spec.cell_of(c0));
-        // The sLSTM has no CubeCL kernel yet: burn's ops run its steps.
-        if !native() || spec.cell == OpCell::Slstm {
+        if !native() {
             return generic::forward::<Self>(xp, w_hh, b_hn, w_hr, h0, c0, &spec);
         }
         let (b_hn, w_hr, c0) = (b_hn.map(down), w_hr.map(down), c0.map(down));
@@ -64,7 +63,7 @@ impl RecurrentOps for Cube {
         spec: ScanSpec,
     ) -> ScanGrads<Self> {
         let (w_hr, dc_n) = (spec.w_hr_of(w_hr), spec.cell_of(dc_n));
-        if !native() || spec.cell == OpCell::Slstm {
+        if !native() {
             return generic::backward::<Self>(saved, w_hh, w_hr, dy, dh_n, dc_n, &spec);
         }
         let (w_hr, dc_n) = (w_hr.map(down), dc_n.map(down));
@@ -268,7 +267,21 @@ fn forward(
                     );
                 }
             }
-            OpCell::Slstm => unreachable!("the sLSTM runs the generic body"),
+            OpCell::Slstm => forward::slstm_forward::launch(
+                client,
+                count,
+                dim,
+                arg(&xp),
+                arg(&rec),
+                arg(&run.lengths),
+                arg(c.as_ref().expect("sLSTM has a cell state")),
+                arg(&h),
+                arg(&y),
+                arg(&saved),
+                s,
+                save,
+                elem,
+            ),
             OpCell::Gru => forward::gru_forward::launch(
                 client,
                 count,
@@ -375,7 +388,21 @@ fn backward(
                     elem,
                 );
             }
-            OpCell::Slstm => unreachable!("the sLSTM runs the generic body"),
+            OpCell::Slstm => backward::slstm_backward::launch(
+                client,
+                count,
+                dim,
+                arg(&saved),
+                arg(&dh),
+                arg(&dy),
+                arg(&run.lengths),
+                arg(&carry),
+                arg(dc.as_ref().expect("sLSTM has a cell-state gradient")),
+                arg(&d_xp),
+                arg(&da),
+                s,
+                elem,
+            ),
             OpCell::Gru => backward::gru_backward::launch(
                 client,
                 count,
