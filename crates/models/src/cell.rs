@@ -12,8 +12,8 @@
 //!   is `(c, n, m)`, cell, normaliser and stabiliser, and a step is
 //!   `m' = max(ĩ, ln σ(f̃) + m)` (`m' = ĩ` where `n = 0`, an empty state),
 //!   `i' = e^(ĩ − m')`, `f' = e^(ln σ(f̃) + m − m')`, `c' = f' c + i' tanh(z̃)`,
-//!   `n' = f' n + i'`, `h' = σ(õ) · c' / n'` (at a tie `m'` takes `ĩ`, as PyTorch's `max`
-//!   passes the gradient). The stabiliser changes no `h` (it rescales `c` and `n` together),
+//!   `n' = f' n + i'`, `h' = σ(õ) · c' / n'` (at a tie `m'` takes `ĩ`, and its gradient goes
+//!   to `ĩ`, in every backend). The stabiliser changes no `h` (it rescales `c` and `n` together),
 //!   but gradients flow through it as through any op, so that a loss on the state itself is
 //!   differentiated exactly. Its state travels as the
 //!   LSTM's cell state does, `[c | n | m]`, `3·H` wide; `W_hh` may be block-diagonal by heads

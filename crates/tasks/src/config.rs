@@ -64,7 +64,8 @@ pub struct StackOptions {
     pub input_dropout: f64,
     /// Dropout on the stack's output.
     pub output_dropout: f64,
-    /// Weight drop (DropConnect on every `W_hh`, AWD-LSTM), one mask per batch; rnn, lstm, gru.
+    /// Weight drop (DropConnect on every `W_hh`, AWD-LSTM), one mask per batch; rnn, lstm, gru,
+    /// slstm.
     pub weight_drop: f64,
     /// Zoneout on `h` and `c` (Krueger et al. 2016); rnn, lstm, gru. The stack then runs the
     /// tensor-op time loop, not the fused op (3.7× slower training on the default char LM).

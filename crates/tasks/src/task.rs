@@ -442,10 +442,13 @@ pub fn load<T: Task>(dir: &Path, device: &Device) -> anyhow::Result<Loaded<T>> {
     let artefacts = read_artefacts::<T>(&config, dir)?;
     let mut model = T::model(&config, &artefacts, device)?;
     load_model(&mut model, &dir.join(MODEL_FILE))?;
+    // Training flags are not saved with the weights: a fresh model has them on. `valid` turns
+    // them off, so that the model stays in validation mode also when a command moves it to an
+    // autodiff device (as `inspect` does for gradients).
     Ok(Loaded {
         config,
         artefacts,
-        model,
+        model: model.valid(),
     })
 }
 

@@ -278,3 +278,39 @@ fn bad_inspect_arguments_are_one_line_each() {
     );
     assert!(!out.exists(), "no page is left behind");
 }
+
+/// A page shows the model as it predicts: with dropout, weight drop and embedding dropout in
+/// the run's config, two pages of one input are the same, byte for byte.
+#[test]
+fn inspect_runs_the_model_without_its_regularisers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs").display().to_string();
+    let lm = run_dir(&ok(&[
+        "train",
+        &tiny_lm(
+            tmp.path(),
+            "lm",
+            "dropout = 0.5\nweight_drop = 0.3\nembed_dropout = 0.2",
+            1,
+        ),
+        "--runs",
+        &runs,
+    ]))
+    .display()
+    .to_string();
+    let pages: Vec<String> = (0..2)
+        .map(|k| {
+            let out = tmp.path().join(format!("page{k}.html"));
+            ok(&[
+                "inspect",
+                &lm,
+                "--text",
+                "a rose by any other name",
+                "--out",
+                &out.display().to_string(),
+            ]);
+            std::fs::read_to_string(out).unwrap()
+        })
+        .collect();
+    assert!(pages[0] == pages[1], "two pages of one input differ");
+}

@@ -48,6 +48,7 @@ pub struct InspectArgs {
 }
 
 fn inspect(a: InspectArgs, device: &Device) -> anyhow::Result<()> {
+    let flag = if a.file.is_some() { "--file" } else { "--text" };
     let text = match (&a.text, &a.file) {
         (Some(t), None) => t.clone(),
         (None, Some(f)) => std::fs::read_to_string(f)
@@ -59,17 +60,17 @@ fn inspect(a: InspectArgs, device: &Device) -> anyhow::Result<()> {
     let tokenizer = &run.artefacts.tokenizer;
     let ids = tokenizer.encode(&text)?;
     if ids.len() < 2 {
-        bail!("--text: needs at least 2 tokens (the model predicts each next one)");
+        bail!("{flag}: needs at least 2 tokens (the model predicts each next one)");
     }
     if ids.len() > MAX_TOKENS + 1 {
         bail!(
-            "--text: {} tokens; inspect traces at most {MAX_TOKENS}",
+            "{flag}: {} tokens; inspect traces at most {MAX_TOKENS}",
             ids.len()
         );
     }
     let steps = ids.len() - 1;
-    // The validation-mode model on an autodiff device: no regulariser acts, and gradients
-    // reach the trace's probes.
+    // The validation-mode model (`load`) on an autodiff device: no regulariser acts, and
+    // gradients reach the trace's probes.
     let autodiff = device.clone().autodiff();
     let model = run.model.clone().to_device(&autodiff);
     let input: Vec<i64> = ids[..steps].iter().map(|&i| i64::from(i)).collect();

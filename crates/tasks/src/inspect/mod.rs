@@ -271,7 +271,10 @@ pub fn parse_units(spec: &str, top: usize) -> anyhow::Result<Vec<(usize, usize)>
 pub fn write(inspection: &Inspection, path: &Path) -> anyhow::Result<()> {
     let page = html::page(inspection);
     let tmp = path.with_extension("html.partial");
-    std::fs::write(&tmp, page).with_context(|| format!("{}: cannot write", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot write", path.display()))?;
+    let written = std::fs::write(&tmp, page).and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        bail!("--out {}: cannot write the page: {e}", path.display());
+    }
     Ok(())
 }

@@ -41,8 +41,8 @@ pub fn flow(
     let data = run.data()?;
     let take = sequences.min(data.test.len());
     let autodiff = device.clone().autodiff();
-    // The validation-mode model on an autodiff device: no regulariser acts, and gradients
-    // reach the trace's probes.
+    // The validation-mode model (`load`) on an autodiff device: no regulariser acts, and
+    // gradients reach the trace's probes.
     let model = run.model.clone().to_device(&autodiff);
     let batch = batches(&data.test[..take], data.problem, take, &autodiff)
         .pop()

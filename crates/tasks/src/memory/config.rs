@@ -167,10 +167,27 @@ impl TaskConfig for MemoryExperiment {
                 );
             }
         }
-        if d.length > MAX_LENGTH || d.test_length > MAX_LENGTH {
+        for (key, value) in [
+            ("data.length", d.length),
+            ("data.test_length", d.test_length),
+        ] {
+            if value > MAX_LENGTH {
+                bail!("{key} = {value}: at most {MAX_LENGTH} steps");
+            }
+        }
+        // What the generated splits hold, in floats: a bound on what a typo can ask for.
+        let longest = self.test_length().max(d.length) + 2 * super::data::COPY_SYMBOLS;
+        let floats = (d.n_train + d.n_valid + d.n_test)
+            .saturating_mul(longest)
+            .saturating_mul(super::data::d_input(d.problem));
+        if floats > MAX_FLOATS {
             bail!(
-                "data.length = {}: at most {MAX_LENGTH} steps",
-                d.length.max(d.test_length)
+                "data.n_train + data.n_valid + data.n_test = {}: with data.length = {} the \
+                 sequences would take {:.1} GiB; at most {} GiB",
+                d.n_train + d.n_valid + d.n_test,
+                d.length,
+                floats as f64 * 4.0 / f64::from(1u32 << 30),
+                (MAX_FLOATS * 4) >> 30
             );
         }
         crate::config::require_probabilities(&[("model.dropout", self.model.dropout)])?;
@@ -181,6 +198,9 @@ impl TaskConfig for MemoryExperiment {
 
 /// The longest sequence a memory run generates (a bound on what a typo can ask for).
 const MAX_LENGTH: usize = 100_000;
+
+/// The most floats the generated splits may hold (2 GiB).
+const MAX_FLOATS: usize = 1 << 29;
 
 impl MemoryExperiment {
     /// The longest test sequence: the parity problem's `test_length` (or `length`), else each

@@ -47,10 +47,7 @@ fn inspect(a: InspectArgs, device: &Device) -> anyhow::Result<()> {
     };
     let run = load::<TranslateTask>(&a.run, device)?;
     let translated = super::translate(&run, std::slice::from_ref(text), None, device)?.remove(0);
-    let source = run
-        .artefacts
-        .source
-        .encode(&translated.source_tokens.join(" "))?;
+    let source = translated.source_ids.clone();
     let autodiff = device.clone().autodiff();
     let model = run.model.clone().to_device(&autodiff);
     let n = source.len();

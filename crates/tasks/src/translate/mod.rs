@@ -99,6 +99,8 @@ pub struct Translated {
     pub input: String,
     /// Its normalised tokens as the model read them (`<unk>` for unknown words).
     pub source_tokens: Vec<String>,
+    /// The source ids the model read (one per token of `source_tokens`).
+    pub source_ids: Vec<u32>,
     /// The words the source vocabulary does not hold.
     pub unknown: Vec<String>,
     /// The translation (normalised text).
@@ -178,6 +180,7 @@ pub fn translate(
             Translated {
                 input: input.clone(),
                 source_tokens,
+                source_ids: ids,
                 unknown,
                 output: target.decode(&translation.tokens),
                 translation,
