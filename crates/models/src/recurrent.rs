@@ -21,7 +21,7 @@ use crate::op::{self, LayerTensors, OpOptions};
 use crate::params::{DirectionParams, DirectionSpec, RecurrentInit, head_mask};
 use crate::regularise::{self, DropoutKind, StackRegularisers};
 use crate::state::RecurrentState;
-use crate::time_loop::{LayerLoop, LoopInput, TensorOpLoop, split_time};
+use crate::time_loop::{LayerLoop, LoopInput, Recorded, TensorOpLoop, split_time};
 
 /// Configuration of a [`Recurrent`] stack. Field names mirror PyTorch's `nn.RNN`/`nn.LSTM`/
 /// `nn.GRU` constructors; in TOML, `cell = "lstm"`.
@@ -614,12 +614,31 @@ impl Recurrent {
         }
         let masks = lengths.and_then(|lengths| StepMasks::new(lengths, time, &device));
 
+        let (output, state, _) =
+            self.tensor_op_layers(input, &h0, &c0, masks.as_ref(), training, false);
+        (output, state)
+    }
+
+    /// The stack through the tensor-op loop: `input` time-major `[T, B, d_input]`, per
+    /// layer-direction initial states `[B, ·]`. Returns the output in the stack's layout, the
+    /// final state and, when `record`, every layer-direction's outputs and recorded steps (for
+    /// [`trace`](Self::trace)), indexed `layer · D + direction`.
+    pub(crate) fn tensor_op_layers(
+        &self,
+        input: Tensor<3>,
+        h0: &[Tensor<2>],
+        c0: &[Option<Tensor<2>>],
+        masks: Option<&StepMasks>,
+        training: bool,
+        record: bool,
+    ) -> (Tensor<3>, RecurrentState, Vec<(Vec<Tensor<2>>, Recorded)>) {
+        let meta = &self.meta;
         // Per-step column-layout tensors `[features, B]` from here on (see `time_loop.rs`).
         let mut steps: Vec<Tensor<2>> = split_time::<3, 2>(input)
             .into_iter()
             .map(Tensor::transpose)
             .collect();
-        let (mut hs, mut cs) = (Vec::new(), Vec::new());
+        let (mut hs, mut cs, mut recorded) = (Vec::new(), Vec::new(), Vec::new());
         for layer in 0..meta.n_layers {
             let mut outputs = Vec::with_capacity(meta.directions);
             for direction in 0..meta.directions {
@@ -630,13 +649,16 @@ impl Recurrent {
                     inputs: &steps,
                     h0: h0[index].clone().transpose(),
                     c0: c0[index].clone().map(Tensor::transpose),
-                    masks: masks.as_ref(),
+                    masks,
                     reverse: direction == 1,
                     w_hh: self.w_hh(index, training),
                     zoneout: meta.regular.zoneout,
                     training,
-                    record: false,
+                    record,
                 });
+                if let Some(r) = out.recorded {
+                    recorded.push((out.outputs.clone(), r));
+                }
                 outputs.push(out.outputs);
                 hs.push(out.h_n.transpose());
                 cs.extend(out.c_n.map(Tensor::transpose));
@@ -664,7 +686,7 @@ impl Recurrent {
         } else {
             output.swap_dims(1, 2)
         };
-        (output, self.pack_state(hs, cs))
+        (output, self.pack_state(hs, cs), recorded)
     }
 
     /// Whether the stack runs the whole-layer op. Zoneout and layer normalisation need the

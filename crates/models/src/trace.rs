@@ -27,7 +27,7 @@ use burn::Tensor;
 use crate::lengths::StepMasks;
 use crate::recurrent::Recurrent;
 use crate::state::RecurrentState;
-use crate::time_loop::{LayerLoop, LoopInput, Recorded, TensorOpLoop, split_time};
+use crate::time_loop::Recorded;
 
 /// What a trace kept of one layer and direction, batch-first `[B, T, ·]` whatever the stack's
 /// layout. Past a row's length `hidden` is zero, as the stack's output is, and the gates and
@@ -211,69 +211,29 @@ impl Recurrent {
         }
         let (h0, c0) = self.initial_states(state, batch, &device);
         let masks = lengths.and_then(|l| StepMasks::new(l, time, &device));
-        let mut steps: Vec<Tensor<2>> = split_time::<3, 2>(input)
+        let (output, state, recorded) =
+            self.tensor_op_layers(input, &h0, &c0, masks.as_ref(), training, true);
+        let layers = recorded
             .into_iter()
-            .map(Tensor::transpose)
-            .collect();
-        let (mut hs, mut cs, mut layers) = (Vec::new(), Vec::new(), Vec::new());
-        for layer in 0..meta.n_layers {
-            let mut outputs = Vec::with_capacity(meta.directions);
-            for direction in 0..meta.directions {
-                let index = layer * meta.directions + direction;
-                let out = TensorOpLoop.run(LoopInput {
-                    kind: meta.kind,
-                    params: &self.cells[index],
-                    inputs: &steps,
-                    h0: h0[index].clone().transpose(),
-                    c0: c0[index].clone().map(Tensor::transpose),
-                    masks: masks.as_ref(),
-                    reverse: direction == 1,
-                    w_hh: self.w_hh(index, training),
-                    zoneout: meta.regular.zoneout,
-                    training,
-                    record: true,
-                });
+            .enumerate()
+            .map(|(index, (outputs, r))| {
                 let Recorded {
                     gates,
                     cells,
                     probes,
-                } = out.recorded.expect("a traced loop records");
-                layers.push(layer_trace(
-                    [layer, direction],
-                    batch_first(out.outputs.clone()),
+                } = r;
+                layer_trace(
+                    [index / meta.directions, index % meta.directions],
+                    batch_first(outputs),
                     gates,
                     cells,
                     probes,
-                ));
-                outputs.push(out.outputs);
-                hs.push(out.h_n.transpose());
-                cs.extend(out.c_n.map(Tensor::transpose));
-            }
-            steps = if outputs.len() == 1 {
-                outputs.remove(0)
-            } else {
-                let backward = outputs.pop().expect("two directions");
-                let forward = outputs.pop().expect("two directions");
-                forward
-                    .into_iter()
-                    .zip(backward)
-                    .map(|(f, b)| Tensor::cat(vec![f, b], 0))
-                    .collect()
-            };
-            if layer + 1 < meta.n_layers {
-                steps = self.drop_steps(steps, self.dropout.prob);
-            }
-        }
-        let steps = self.drop_steps(steps, meta.regular.output_dropout);
-        let output = batch_first(steps);
-        let output = if meta.batch_first {
-            output
-        } else {
-            output.swap_dims(0, 1)
-        };
+                )
+            })
+            .collect();
         StackTrace {
             output,
-            state: self.pack_state(hs, cs),
+            state,
             layers,
             lengths: lengths_vec,
         }
