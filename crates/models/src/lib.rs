@@ -6,7 +6,9 @@
 //! a single-step API for generation, and PyTorch weight import/export; and the cells PyTorch
 //! lacks, on the same API: layer-normalised LSTM and GRU, xLSTM's sLSTM
 //! ([`CellType::Slstm`]), minGRU and minLSTM ([`MinRnn`]), with weight drop, variational
-//! dropout and zoneout ([`regularise`]).
+//! dropout and zoneout ([`regularise`]). For long-horizon forecasting, [`SegmentRnn`]
+//! (SegRNN's segment-wise recurrence over any cell) and the [`DLinear`] baseline
+//! ([`forecasting`]).
 //!
 //! The crate depends on burn without a backend: pick one in your binary (`flex`, `wgpu`, …).
 //!
@@ -44,6 +46,7 @@
 mod attention;
 mod cell;
 mod error;
+pub mod forecasting;
 mod lengths;
 mod min_rnn;
 mod modules;
@@ -67,6 +70,7 @@ mod tests;
 pub use attention::{Score, SeqAttention, SeqAttentionConfig};
 pub use cell::{CellType, Nonlinearity, RecurrentNorm};
 pub use error::{BoxError, ConfigError, KeyProblem, WeightError};
+pub use forecasting::{DLinear, DLinearConfig, SegmentNorm, SegmentRnn, SegmentRnnConfig};
 pub use min_rnn::{MinCell, MinRnn, MinRnnConfig};
 pub use modules::{Gru, GruConfig, Lstm, LstmConfig, Rnn, RnnConfig};
 pub use params::{DirectionParams, NormParams, RecurrentInit};

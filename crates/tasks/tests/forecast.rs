@@ -87,3 +87,65 @@ fn forecast_trains_forecasts_plots_and_backtests() {
         "{filled}"
     );
 }
+
+/// SegRNN's design (`model.kind = "segment"`) trains, evaluates to the same report (its
+/// DLinear baseline retrained from the seed), and is inspected; its bad keys are one error each.
+#[test]
+fn segment_model_trains_beside_dlinear() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs").display().to_string();
+    let segment = [
+        "model.kind=segment",
+        "model.residual=none",
+        "model.segment_length=12",
+        "model.head_dropout=0.5",
+        "train.epochs=3",
+    ];
+    let mut args = segment.to_vec();
+    args.extend(["--runs", &runs]);
+    let out = ok(&strs(&airline(&args)));
+    assert!(
+        out.contains("DLinear") && out.contains("seasonal naive"),
+        "{out}"
+    );
+    let dir = run_dir(&out);
+    let d = dir.display().to_string();
+    let results = std::fs::read_to_string(dir.join("results.json")).unwrap();
+    assert!(
+        results.contains("\"dlinear_mse\"") && results.contains("\"test_mse\""),
+        "{results}"
+    );
+    let report = std::fs::read_to_string(dir.join("report.txt")).unwrap();
+    assert_eq!(ok(&["eval", &d]).trim(), report.trim());
+    let page = tmp.path().join("inspect.html");
+    ok(&["inspect", &d, "--out", &page.display().to_string()]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("12-step segment"),
+        "the page names the segments"
+    );
+
+    // The experiment's seasonal residual belongs to the direct design.
+    fails(
+        &strs(&airline(&["model.kind=segment", "--runs", &runs])),
+        "model.residual and model.relative_input belong to kind = \"direct\"",
+    );
+    fails(
+        &strs(&airline(&[
+            "model.kind=segment",
+            "model.residual=none",
+            "model.segment_length=10",
+            "--runs",
+            &runs,
+        ])),
+        "data.lookback = 24: kind = \"segment\" needs a multiple of model.segment_length = 10",
+    );
+    fails(
+        &strs(&airline(&["model.head_dropout=0.5", "--runs", &runs])),
+        "model.head_dropout belongs to model.kind = \"segment\"",
+    );
+    fails(
+        &strs(&airline(&["baseline.dlinear_kernel=4", "--runs", &runs])),
+        "baseline.dlinear_kernel = 4: the moving average needs an odd width",
+    );
+}

@@ -3,10 +3,10 @@
 
 use anyhow::bail;
 use rnnlab_data::timeseries::{Features, Missing, ScalerKind, SplitSpec, WindowConfig};
-use rnnlab_models::CellType;
+use rnnlab_models::{CellType, SegmentNorm};
 use serde::{Deserialize, Serialize};
 
-use super::Residual;
+use super::{ForecastKind, Residual};
 use crate::config::StackOptions;
 use crate::task::TaskConfig;
 use crate::training::TrainSection;
@@ -40,6 +40,34 @@ pub struct BaselineSection {
     pub ets: bool,
     /// Values before each origin that ETS is fitted on (0 = all of them).
     pub ets_window: usize,
+    /// Train DLinear (Zeng et al. 2023: moving-average decomposition, one linear map per
+    /// part, every predicted column through the same weights) on the training windows and
+    /// score it beside the model.
+    pub dlinear: bool,
+    /// How DLinear is fitted: `adam` (as the paper trains it: the settings below) or `lstsq`
+    /// (its least-squares optimum, for short series where that schedule barely moves it).
+    pub dlinear_fit: DLinearFit,
+    /// DLinear's moving-average width (odd; the paper's 25).
+    pub dlinear_kernel: usize,
+    /// DLinear's most epochs; its learning rate halves after each (the paper's schedule).
+    pub dlinear_epochs: usize,
+    /// DLinear's Adam learning rate (the paper's ETTh1 setting).
+    pub dlinear_lr: f64,
+    /// DLinear's windows per batch (the paper's 32).
+    pub dlinear_batch_size: usize,
+    /// DLinear stops after this many epochs without a better validation MSE (the paper's 3)
+    /// and keeps its best epoch.
+    pub dlinear_patience: usize,
+}
+
+/// How the DLinear baseline is fitted (`baseline.dlinear_fit`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DLinearFit {
+    /// Adam with the paper's schedule and early stopping.
+    Adam,
+    /// The least-squares optimum of the same model.
+    Lstsq,
 }
 
 /// `[data]`.
@@ -89,10 +117,14 @@ pub struct DataSection {
 /// layered config already rejects every key the defaults lack, naming it and its line.)
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelSection {
+    /// `direct` (an encoder over the steps and a linear head to the whole horizon) or
+    /// `segment` (SegRNN: every column its own series, an encoder over segments of
+    /// `segment_length` steps, one decoder step per output segment).
+    pub kind: ForecastKind,
     /// `rnn`, `lstm`, `gru`, `slstm` (xLSTM's scalar-memory LSTM), or the min cells `mingru`,
     /// `minlstm` (gates from the input only).
     pub cell: CellType,
-    /// Hidden size.
+    /// Hidden size (for `segment`, also the width of the segment embeddings).
     pub d_hidden: usize,
     /// Stacked layers.
     pub n_layers: usize,
@@ -104,6 +136,16 @@ pub struct ModelSection {
     /// Feed the encoder each window minus its last value (every column), so that a level
     /// drift between the splits does not put the test windows outside what it learnt.
     pub relative_input: bool,
+    /// `segment`: steps per segment; `data.lookback` and `data.horizon` must be multiples.
+    pub segment_length: usize,
+    /// `segment`: `last` (subtract each column's last value, SegRNN's default), `revin` (its
+    /// mean and standard deviation) or `none`.
+    pub segment_norm: SegmentNorm,
+    /// `segment`: the decoder reads a column embedding beside each output segment's position
+    /// embedding (SegRNN's `channel_id`).
+    pub channel_embedding: bool,
+    /// `segment`: dropout before the output map (SegRNN's 0.5).
+    pub head_dropout: f64,
     /// The recurrent stack's normalisation and regularisers (`norm`, `dropout_kind`,
     /// `input_dropout`, `output_dropout`, `weight_drop`, `zoneout`).
     #[serde(flatten)]
@@ -149,12 +191,17 @@ impl Default for ForecastExperiment {
                 batch_size: 32,
             },
             model: ModelSection {
+                kind: ForecastKind::Direct,
                 cell: CellType::Lstm,
                 d_hidden: 64,
                 n_layers: 1,
                 dropout: 0.0,
                 residual: Residual::None,
                 relative_input: false,
+                segment_length: 24,
+                segment_norm: SegmentNorm::Last,
+                channel_embedding: true,
+                head_dropout: 0.0,
                 stack: StackOptions::default(),
             },
             train: TrainSection {
@@ -171,6 +218,13 @@ impl Default for ForecastExperiment {
             baseline: BaselineSection {
                 ets: true,
                 ets_window: 0,
+                dlinear: true,
+                dlinear_fit: DLinearFit::Adam,
+                dlinear_kernel: 25,
+                dlinear_epochs: 10,
+                dlinear_lr: 0.005,
+                dlinear_batch_size: 32,
+                dlinear_patience: 3,
             },
         }
     }
@@ -193,7 +247,25 @@ impl TaskConfig for ForecastExperiment {
             ("eval.stride", self.eval.stride),
             ("model.d_hidden", self.model.d_hidden),
             ("model.n_layers", self.model.n_layers),
+            ("baseline.dlinear_epochs", self.baseline.dlinear_epochs),
+            (
+                "baseline.dlinear_batch_size",
+                self.baseline.dlinear_batch_size,
+            ),
+            ("baseline.dlinear_patience", self.baseline.dlinear_patience),
         ])?;
+        if self.baseline.dlinear_kernel.is_multiple_of(2) {
+            bail!(
+                "baseline.dlinear_kernel = {}: the moving average needs an odd width",
+                self.baseline.dlinear_kernel
+            );
+        }
+        if !(self.baseline.dlinear_lr > 0.0 && self.baseline.dlinear_lr.is_finite()) {
+            bail!(
+                "baseline.dlinear_lr = {}: must be a positive number",
+                self.baseline.dlinear_lr
+            );
+        }
         if self.eval.horizon != 0 && self.eval.horizon < d.horizon {
             bail!(
                 "eval.horizon = {}: must be 0 or at least data.horizon = {}",
@@ -214,8 +286,66 @@ impl TaskConfig for ForecastExperiment {
                 d.lookback
             );
         }
-        crate::config::require_probabilities(&[("model.dropout", self.model.dropout)])?;
+        crate::config::require_probabilities(&[
+            ("model.dropout", self.model.dropout),
+            ("model.head_dropout", self.model.head_dropout),
+        ])?;
         self.model.stack.validate(self.model.cell)?;
+        self.validate_kind()
+    }
+}
+
+impl ForecastExperiment {
+    /// Keys that belong to the other design are left at their defaults; the segment design's
+    /// steps divide into segments.
+    fn validate_kind(&self) -> anyhow::Result<()> {
+        let (m, d) = (&self.model, &self.data);
+        let defaults = Self::default().model;
+        match m.kind {
+            ForecastKind::Segment => {
+                if m.residual != Residual::None || m.relative_input {
+                    bail!(
+                        "model.residual and model.relative_input belong to kind = \"direct\"; \
+                         the segment model normalises each window by model.segment_norm"
+                    );
+                }
+                crate::config::require_nonzero(&[("model.segment_length", m.segment_length)])?;
+                for (key, steps) in [("data.lookback", d.lookback), ("data.horizon", d.horizon)] {
+                    if steps % m.segment_length != 0 {
+                        bail!(
+                            "{key} = {steps}: kind = \"segment\" needs a multiple of \
+                             model.segment_length = {}",
+                            m.segment_length
+                        );
+                    }
+                }
+            }
+            ForecastKind::Direct => {
+                let segment_only = [
+                    (
+                        "model.segment_length",
+                        m.segment_length != defaults.segment_length,
+                    ),
+                    (
+                        "model.segment_norm",
+                        m.segment_norm != defaults.segment_norm,
+                    ),
+                    (
+                        "model.channel_embedding",
+                        m.channel_embedding != defaults.channel_embedding,
+                    ),
+                    (
+                        "model.head_dropout",
+                        m.head_dropout != defaults.head_dropout,
+                    ),
+                ];
+                if let Some((key, _)) = segment_only.iter().find(|(_, set)| *set) {
+                    bail!(
+                        "{key} belongs to model.kind = \"segment\" (this run's kind is \"direct\")"
+                    );
+                }
+            }
+        }
         Ok(())
     }
 }

@@ -11,11 +11,11 @@ use burn::prelude::Device;
 use rnnlab_data::timeseries::{
     Features, MissingCount, Scaler, Series, TsBatch, TsBatcher, TsSplits,
 };
-use rnnlab_models::RecurrentConfig;
+use rnnlab_models::{RecurrentConfig, SegmentRnnConfig};
 use serde::{Deserialize, Serialize};
 
 use super::config::ForecastExperiment;
-use super::{ForecastConfig, ForecastModel};
+use super::{ForecastConfig, ForecastKind, ForecastModel};
 use crate::task::model_error;
 use crate::training::Loaders;
 
@@ -169,10 +169,25 @@ pub fn build(
                 .expect("outputs are among the inputs")
         })
         .collect();
-    let rnn = RecurrentConfig::new(m.cell, inputs.len(), m.d_hidden)
+    let d_input = match m.kind {
+        ForecastKind::Direct => inputs.len(),
+        // The segment embeddings are d_hidden wide.
+        ForecastKind::Segment => m.d_hidden,
+    };
+    let rnn = RecurrentConfig::new(m.cell, d_input, m.d_hidden)
         .with_n_layers(m.n_layers)
         .with_dropout(m.dropout);
     let rnn = m.stack.apply(rnn);
+    if m.kind == ForecastKind::Segment {
+        let d = &e.data;
+        let net = SegmentRnnConfig::new(rnn, d.lookback, d.horizon, m.segment_length, inputs.len())
+            .with_channel_embedding(m.channel_embedding)
+            .with_dropout(m.head_dropout)
+            .with_norm(m.segment_norm)
+            .try_init(device)
+            .map_err(model_error)?;
+        return Ok(ForecastModel::segment(net, d.horizon, outputs));
+    }
     ForecastConfig::new(rnn, e.data.lookback, e.data.horizon, outputs, m.residual)
         .with_season(e.data.season)
         .with_relative_input(m.relative_input)

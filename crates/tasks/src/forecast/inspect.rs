@@ -68,26 +68,50 @@ fn inspect(a: InspectArgs, device: &Device) -> anyhow::Result<()> {
     let autodiff = device.clone().autodiff();
     let model = run.model.clone().to_device(&autodiff);
     let x = Tensor::<3>::from_data(TensorData::new(input, [1, l, p.inputs.len()]), &autodiff);
-    let trace = model.rnn.trace(model.encoder_input(x.clone()), None, None);
-    let forecast = model.decode(trace.output.clone(), x);
     let target =
         Tensor::<3>::from_data(TensorData::new(target, [1, h, p.outputs.len()]), &autodiff);
+    let first = p.inputs[0];
+    let (trace, forecast, shown) = match &model.segment {
+        // The encoder reads segments: row 0 of the trace is the first column's window, one
+        // step per segment, shown by the segment's mean.
+        Some(net) => {
+            let (trace, forecast) = net.trace(x);
+            let w = net.segment;
+            let shown: Vec<f64> = (0..l / w)
+                .map(|k| {
+                    let rows = origin - l + k * w..origin - l + (k + 1) * w;
+                    rows.map(|r| f64::from(value(r, first))).sum::<f64>() / w as f64
+                })
+                .collect();
+            (trace, model.pick(forecast), shown)
+        }
+        None => {
+            let trace = model
+                .encoder()
+                .trace(model.encoder_input(x.clone()), None, None);
+            let forecast = model.decode(trace.output.clone(), x);
+            // Each step shown by the first input column's (scaled) value.
+            let shown = (origin - l..origin)
+                .map(|r| f64::from(value(r, first)))
+                .collect();
+            (trace, forecast, shown)
+        }
+    };
     let loss = MseLoss::new().forward(forecast, target, Reduction::Mean);
     let flow = trace.hidden_grad_norms(&loss.backward());
-    // Each step shown by the first input column's (scaled) value.
-    let first = p.inputs[0];
-    let shown: Vec<f64> = (origin - l..origin)
-        .map(|r| f64::from(value(r, first)))
-        .collect();
     let tokens = shown.iter().map(|v| format!("{v:+.2} ")).collect();
-    let position = (0..l).map(|t| t as f64).collect();
+    let position = (0..shown.len()).map(|t| t as f64).collect();
     let chosen = parse_units(a.units.as_deref().unwrap_or(""), trace.layers.len() - 1)?;
     let names = p.series.names();
     let inspection = Inspection::new(
         format!(
-            "{}: the window before test row {origin} ({} scaled)",
+            "{}: the window before test row {origin} ({} scaled{})",
             a.run.display(),
-            names[first]
+            names[first],
+            match &model.segment {
+                Some(net) => format!(", one step per {}-step segment", net.segment),
+                None => String::new(),
+            }
         ),
         tokens,
         &trace,

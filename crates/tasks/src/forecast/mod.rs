@@ -1,16 +1,20 @@
 //! Time-series forecasting: a recurrent encoder over the lookback window and a linear head
 //! predicting the whole horizon at once, optionally on top of a naive or seasonal-naive base;
-//! scored beside the naive, seasonal-naive and exponential-smoothing baselines, with
-//! rolling-origin backtests and plots. One file per job: [`config`], [`data`],
-//! [`model`](ForecastModel), [`score`], [`ets`] (the ETS baseline), [`plot`].
+//! or SegRNN's segment-wise recurrence ([`ForecastKind::Segment`]); scored beside the naive,
+//! seasonal-naive, exponential-smoothing and DLinear baselines, with rolling-origin backtests
+//! and plots. One file per job: [`config`], [`data`], [`model`](ForecastModel), [`score`],
+//! [`ets`] (the ETS baseline), [`dlinear`] (the DLinear baseline), [`plot`].
 
 mod commands;
 pub mod config;
 pub mod data;
+pub mod dlinear;
 pub mod ets;
 mod inspect;
 mod model;
 pub mod plot;
+#[cfg(test)]
+mod protocol_tests;
 pub mod score;
 
 use anyhow::bail;
@@ -20,7 +24,7 @@ use rnnlab_data::timeseries::TsBatch;
 pub use commands::{BACKTEST, BacktestArgs, FORECAST, ForecastArgs};
 pub use config::ForecastExperiment;
 pub use inspect::{INSPECT, InspectArgs};
-pub use model::{ForecastConfig, ForecastModel, Residual};
+pub use model::{ForecastConfig, ForecastKind, ForecastModel, Residual};
 
 use crate::task::Task;
 use crate::task_command::TaskCommand;

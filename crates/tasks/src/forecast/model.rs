@@ -1,5 +1,9 @@
-//! [`ForecastModel`]: recurrent encoder → last output → linear head to `horizon × n_out`,
-//! added to a base forecast (nothing, the last value, or the value one season earlier).
+//! [`ForecastModel`]: one of two designs.
+//! - Direct: a recurrent encoder over the steps → last output → linear head to
+//!   `horizon × n_out`, added to a base forecast (nothing, the last value, or the value one
+//!   season earlier).
+//! - Segment (SegRNN, [`SegmentRnn`]): every column its own series, a recurrent encoder over
+//!   segments of it and one decoder step per output segment.
 
 use burn::Tensor;
 use burn::config::Config;
@@ -9,7 +13,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::prelude::Device;
 use burn::train::RegressionOutput;
 use rnnlab_data::timeseries::TsBatch;
-use rnnlab_models::{ConfigError, Recurrent, RecurrentConfig};
+use rnnlab_models::{ConfigError, Recurrent, RecurrentConfig, SegmentRnn};
 use serde::{Deserialize, Serialize};
 
 use crate::training::Objective;
@@ -26,7 +30,17 @@ pub enum Residual {
     Seasonal,
 }
 
-/// Configuration of a [`ForecastModel`].
+/// The design of a [`ForecastModel`] (`model.kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ForecastKind {
+    /// An encoder over the steps and a linear head to the whole horizon.
+    Direct,
+    /// SegRNN: an encoder over segments of each column, decoded in parallel.
+    Segment,
+}
+
+/// Configuration of a direct [`ForecastModel`].
 #[derive(Config, Debug)]
 pub struct ForecastConfig {
     /// The encoder; `d_input` is the number of input columns.
@@ -70,8 +84,11 @@ impl ForecastConfig {
         }
         let rnn = self.rnn.try_init(device)?;
         Ok(ForecastModel {
-            head: LinearConfig::new(rnn.d_output(), self.horizon * self.outputs.len()).init(device),
-            rnn,
+            head: Some(
+                LinearConfig::new(rnn.d_output(), self.horizon * self.outputs.len()).init(device),
+            ),
+            rnn: Some(rnn),
+            segment: None,
             horizon: self.horizon,
             outputs: self.outputs.clone(),
             residual: self.residual,
@@ -81,20 +98,25 @@ impl ForecastConfig {
     }
 }
 
-/// A direct multi-step recurrent forecaster.
+/// A multi-step recurrent forecaster: the direct design (`rnn` and `head`) or the segment
+/// design (`segment`). The direct design's fields keep the names they had before the segment
+/// design existed, so that older runs' weights still load.
 #[derive(Module, Debug)]
 pub struct ForecastModel {
-    /// The encoder (batch-first).
-    pub rnn: Recurrent,
-    /// Last output → every predicted value.
-    pub head: Linear,
+    /// Direct: the encoder over the steps (batch-first).
+    pub rnn: Option<Recurrent>,
+    /// Direct: last output → every predicted value.
+    pub head: Option<Linear>,
+    /// Segment: SegRNN over every input column; the predicted columns are picked from its
+    /// forecast.
+    pub segment: Option<SegmentRnn>,
     /// Predicted steps.
     #[module(skip)]
     pub horizon: usize,
     /// Predicted columns among the inputs.
     #[module(skip)]
     pub outputs: Vec<usize>,
-    /// The base forecast.
+    /// The base forecast (direct).
     #[module(skip)]
     pub residual: Residual,
     /// Season length.
@@ -106,10 +128,52 @@ pub struct ForecastModel {
 }
 
 impl ForecastModel {
+    /// The segment design over `outputs` (indices among the input columns) of its forecast.
+    pub fn segment(net: SegmentRnn, horizon: usize, outputs: Vec<usize>) -> Self {
+        Self {
+            rnn: None,
+            head: None,
+            segment: Some(net),
+            horizon,
+            outputs,
+            residual: Residual::None,
+            season: 1,
+            relative_input: false,
+        }
+    }
+
     /// `input` `[B, lookback, n_in]` → forecast `[B, horizon, n_out]`.
     pub fn forward(&self, input: Tensor<3>) -> Tensor<3> {
-        let (out, _) = self.rnn.forward(self.encoder_input(input.clone()), None);
+        if let Some(net) = &self.segment {
+            return self.pick(net.forward(input));
+        }
+        let (out, _) = self
+            .encoder()
+            .forward(self.encoder_input(input.clone()), None);
         self.decode(out, input)
+    }
+
+    /// The direct design's encoder.
+    ///
+    /// # Panics
+    /// On a segment model.
+    pub fn encoder(&self) -> &Recurrent {
+        self.rnn.as_ref().expect("the direct design has an encoder")
+    }
+
+    /// The predicted columns of `x` `[B, T, n_in]` → `[B, T, n_out]`.
+    pub fn pick(&self, x: Tensor<3>) -> Tensor<3> {
+        if self.outputs.len() == x.dims()[2]
+            && self.outputs.iter().enumerate().all(|(i, &c)| i == c)
+        {
+            return x;
+        }
+        let cols: Vec<Tensor<3>> = self
+            .outputs
+            .iter()
+            .map(|&c| x.clone().narrow(2, c, 1))
+            .collect();
+        Tensor::cat(cols, 2)
     }
 
     /// What the encoder reads of `input` `[B, lookback, n_in]`: the window, or (with
@@ -129,15 +193,9 @@ impl ForecastModel {
         let (h, n_out) = (self.horizon, self.outputs.len());
         let d = out.dims()[2];
         let last = out.narrow(1, l - 1, 1).reshape([b, d]);
-        let delta = self.head.forward(last).reshape([b, h, n_out]);
-        let pick = |x: Tensor<3>| {
-            let cols: Vec<Tensor<3>> = self
-                .outputs
-                .iter()
-                .map(|&c| x.clone().narrow(2, c, 1))
-                .collect();
-            Tensor::cat(cols, 2)
-        };
+        let head = self.head.as_ref().expect("the direct design has a head");
+        let delta = head.forward(last).reshape([b, h, n_out]);
+        let pick = |x: Tensor<3>| self.pick(x);
         match self.residual {
             Residual::None => delta,
             Residual::Last => delta + pick(input.narrow(1, l - 1, 1)).expand([b, h, n_out]),
@@ -189,8 +247,9 @@ mod tests {
             .try_init(&device)
             .unwrap();
         // A zero head: the forecast is the base alone.
-        m.head.weight = m.head.weight.map(|w| w.zeros_like());
-        m.head.bias = m.head.bias.map(|b| b.map(|t| t.zeros_like()));
+        let head = m.head.as_mut().unwrap();
+        head.weight = head.weight.clone().map(|w| w.zeros_like());
+        head.bias = head.bias.clone().map(|b| b.map(|t| t.zeros_like()));
         m
     }
 

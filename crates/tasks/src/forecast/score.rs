@@ -45,12 +45,15 @@ pub struct OriginForecast {
     /// Per predicted column: AutoETS refitted on the values before the origin (empty when
     /// `baseline.ets = false`).
     pub ets: Vec<Vec<f32>>,
+    /// Per predicted column: DLinear trained on the training windows (empty when
+    /// `baseline.dlinear = false`).
+    pub dlinear: Vec<Vec<f32>>,
 }
 
 /// Errors of the model and the baselines over a set of origins.
 #[derive(Clone, Debug)]
 pub struct ForecastReport {
-    /// `test_*`, `naive_*`, `snaive_*`, `ets_*` for mae, mse, rmse, mape, smape, mase, and
+    /// `test_*`, `naive_*`, `snaive_*`, `ets_*`, `dlinear_*` for mae, mse, rmse, mape, smape, mase, and
     /// `windows`.
     pub results: Results,
     /// The forecasts, origin by origin.
@@ -63,6 +66,8 @@ pub struct ForecastReport {
     pub missing: MissingCount,
     /// The series' dates (labels for plots).
     pub dates: Vec<String>,
+    /// How the DLinear baseline was fitted, for the report.
+    pub dlinear_fit: &'static str,
 }
 
 impl Report for ForecastReport {
@@ -91,6 +96,7 @@ impl fmt::Display for ForecastReport {
             ("naive", "naive"),
             ("seasonal naive", "snaive"),
             ("ETS (refit)", "ets"),
+            ("DLinear", "dlinear"),
         ] {
             if !r.contains_key(&format!("{key}_mae")) {
                 continue;
@@ -113,6 +119,13 @@ impl fmt::Display for ForecastReport {
                 "ETS is refitted at every origin on the values before it; the model is not refitted"
             )?,
             false => writeln!(f, "(ETS baseline off: baseline.ets = false)")?,
+        }
+        if r.contains_key("dlinear_mae") {
+            writeln!(
+                f,
+                "DLinear is {} on the training windows (every predicted column through one set of weights)",
+                self.dlinear_fit
+            )?;
         }
         if self.missing.filled + self.missing.dropped > 0 {
             writeln!(
@@ -209,6 +222,13 @@ pub fn score(
             .collect::<anyhow::Result<_>>()?,
         false => Vec::new(),
     };
+    let dlinear = match e.baseline.dlinear {
+        true => {
+            let trained = super::dlinear::train(e, p)?;
+            super::dlinear::forecasts(&trained, e, p, origins, steps)?
+        }
+        false => Vec::new(),
+    };
     let n_out = p.outputs.len();
     let season = e.data.season;
     let forecasts: Vec<OriginForecast> = origins
@@ -224,10 +244,16 @@ pub fn score(
                 naive: Vec::new(),
                 seasonal: Vec::new(),
                 ets: ets.iter().map(|per_origin| per_origin[i].clone()).collect(),
+                dlinear: Vec::new(),
             };
             for (k, &col) in p.outputs.iter().enumerate() {
                 let mut m: Vec<f32> = (0..steps).map(|s| pred[s * n_out + k]).collect();
                 to_eval(col, &mut m);
+                if let Some(d) = dlinear.get(i) {
+                    let mut d: Vec<f32> = (0..steps).map(|s| d[s * n_out + k]).collect();
+                    to_eval(col, &mut d);
+                    f.dlinear.push(d);
+                }
                 let history = &cols[k][..o];
                 f.history
                     .push(cols[k][o.saturating_sub(3 * steps)..o].to_vec());
@@ -252,6 +278,9 @@ pub fn score(
     ];
     if e.baseline.ets {
         scored.push(("ets", |f| &f.ets));
+    }
+    if e.baseline.dlinear {
+        scored.push(("dlinear", |f| &f.dlinear));
     }
     for (key, pick) in scored {
         let per_column: Vec<ForecastErrors> = (0..n_out)
@@ -288,6 +317,10 @@ pub fn score(
         scale: if e.eval.scaled { "scaled" } else { "original" },
         missing: p.missing,
         dates: p.series.dates().to_vec(),
+        dlinear_fit: match e.baseline.dlinear_fit {
+            super::config::DLinearFit::Adam => "trained by Adam",
+            super::config::DLinearFit::Lstsq => "fitted by least squares",
+        },
     })
 }
 
