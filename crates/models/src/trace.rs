@@ -76,9 +76,50 @@ pub struct StackTrace {
     pub layers: Vec<LayerTrace>,
     /// Each row's length (all `T` without lengths).
     pub lengths: Vec<usize>,
+    /// Whether [`output`](Self::output) is `[B, T, ·]` (else `[T, B, ·]`).
+    pub(crate) batch_first: bool,
 }
 
 impl StackTrace {
+    /// Batch row `row` alone (`[1, T, ·]` tensors), for reading its states and gates. It has
+    /// no gradient probes: take its gradient norms from the whole trace's
+    /// [`hidden_grad_norms_by_row`](Self::hidden_grad_norms_by_row).
+    ///
+    /// # Panics
+    /// If `row` is not a row of the trace.
+    pub fn row(&self, row: usize) -> StackTrace {
+        assert!(
+            row < self.lengths.len(),
+            "row {row} of {} rows",
+            self.lengths.len()
+        );
+        let pick = |t: &Tensor<3>| t.clone().narrow(0, row, 1);
+        let batch_dim = usize::from(!self.batch_first);
+        let output = self.output.clone().narrow(batch_dim, row, 1);
+        let state_row = |t: &Tensor<3>| t.clone().narrow(1, row, 1);
+        StackTrace {
+            output,
+            state: RecurrentState {
+                hidden: state_row(&self.state.hidden),
+                cell: self.state.cell.as_ref().map(state_row),
+            },
+            layers: self
+                .layers
+                .iter()
+                .map(|l| LayerTrace {
+                    layer: l.layer,
+                    direction: l.direction,
+                    hidden: pick(&l.hidden),
+                    cell: l.cell.as_ref().map(pick),
+                    gates: l.gates.iter().map(|(n, g)| (*n, pick(g))).collect(),
+                    probes: Vec::new(),
+                })
+                .collect(),
+            lengths: vec![self.lengths[row]],
+            batch_first: self.batch_first,
+        }
+    }
+
     /// `‖∂L/∂h_t‖` for every layer-direction (outer, indexed like [`layers`](Self::layers))
     /// and step `t` (inner), from the gradients of a loss computed from
     /// [`output`](Self::output) (or [`state`](Self::state)): the Euclidean norm over the
@@ -185,6 +226,7 @@ impl Recurrent {
                 state: RecurrentState::hidden(hidden),
                 layers,
                 lengths: lengths_vec,
+                batch_first: meta.batch_first,
             };
         }
         let device = input.device();
@@ -236,6 +278,7 @@ impl Recurrent {
             state,
             layers,
             lengths: lengths_vec,
+            batch_first: meta.batch_first,
         }
     }
 }

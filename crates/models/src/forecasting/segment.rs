@@ -157,10 +157,14 @@ pub struct SegmentRnn {
 
 impl SegmentRnn {
     /// `input` `[B, L, C]` → forecast `[B, H, C]`.
+    ///
+    /// With weight drop in training, the encoder and the decoder share one drawn mask per call.
     pub fn forward(&self, input: Tensor<3>) -> Tensor<3> {
+        let rnn = self.rnn.with_weight_drop_drawn(&input.device());
         let (x, restore) = self.normalise(input);
-        let (state, [b, c]) = self.encode(x);
-        let y = self.decode(state, b, c);
+        let [b, _, c] = x.dims();
+        let (_, state) = rnn.forward(self.embedded(x), None);
+        let y = self.decode_with(&rnn, state, b, c);
         restore.apply(y)
     }
 
@@ -169,10 +173,11 @@ impl SegmentRnn {
     /// `[B, H, C]` decoded from the traced final state, differentiable through the trace's
     /// probes.
     pub fn trace(&self, input: Tensor<3>) -> (StackTrace, Tensor<3>) {
+        let rnn = self.rnn.with_weight_drop_drawn(&input.device());
         let (x, restore) = self.normalise(input);
         let [b, _, c] = x.dims();
-        let trace = self.rnn.trace(self.embedded(x), None, None);
-        let y = self.decode(trace.state.clone(), b, c);
+        let trace = rnn.trace(self.embedded(x), None, None);
+        let y = self.decode_with(&rnn, trace.state.clone(), b, c);
         (trace, restore.apply(y))
     }
 
@@ -196,6 +201,12 @@ impl SegmentRnn {
     /// The horizon from the encoder's final `state` (rows `(b, c)`): every output segment one
     /// step of the stack from that state → `[B, H, C]`.
     pub fn decode(&self, state: RecurrentState, b: usize, c: usize) -> Tensor<3> {
+        self.decode_with(&self.rnn, state, b, c)
+    }
+
+    /// [`decode`](Self::decode) with `rnn` (the stack, or a copy with its weight-drop masks
+    /// drawn).
+    fn decode_with(&self, rnn: &Recurrent, state: RecurrentState, b: usize, c: usize) -> Tensor<3> {
         let position = self.position.val();
         let [m, d_position] = position.dims();
         let inputs = match &self.channel {
@@ -230,7 +241,7 @@ impl SegmentRnn {
             hidden: repeat(state.hidden),
             cell: state.cell.map(repeat),
         };
-        let (out, _) = self.rnn.step(inputs, Some(state));
+        let (out, _) = rnn.step(inputs, Some(state));
         let values = self.predict.forward(self.dropout.forward(out)); // [b·c·m, W]
         values.reshape([b, c, m * self.segment]).swap_dims(1, 2)
     }

@@ -70,10 +70,15 @@ fn inspect(a: InspectArgs, device: &Device) -> anyhow::Result<()> {
     let x = Tensor::<3>::from_data(TensorData::new(input, [1, l, p.inputs.len()]), &autodiff);
     let target =
         Tensor::<3>::from_data(TensorData::new(target, [1, h, p.outputs.len()]), &autodiff);
-    let first = p.inputs[0];
+    // The segment model traces every column as its own row: the page follows the first
+    // predicted column's row. The direct model has one row, shown by its first input column.
+    let row = match &model.segment {
+        Some(_) => model.outputs[0],
+        None => 0,
+    };
+    let first = p.inputs[row];
     let (trace, forecast, shown) = match &model.segment {
-        // The encoder reads segments: row 0 of the trace is the first column's window, one
-        // step per segment, shown by the segment's mean.
+        // The encoder reads segments: one step per segment, shown by the segment's mean.
         Some(net) => {
             let (trace, forecast) = net.trace(x);
             let w = net.segment;
@@ -90,7 +95,7 @@ fn inspect(a: InspectArgs, device: &Device) -> anyhow::Result<()> {
                 .encoder()
                 .trace(model.encoder_input(x.clone()), None, None);
             let forecast = model.decode(trace.output.clone(), x);
-            // Each step shown by the first input column's (scaled) value.
+            // Each step shown by the input column's (scaled) value.
             let shown = (origin - l..origin)
                 .map(|r| f64::from(value(r, first)))
                 .collect();
@@ -98,7 +103,12 @@ fn inspect(a: InspectArgs, device: &Device) -> anyhow::Result<()> {
         }
     };
     let loss = MseLoss::new().forward(forecast, target, Reduction::Mean);
-    let flow = trace.hidden_grad_norms(&loss.backward());
+    let flow: Vec<Vec<f64>> = trace
+        .hidden_grad_norms_by_row(&loss.backward())
+        .into_iter()
+        .map(|steps| steps.into_iter().map(|rows| rows[row]).collect())
+        .collect();
+    let trace = trace.row(row);
     let tokens = shown.iter().map(|v| format!("{v:+.2} ")).collect();
     let position = (0..shown.len()).map(|t| t as f64).collect();
     let chosen = parse_units(a.units.as_deref().unwrap_or(""), trace.layers.len() - 1)?;

@@ -13,9 +13,11 @@ pub mod ets;
 mod inspect;
 mod model;
 pub mod plot;
+pub mod product;
 #[cfg(test)]
 mod protocol_tests;
 pub mod score;
+pub mod theta;
 
 use anyhow::bail;
 use burn::prelude::Device;
@@ -93,6 +95,6 @@ impl Task for ForecastTask {
                 config.eval_horizon()
             );
         }
-        score::score(config, data, model, &origins, config.eval_horizon(), device)
+        product::score(config, data, model, &origins, config.eval_horizon(), device)
     }
 }

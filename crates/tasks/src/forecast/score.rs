@@ -45,6 +45,9 @@ pub struct OriginForecast {
     /// Per predicted column: AutoETS refitted on the values before the origin (empty when
     /// `baseline.ets = false`).
     pub ets: Vec<Vec<f32>>,
+    /// Per predicted column: the Theta method refitted on the values before the origin (empty
+    /// when `baseline.theta = false`).
+    pub theta: Vec<Vec<f32>>,
     /// Per predicted column: DLinear trained on the training windows (empty when
     /// `baseline.dlinear = false`).
     pub dlinear: Vec<Vec<f32>>,
@@ -53,7 +56,7 @@ pub struct OriginForecast {
 /// Errors of the model and the baselines over a set of origins.
 #[derive(Clone, Debug)]
 pub struct ForecastReport {
-    /// `test_*`, `naive_*`, `snaive_*`, `ets_*`, `dlinear_*` for mae, mse, rmse, mape, smape, mase, and
+    /// `test_*`, `naive_*`, `snaive_*`, `ets_*`, `theta_*`, `dlinear_*` for mae, mse, rmse, mape, smape, mase, and
     /// `windows`.
     pub results: Results,
     /// The forecasts, origin by origin.
@@ -66,8 +69,14 @@ pub struct ForecastReport {
     pub missing: MissingCount,
     /// The series' dates (labels for plots).
     pub dates: Vec<String>,
+    /// The ETS form fitted at the last origin (e.g. `MSTL(12) + ETS(A,Ad,N)`).
+    pub ets_form: String,
+    /// Why the DLinear baseline could not be fitted, when it could not.
+    pub dlinear_failed: Option<String>,
     /// How the DLinear baseline was fitted, for the report.
     pub dlinear_fit: &'static str,
+    /// Which forecast validation chose as the product (`eval.product = "validation"`).
+    pub product: Option<super::product::Choice>,
 }
 
 impl Report for ForecastReport {
@@ -91,13 +100,7 @@ impl fmt::Display for ForecastReport {
             "{:<16}{:>12}{:>14}{:>12}{:>9}{:>9}{:>9}",
             "", "MAE", "MSE", "RMSE", "MAPE", "sMAPE", "MASE"
         )?;
-        for (name, key) in [
-            ("model", "test"),
-            ("naive", "naive"),
-            ("seasonal naive", "snaive"),
-            ("ETS (refit)", "ets"),
-            ("DLinear", "dlinear"),
-        ] {
+        for (name, key) in FORECASTERS {
             if !r.contains_key(&format!("{key}_mae")) {
                 continue;
             }
@@ -116,9 +119,16 @@ impl fmt::Display for ForecastReport {
         match r.contains_key("ets_mae") {
             true => writeln!(
                 f,
-                "ETS is refitted at every origin on the values before it; the model is not refitted"
+                "ETS ({} at the last origin) and Theta are refitted at every origin on the values before it; the model is not refitted",
+                self.ets_form
             )?,
             false => writeln!(f, "(ETS baseline off: baseline.ets = false)")?,
+        }
+        if let Some(choice) = &self.product {
+            writeln!(f, "{choice}")?;
+        }
+        if let Some(why) = &self.dlinear_failed {
+            writeln!(f, "DLinear could not be fitted: {why}")?;
         }
         if r.contains_key("dlinear_mae") {
             writeln!(
@@ -138,7 +148,16 @@ impl fmt::Display for ForecastReport {
     }
 }
 
-/// Model forecasts on the model's scale: per origin, `[steps × n_out]` row-major.
+/// The report's rows: each forecaster's name and its `results` key prefix.
+pub const FORECASTERS: [(&str, &str); 6] = [
+    ("model", "test"),
+    ("naive", "naive"),
+    ("seasonal naive", "snaive"),
+    ("ETS (refit)", "ets"),
+    ("Theta (refit)", "theta"),
+    ("DLinear", "dlinear"),
+];
+
 /// Which forecast of an origin a row of the report scores.
 type Forecaster = fn(&OriginForecast) -> &Vec<Vec<f32>>;
 
@@ -181,11 +200,57 @@ fn model_forecasts(
     Ok(out)
 }
 
-/// Scores the model and both baselines on `origins`, `steps` ahead each.
+/// The Theta method refitted at every origin of `column` on the `window` values before it
+/// (all of them when 0), with period `season`; the last value repeated where the history is
+/// too short to fit.
+fn theta_forecasts(
+    column: &[f32],
+    origins: &[usize],
+    steps: usize,
+    window: usize,
+    season: usize,
+) -> anyhow::Result<Vec<Vec<f32>>> {
+    super::ets::on_two_threads(origins, |origin| {
+        let history = super::ets::history(column, origin, window);
+        Ok(match super::theta::theta(&history, season, steps) {
+            Some(t) => t.forecast.into_iter().map(|v| v as f32).collect(),
+            None => naive_forecast(&column[..origin], steps),
+        })
+    })
+}
+
+/// The run's DLinear baseline: `Ok(None)` when `baseline.dlinear = false`, `Err` (why) when
+/// it cannot be fitted (its rows are then left out and the report says why).
+pub type DLinearBaseline = Result<Option<rnnlab_models::DLinear>, String>;
+
+/// Fits the run's DLinear baseline (see [`DLinearBaseline`]).
+pub fn dlinear_baseline(e: &ForecastExperiment, p: &Prepared) -> DLinearBaseline {
+    match e.baseline.dlinear {
+        true => super::dlinear::train(e, p)
+            .map(Some)
+            .map_err(|err| format!("{err:#}")),
+        false => Ok(None),
+    }
+}
+
+/// Scores the model and the baselines on `origins`, `steps` ahead each.
 pub fn score(
     e: &ForecastExperiment,
     p: &Prepared,
     model: &ForecastModel,
+    origins: &[usize],
+    steps: usize,
+    device: &Device,
+) -> anyhow::Result<ForecastReport> {
+    score_with(e, p, model, &dlinear_baseline(e, p), origins, steps, device)
+}
+
+/// [`score`] with the DLinear baseline already fitted.
+pub fn score_with(
+    e: &ForecastExperiment,
+    p: &Prepared,
+    model: &ForecastModel,
+    dlinear: &DLinearBaseline,
     origins: &[usize],
     steps: usize,
     device: &Device,
@@ -214,20 +279,41 @@ pub fn score(
     };
     let predictions = model_forecasts(model, e, p, origins, steps, device)?;
     let cols: Vec<Vec<f32>> = p.outputs.iter().map(|&col| column(col)).collect();
-    // ETS is fitted on the evaluation scale's values before each origin.
+    // ETS and Theta are fitted on the evaluation scale's values before each origin.
+    let mut ets_form = String::new();
     let ets: Vec<Vec<Vec<f32>>> = match e.baseline.ets {
         true => cols
             .iter()
-            .map(|col| super::ets::forecasts(col, origins, steps, e.baseline.ets_window))
+            .map(|col| {
+                let (f, form) = super::ets::forecasts(
+                    col,
+                    origins,
+                    steps,
+                    e.baseline.ets_window,
+                    e.data.season,
+                )?;
+                ets_form = form;
+                Ok(f)
+            })
             .collect::<anyhow::Result<_>>()?,
         false => Vec::new(),
     };
-    let dlinear = match e.baseline.dlinear {
-        true => {
-            let trained = super::dlinear::train(e, p)?;
-            super::dlinear::forecasts(&trained, e, p, origins, steps)?
-        }
+    let theta: Vec<Vec<Vec<f32>>> = match e.baseline.theta {
+        true => cols
+            .iter()
+            .map(|col| theta_forecasts(col, origins, steps, e.baseline.ets_window, e.data.season))
+            .collect::<anyhow::Result<_>>()?,
         false => Vec::new(),
+    };
+    // A DLinear that cannot be fitted leaves its rows out and says why; the model's report
+    // stands.
+    let (dlinear, dlinear_failed) = match dlinear {
+        Ok(Some(trained)) => match super::dlinear::forecasts(trained, e, p, origins, steps) {
+            Ok(f) => (f, None),
+            Err(err) => (Vec::new(), Some(format!("{err:#}"))),
+        },
+        Ok(None) => (Vec::new(), None),
+        Err(why) => (Vec::new(), Some(why.clone())),
     };
     let n_out = p.outputs.len();
     let season = e.data.season;
@@ -244,6 +330,10 @@ pub fn score(
                 naive: Vec::new(),
                 seasonal: Vec::new(),
                 ets: ets.iter().map(|per_origin| per_origin[i].clone()).collect(),
+                theta: theta
+                    .iter()
+                    .map(|per_origin| per_origin[i].clone())
+                    .collect(),
                 dlinear: Vec::new(),
             };
             for (k, &col) in p.outputs.iter().enumerate() {
@@ -279,7 +369,10 @@ pub fn score(
     if e.baseline.ets {
         scored.push(("ets", |f| &f.ets));
     }
-    if e.baseline.dlinear {
+    if e.baseline.theta {
+        scored.push(("theta", |f| &f.theta));
+    }
+    if !dlinear.is_empty() {
         scored.push(("dlinear", |f| &f.dlinear));
     }
     for (key, pick) in scored {
@@ -317,10 +410,13 @@ pub fn score(
         scale: if e.eval.scaled { "scaled" } else { "original" },
         missing: p.missing,
         dates: p.series.dates().to_vec(),
+        ets_form,
+        dlinear_failed,
         dlinear_fit: match e.baseline.dlinear_fit {
             super::config::DLinearFit::Adam => "trained by Adam",
             super::config::DLinearFit::Lstsq => "fitted by least squares",
         },
+        product: None,
     })
 }
 
