@@ -90,21 +90,24 @@ fn backtest(a: BacktestArgs, device: &Device) -> anyhow::Result<()> {
 fn per_origin(report: &ForecastReport) -> String {
     let column = report.columns.len() - 1;
     let mut out = format!(
-        "{:>8}  {:>10}  {:>10}  {:>10}  {:>10}   (MAE per origin, column {}; ETS refitted at each)\n",
-        "row", "model", "naive", "seasonal", "ETS", report.columns[column]
+        "{:>8}  {:>10}  {:>10}  {:>10}  {:>10}  {:>10}  {:>10}   (MAE per origin, column {}; ETS and Theta refitted at each)\n",
+        "row", "model", "naive", "seasonal", "ETS", "Theta", "DLinear", report.columns[column]
     );
     for f in &report.forecasts {
         let actual = &f.actual[column];
-        let ets = f
-            .ets
-            .get(column)
-            .map_or("-".into(), |e| format!("{:.4}", mae(e, actual)));
+        let optional = |v: &Vec<Vec<f32>>| {
+            v.get(column)
+                .map_or("-".into(), |e| format!("{:.4}", mae(e, actual)))
+        };
         out += &format!(
-            "{:>8}  {:>10.4}  {:>10.4}  {:>10.4}  {ets:>10}\n",
+            "{:>8}  {:>10.4}  {:>10.4}  {:>10.4}  {:>10}  {:>10}  {:>10}\n",
             f.origin,
             mae(&f.model[column], actual),
             mae(&f.naive[column], actual),
-            mae(&f.seasonal[column], actual)
+            mae(&f.seasonal[column], actual),
+            optional(&f.ets),
+            optional(&f.theta),
+            optional(&f.dlinear),
         );
     }
     out
