@@ -151,6 +151,15 @@ fn segment_model_trains_beside_dlinear() {
         "model.d_hidden = 1: model.channel_embedding splits the decoder input",
     );
     fails(
+        &strs(&airline(&[
+            "data.season=100",
+            "model.residual=none",
+            "--runs",
+            &runs,
+        ])),
+        "data.season = 100: not shorter than the 96 training rows",
+    );
+    fails(
         &strs(&airline(&["baseline.dlinear_kernel=4", "--runs", &runs])),
         "baseline.dlinear_kernel = 4: the moving average needs an odd width",
     );

@@ -134,6 +134,14 @@ pub fn prepare(
             splits.bounds[2] - splits.bounds[1]
         );
     }
+    if d.season >= splits.bounds[0] {
+        bail!(
+            "data.season = {}: not shorter than the {} training rows; the seasonal baselines and \
+             MASE need at least one season of training values",
+            d.season,
+            splits.bounds[0]
+        );
+    }
     if splits.valid.len() == 0 {
         bail!(
             "data: the validation rows {}..{} hold no window of data.horizon = {} steps",
